@@ -1,0 +1,235 @@
+//! Settings: every one an environment variable with a matching flag, parsed and
+//! validated once at start-up. This is the only module that reads the environment.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The command line of the `pier` binary.
+#[derive(Debug, Parser)]
+#[command(name = "pier", version, about = "Image gallery, items catalogue and sentiment model over one small, fast binary")]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Settings shared by every subcommand.
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// Subcommands of `pier`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply migrations if needed, then serve HTTP (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Exit 0 if `/health` answers 200; for container HEALTHCHECKs in images without curl.
+    Healthcheck {
+        /// URL of the health endpoint; defaults to `/health` on the port of `PIER_ADDR`.
+        #[arg(long, env = "PIER_HEALTHCHECK_URL")]
+        url: Option<String>,
+    },
+}
+
+/// Where and how the service stores SQL data. Parsed from `DATABASE_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// An SQLite file, created with its directory when missing.
+    Sqlite(PathBuf),
+}
+
+/// Where image bytes live. Parsed from `PIER_STORAGE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageUrl {
+    /// A directory on local disk, created when missing.
+    File(PathBuf),
+    /// Process memory: fast tests and throwaway demos; lost on exit.
+    Memory,
+}
+
+/// Where image metadata lives. Parsed from `PIER_METADATA`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetadataBackend {
+    /// In the SQL database named by `DATABASE_URL`.
+    Database,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-friendly, coloured.
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// All settings. Defaults run with no set-up at all (SQLite and images under `./data`).
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Listen address.
+    #[arg(long = "addr", env = "PIER_ADDR", default_value = "0.0.0.0:8000", value_parser = parse_addr, global = true)]
+    pub addr: SocketAddr,
+
+    /// SQL database: `sqlite://PATH` (file created when missing).
+    #[arg(long = "database-url", env = "DATABASE_URL", default_value = "sqlite://data/pier.db", value_parser = parse_database_url, global = true)]
+    pub database_url: DatabaseUrl,
+
+    /// Object storage for image bytes: `file://DIR` or `memory://`.
+    #[arg(long = "storage", env = "PIER_STORAGE", default_value = "file://data/images", value_parser = parse_storage_url, global = true)]
+    pub storage: StorageUrl,
+
+    /// Where image metadata lives: `database`.
+    #[arg(long = "metadata", env = "PIER_METADATA", default_value = "database", value_parser = parse_metadata, global = true)]
+    pub metadata: MetadataBackend,
+
+    /// Local durable fallback for uploads while a remote backend is down.
+    #[arg(long = "spool", env = "PIER_SPOOL", default_value = "data/spool", global = true)]
+    pub spool: PathBuf,
+
+    /// Largest accepted file in an upload, in bytes (1 ..= 1 GiB).
+    #[arg(long = "max-upload-bytes", env = "PIER_MAX_UPLOAD_BYTES", default_value = "10485760", value_parser = parse_max_upload, global = true)]
+    pub max_upload_bytes: u64,
+
+    /// Most files in one upload request (1 ..= 100).
+    #[arg(long = "max-files-per-upload", env = "PIER_MAX_FILES_PER_UPLOAD", default_value = "20", value_parser = clap::value_parser!(u32).range(1..=100), global = true)]
+    pub max_files_per_upload: u32,
+
+    /// Largest accepted image in pixels (width × height); guards against decompression bombs.
+    #[arg(long = "max-image-pixels", env = "PIER_MAX_IMAGE_PIXELS", default_value = "50000000", value_parser = clap::value_parser!(u64).range(1..=1_000_000_000), global = true)]
+    pub max_image_pixels: u64,
+
+    /// Largest accepted JSON body, in bytes (1 KiB ..= 16 MiB).
+    #[arg(long = "max-json-bytes", env = "PIER_MAX_JSON_BYTES", default_value = "65536", value_parser = clap::value_parser!(u64).range(1024..=16 * 1024 * 1024), global = true)]
+    pub max_json_bytes: u64,
+
+    /// Longest time one request may take before it is answered 408 (e.g. `60s`, `500ms`).
+    #[arg(long = "request-timeout", env = "PIER_REQUEST_TIMEOUT", default_value = "60s", value_parser = parse_duration, global = true)]
+    pub request_timeout: Duration,
+
+    /// How long a shutdown waits for in-flight requests before it gives up on them.
+    #[arg(long = "shutdown-timeout", env = "PIER_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true)]
+    pub shutdown_timeout: Duration,
+
+    /// Log format; `pretty` on a terminal, `json` otherwise. Level comes from `RUST_LOG`.
+    #[arg(long = "log-format", env = "PIER_LOG_FORMAT", value_enum, global = true)]
+    pub log_format: Option<LogFormat>,
+}
+
+impl Settings {
+    /// Settings for tests and embedding: defaults, listening on an OS-chosen loopback port.
+    pub fn for_tests(database: PathBuf, storage: StorageUrl) -> Self {
+        let mut settings = Cli::parse_from(["pier"]).settings;
+        settings.addr = "127.0.0.1:0".parse().expect("literal address");
+        settings.database_url = DatabaseUrl::Sqlite(database);
+        settings.storage = storage;
+        settings.log_format = Some(LogFormat::Json);
+        settings
+    }
+}
+
+fn parse_addr(value: &str) -> Result<SocketAddr, String> {
+    value
+        .parse()
+        .map_err(|_| "PIER_ADDR must be IP:PORT, e.g. 0.0.0.0:8000 or 127.0.0.1:0".to_owned())
+}
+
+fn parse_database_url(value: &str) -> Result<DatabaseUrl, String> {
+    if let Some(path) = value.strip_prefix("sqlite://").or_else(|| value.strip_prefix("sqlite:")) {
+        let path = path.split('?').next().unwrap_or_default();
+        if path.is_empty() {
+            return Err("DATABASE_URL sqlite://PATH needs a file path, e.g. sqlite://data/pier.db".into());
+        }
+        return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
+    }
+    if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+        return Err("DATABASE_URL postgres:// is not supported by this build yet; use sqlite://PATH".into());
+    }
+    Err("DATABASE_URL must be sqlite://PATH (e.g. sqlite://data/pier.db)".into())
+}
+
+fn parse_storage_url(value: &str) -> Result<StorageUrl, String> {
+    if value == "memory://" || value == "memory:" {
+        return Ok(StorageUrl::Memory);
+    }
+    if let Some(dir) = value.strip_prefix("file://") {
+        if dir.is_empty() {
+            return Err("PIER_STORAGE file://DIR needs a directory, e.g. file://data/images".into());
+        }
+        return Ok(StorageUrl::File(PathBuf::from(dir)));
+    }
+    Err("PIER_STORAGE must be file://DIR or memory:// (s3:// arrives with the S3 backend)".into())
+}
+
+fn parse_metadata(value: &str) -> Result<MetadataBackend, String> {
+    match value {
+        "database" => Ok(MetadataBackend::Database),
+        _ => Err("PIER_METADATA must be `database`".into()),
+    }
+}
+
+fn parse_max_upload(value: &str) -> Result<u64, String> {
+    match value.parse::<u64>() {
+        Ok(n) if (1..=1 << 30).contains(&n) => Ok(n),
+        _ => Err("PIER_MAX_UPLOAD_BYTES must be a whole number of bytes from 1 to 1073741824".into()),
+    }
+}
+
+/// Parses `1500ms`, `30s`, `2m` or a bare number of seconds.
+pub fn parse_duration(value: &str) -> Result<Duration, String> {
+    let value = value.trim();
+    let error = || format!("`{value}` is not a duration; use e.g. 500ms, 30s or 2m");
+    let (digits, unit) = match value.find(|c: char| !c.is_ascii_digit()) {
+        Some(index) => value.split_at(index),
+        None => (value, "s"),
+    };
+    let amount: u64 = digits.parse().map_err(|_| error())?;
+    let duration = match unit {
+        "ms" => Duration::from_millis(amount),
+        "s" => Duration::from_secs(amount),
+        "m" => Duration::from_secs(amount.checked_mul(60).ok_or_else(error)?),
+        _ => return Err(error()),
+    };
+    if duration > Duration::from_secs(24 * 3600) {
+        return Err(format!("`{value}` is longer than a day"));
+    }
+    Ok(duration)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_setup() {
+        let cli = Cli::try_parse_from(["pier"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.settings.addr, "0.0.0.0:8000".parse().unwrap());
+        assert_eq!(cli.settings.database_url, DatabaseUrl::Sqlite("data/pier.db".into()));
+        assert_eq!(cli.settings.storage, StorageUrl::File("data/images".into()));
+        assert_eq!(cli.settings.max_upload_bytes, 10 * 1024 * 1024);
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        for (flag, value, name) in [
+            ("--addr", "nonsense", "PIER_ADDR"),
+            ("--database-url", "mysql://x", "DATABASE_URL"),
+            ("--storage", "ftp://x", "PIER_STORAGE"),
+            ("--max-upload-bytes", "0", "PIER_MAX_UPLOAD_BYTES"),
+        ] {
+            let error = Cli::try_parse_from(["pier", flag, value]).unwrap_err().to_string();
+            assert!(error.contains(name), "{error}");
+        }
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("30").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("9999999m").is_err());
+    }
+}

@@ -1,0 +1,44 @@
+//! The one shared state value handed to every route.
+
+use std::{sync::Arc, time::Instant};
+
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::{
+    imaging::Thumbnailer,
+    store::{Blobs, Database, ImageMetaStore, ItemStore},
+};
+
+/// Limits on what one request may send; every body, field and list is bounded.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest file in an upload.
+    pub max_upload_bytes: u64,
+    /// Most files in one upload.
+    pub max_files_per_upload: u32,
+    /// Most pixels (width × height) in an image.
+    pub max_image_pixels: u64,
+    /// Largest JSON body.
+    pub max_json_bytes: u64,
+}
+
+/// Shared state: the backends chosen at start-up and the limits. Cheap to clone.
+#[derive(Clone)]
+pub struct ApiContext {
+    /// The items catalogue.
+    pub items: Arc<dyn ItemStore>,
+    /// Image metadata.
+    pub images: Arc<dyn ImageMetaStore>,
+    /// The SQL database, for readiness and pool metrics.
+    pub database: Arc<dyn Database>,
+    /// Image bytes.
+    pub blobs: Blobs,
+    /// Thumbnail maker with its own concurrency bound.
+    pub thumbnails: Thumbnailer,
+    /// Request limits.
+    pub limits: Limits,
+    /// When the process started serving, for `uptime_seconds`.
+    pub started: Instant,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+}

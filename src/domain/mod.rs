@@ -1,0 +1,10 @@
+//! Types that parse untrusted input. Once a value has one of these types it is valid,
+//! so the code behind the edge never checks again.
+
+pub mod image;
+pub mod item;
+pub mod paging;
+
+pub use image::{Dimensions, FileName, ImageId, ImageInspector, ImageKind};
+pub use item::{Description, ItemId, ItemName, NewItem, Price};
+pub use paging::PageLimit;

@@ -1,0 +1,45 @@
+//! Page sizes for keyset-paged lists.
+
+use crate::error::ApiError;
+
+/// A page size in 1..=1000; 50 when the client does not ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageLimit(u16);
+
+impl PageLimit {
+    /// Largest page a client may ask for: bounds the work and the response size.
+    pub const MAX: u16 = 1000;
+    /// Page size when `limit` is absent.
+    pub const DEFAULT: u16 = 50;
+
+    /// Parses the `limit` query parameter.
+    pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        let Some(raw) = raw else {
+            return Ok(Self(Self::DEFAULT));
+        };
+        match raw.parse::<u16>() {
+            Ok(n) if (1..=Self::MAX).contains(&n) => Ok(Self(n)),
+            _ => Err(ApiError::field("limit", format!("must be a whole number from 1 to {}", Self::MAX))),
+        }
+    }
+
+    /// The limit as a count.
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits() {
+        assert_eq!(PageLimit::parse(None).unwrap().get(), 50);
+        assert_eq!(PageLimit::parse(Some("1")).unwrap().get(), 1);
+        assert_eq!(PageLimit::parse(Some("1000")).unwrap().get(), 1000);
+        for bad in ["0", "1001", "-1", "abc", "", "1.5", "99999999999"] {
+            assert!(PageLimit::parse(Some(bad)).is_err(), "{bad}");
+        }
+    }
+}

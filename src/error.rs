@@ -1,0 +1,220 @@
+//! One error type for every handler, rendered as RFC 9457 `application/problem+json`.
+//!
+//! Handlers return `Result<_, ApiError>` and use `?`; this is the only place where an
+//! error becomes a status code, so the mapping stays consistent across the API.
+
+use std::collections::BTreeMap;
+
+use axum::{
+    Json,
+    extract::Request,
+    http::{HeaderValue, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Field name → human-readable messages, as sent in a 422 problem's `errors`.
+pub type FieldErrors = BTreeMap<String, Vec<String>>;
+
+/// An RFC 9457 problem document, the body of every 4xx/5xx response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the problem type (`about:blank` for plain HTTP statuses).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary of the problem type.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong with this request, in words a client developer can act on.
+    pub detail: String,
+    /// Validation failures per field (only on 422).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<FieldErrors>,
+}
+
+/// Everything a handler can fail with. Each variant picks its status once, here.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not parseable (malformed JSON, broken multipart).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No resource at this address, or an id of a shape that cannot exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The body, a file or a part is larger than its limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// The request's `Content-Type` is not one this endpoint reads.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// A `Range` header that selects nothing in the object.
+    #[error("range not satisfiable")]
+    RangeNotSatisfiable { size: u64 },
+    /// Parsed, but broke a rule; `errors` says which field and why.
+    #[error("{detail}")]
+    Validation { detail: String, errors: FieldErrors },
+    /// A backend (database, object storage) cannot be reached right now.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A fault on our side. The detail is logged, never sent.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    /// A 422 for one field with one message: the common case in parsers.
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        let mut errors = FieldErrors::new();
+        errors.insert(field.to_owned(), vec![message.into()]);
+        Self::Validation {
+            detail: "the request breaks a validation rule".into(),
+            errors,
+        }
+    }
+
+    /// A 422 from a set of field errors collected by a parser.
+    pub fn validation(errors: FieldErrors) -> Self {
+        Self::Validation {
+            detail: "the request breaks a validation rule".into(),
+            errors,
+        }
+    }
+
+    /// The HTTP status this error is sent with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// Builds a problem response for a status with a detail message.
+pub fn problem_response(status: StatusCode, detail: impl Into<String>, errors: Option<FieldErrors>) -> Response {
+    let problem = Problem {
+        kind: "about:blank".into(),
+        title: status.canonical_reason().unwrap_or("Error").into(),
+        status: status.as_u16(),
+        detail: detail.into(),
+        errors,
+    };
+    let mut response = (status, Json(problem)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut response = match self {
+            Self::Internal(error) => {
+                tracing::error!(error = %format!("{error:#}"), "internal error");
+                problem_response(status, "an internal error occurred; it has been logged", None)
+            }
+            Self::Unavailable(detail) => {
+                tracing::warn!(%detail, "backend unavailable");
+                problem_response(status, detail, None)
+            }
+            Self::Validation { detail, errors } => problem_response(status, detail, Some(errors)),
+            Self::RangeNotSatisfiable { size } => {
+                let mut response = problem_response(status, format!("the range selects nothing in an object of {size} bytes"), None);
+                if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                    response.headers_mut().insert(header::CONTENT_RANGE, value);
+                }
+                response
+            }
+            other => {
+                let detail = other.to_string();
+                problem_response(status, detail, None)
+            }
+        };
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+/// Converts a storage failure into the right API error: unreachable → 503, else internal.
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                Self::Unavailable(format!("the database is unavailable: {error}"))
+            }
+            _ => Self::Internal(anyhow::Error::new(error).context("database query failed")),
+        }
+    }
+}
+
+/// Safety net for responses that no handler shaped: axum's own rejections, the fallback,
+/// 405s, timeouts and panics. Any 4xx/5xx that is not already problem+json is rewritten
+/// into one, so a client never sees a plain-text or empty error body.
+pub async fn ensure_problem_json(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if is_problem {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    // Keep a short plain-text reason (axum's rejections carry one) as the detail.
+    let detail = match axum::body::to_bytes(body, 4096).await {
+        Ok(bytes) if !bytes.is_empty() => String::from_utf8_lossy(&bytes).into_owned(),
+        _ => default_detail(status).to_owned(),
+    };
+    let mut fresh = problem_response(status, detail, None);
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            fresh.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    fresh
+}
+
+fn default_detail(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "no resource at this address",
+        StatusCode::METHOD_NOT_ALLOWED => "this method is not allowed on this resource; see the Allow header",
+        StatusCode::PAYLOAD_TOO_LARGE => "the request body is larger than this endpoint accepts",
+        StatusCode::REQUEST_TIMEOUT => "the request took too long",
+        StatusCode::INTERNAL_SERVER_ERROR => "an internal error occurred; it has been logged",
+        _ => "the request could not be served",
+    }
+}
+
+/// Fallback for unknown routes: a 404 problem rather than axum's empty body.
+pub async fn not_found() -> Response {
+    problem_response(StatusCode::NOT_FOUND, "no resource at this address", None)
+}
+
+/// Fallback for a known route with a method it does not serve.
+pub async fn method_not_allowed() -> Response {
+    problem_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this method is not allowed on this resource; see the Allow header",
+        None,
+    )
+}

@@ -1,0 +1,15 @@
+//! pier: an image gallery, an items catalogue and a sentiment model behind one small,
+//! fast binary. See `README.md` for the map of modules.
+
+pub mod config;
+pub mod context;
+pub mod domain;
+pub mod error;
+pub mod extract;
+pub mod imaging;
+pub mod routes;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+#[doc(hidden)]
+pub mod test_images;

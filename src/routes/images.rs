@@ -1,0 +1,463 @@
+//! `/upload`, `/images`, `/image/{id}`: streamed uploads, conditional and ranged reads.
+
+use axum::{
+    Json,
+    body::Body,
+    extract::{FromRequest, Path, Request, State, multipart::{Field, Multipart, MultipartError}},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use crate::{
+    context::ApiContext,
+    domain::{FileName, ImageId, ImageInspector, PageLimit, image::ImageRejection},
+    error::{ApiError, FieldErrors, Problem},
+    extract::QueryParams,
+    store::{Blobs, ImageRecord},
+};
+
+/// Cache policy for content-addressed, never-changing bytes.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// An image as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImageView {
+    /// UUIDv7: sorts by creation time.
+    #[schema(value_type = String, format = Uuid)]
+    pub id: ImageId,
+    /// The client's file name without any path.
+    pub filename: String,
+    /// Decided from the bytes: image/png, image/jpeg, image/gif or image/webp.
+    pub content_type: String,
+    /// Bytes.
+    pub size: u64,
+    /// Pixels.
+    pub width: u32,
+    /// Pixels.
+    pub height: u32,
+    /// Hex SHA-256 of the bytes; also the ETag.
+    pub sha256: String,
+    /// Where to fetch the bytes.
+    pub url: String,
+    /// Where to fetch a ≤ 256 px JPEG thumbnail.
+    pub thumbnail_url: String,
+    /// Which backend holds the bytes (`local`, `memory`, `s3`…).
+    pub location: String,
+    /// When it was stored (RFC 3339, UTC).
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<ImageRecord> for ImageView {
+    fn from(record: ImageRecord) -> Self {
+        Self {
+            url: format!("/image/{}", record.id),
+            thumbnail_url: format!("/image/{}/thumbnail", record.id),
+            id: record.id,
+            filename: record.filename,
+            content_type: record.content_type,
+            size: record.size,
+            width: record.width,
+            height: record.height,
+            sha256: record.sha256,
+            location: record.location,
+            created_at: record.created_at,
+        }
+    }
+}
+
+/// The images stored by one upload, in the order sent.
+#[derive(Serialize, ToSchema)]
+pub struct UploadResult {
+    pub images: Vec<ImageView>,
+}
+
+/// One page of images.
+#[derive(Serialize, ToSchema)]
+pub struct ImagePage {
+    /// Newest first.
+    pub images: Vec<ImageView>,
+    /// Pass as `after` for the next (older) page; null on the last page.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub next: Option<ImageId>,
+}
+
+/// Multipart upload form (documentation only).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// One or more images (repeat the field); PNG, JPEG, GIF or WebP.
+    #[schema(value_type = Vec<String>, format = Binary)]
+    file: Vec<Vec<u8>>,
+}
+
+/// Upload one or more images (all-or-nothing).
+#[utoipa::path(post, path = "/upload", tag = "images",
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "Stored; bytes and metadata are durable", body = UploadResult),
+        (status = 400, description = "Broken multipart body", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "A file or the body is too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not multipart/form-data", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A file is not an acceptable image", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn upload(State(ctx): State<ApiContext>, request: Request) -> Result<Response, ApiError> {
+    let is_multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"));
+    if !is_multipart {
+        return Err(ApiError::UnsupportedMediaType(
+            "send images as multipart/form-data, each in a field named `file`".into(),
+        ));
+    }
+    let mut multipart = Multipart::from_request(request, &ctx)
+        .await
+        .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+
+    let mut stored: Vec<ImageRecord> = Vec::new();
+    let outcome = receive_all(&ctx, &mut multipart, &mut stored).await;
+    let outcome = match outcome {
+        Ok(()) => ctx.images.insert_all(&stored).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = outcome {
+        // All-or-nothing: nothing of this request stays behind.
+        for record in &stored {
+            if let Err(cleanup) = ctx.blobs.delete(&Blobs::image_key(record.id)).await {
+                tracing::warn!(error = %cleanup, id = %record.id, "could not remove an object; the orphan sweep will");
+            }
+        }
+        metrics::counter!("uploads_total", "result" => "rejected").increment(1);
+        return Err(error);
+    }
+    let bytes: u64 = stored.iter().map(|r| r.size).sum();
+    metrics::counter!("uploads_total", "result" => "accepted").increment(stored.len() as u64);
+    metrics::counter!("upload_bytes_total").increment(bytes);
+    let images = stored.into_iter().map(ImageView::from).collect();
+    Ok((StatusCode::CREATED, Json(UploadResult { images })).into_response())
+}
+
+async fn receive_all(ctx: &ApiContext, multipart: &mut Multipart, stored: &mut Vec<ImageRecord>) -> Result<(), ApiError> {
+    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        if field.name() != Some("file") {
+            let name: String = field.name().unwrap_or_default().chars().take(40).collect();
+            return Err(ApiError::field("file", format!("unexpected form field `{name}`; send images in fields named `file`")));
+        }
+        if stored.len() >= ctx.limits.max_files_per_upload as usize {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "at most {} files may be sent in one request",
+                ctx.limits.max_files_per_upload
+            )));
+        }
+        stored.push(store_one(ctx, field).await?);
+    }
+    if stored.is_empty() {
+        return Err(ApiError::field("file", "send at least one image in a form field named `file`"));
+    }
+    Ok(())
+}
+
+/// Streams one file to storage while sniffing, measuring and hashing it. The object is
+/// durable when this returns; it has no metadata row yet, so it is not visible.
+async fn store_one(ctx: &ApiContext, mut field: Field<'_>) -> Result<ImageRecord, ApiError> {
+    let filename = FileName::sanitize(field.file_name());
+    let refuse = |rejection: ImageRejection| refused(&filename, rejection);
+    let id = ImageId::generate();
+    let mut inspector = ImageInspector::new(ctx.limits.max_image_pixels);
+    let mut hasher = Sha256::new();
+    let mut size: u64 = 0;
+    let mut writer = None;
+    let result: Result<(), ApiError> = async {
+        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+            size += chunk.len() as u64;
+            if size > ctx.limits.max_upload_bytes {
+                return Err(ApiError::PayloadTooLarge(format!(
+                    "`{}` is larger than the limit of {} bytes",
+                    filename.as_str(),
+                    ctx.limits.max_upload_bytes
+                )));
+            }
+            inspector.feed(&chunk).map_err(refuse)?;
+            hasher.update(&chunk);
+            writer.get_or_insert_with(|| ctx.blobs.writer(Blobs::image_key(id))).write(chunk).await?;
+        }
+        Ok(())
+    }
+    .await;
+    let inspected = result.and_then(|()| inspector.finish().map_err(refuse));
+    let inspected = match inspected {
+        Ok(inspected) => inspected,
+        Err(error) => {
+            if let Some(writer) = writer {
+                writer.abort().await;
+            }
+            return Err(error);
+        }
+    };
+    writer.ok_or_else(|| refuse(ImageRejection::Empty))?.finish().await?;
+    Ok(ImageRecord {
+        id,
+        filename: filename.as_str().to_owned(),
+        content_type: inspected.kind.content_type().to_owned(),
+        size: inspected.size,
+        width: inspected.dimensions.width,
+        height: inspected.dimensions.height,
+        sha256: hex::encode(hasher.finalize()),
+        location: ctx.blobs.location().to_owned(),
+        created_at: OffsetDateTime::now_utc(),
+    })
+}
+
+/// A refused file, named in the problem so a multi-file client knows which one.
+fn refused(filename: &FileName, rejection: ImageRejection) -> ApiError {
+    let mut errors = FieldErrors::new();
+    errors.insert("file".into(), vec![format!("{}: {rejection}", filename.as_str())]);
+    ApiError::Validation { detail: format!("`{}` was refused: {rejection}", filename.as_str()), errors }
+}
+
+fn multipart_error(error: MultipartError) -> ApiError {
+    if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge(format!("the upload is too large: {}", error.body_text()))
+    } else {
+        ApiError::BadRequest(format!("the multipart body is malformed: {}", error.body_text()))
+    }
+}
+
+/// An image id from the path; anything that is not a UUID cannot exist.
+fn image_id(raw: &str) -> Result<ImageId, ApiError> {
+    ImageId::parse(raw).ok_or_else(|| not_found(raw))
+}
+
+fn not_found(raw: &str) -> ApiError {
+    let shown: String = raw.chars().take(40).collect();
+    ApiError::NotFound(format!("no image with id `{shown}`"))
+}
+
+/// List images, newest first.
+#[utoipa::path(get, path = "/images", tag = "images",
+    params(
+        ("limit" = Option<u16>, Query, description = "Page size, 1..=1000 (default 50)", minimum = 1, maximum = 1000),
+        ("after" = Option<String>, Query, format = Uuid, description = "Only images older than this id (the previous page's `next`)"),
+    ),
+    responses(
+        (status = 200, description = "A page of images", body = ImagePage),
+        (status = 422, description = "Bad paging parameter", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(State(ctx): State<ApiContext>, query: QueryParams) -> Result<Json<ImagePage>, ApiError> {
+    let limit = PageLimit::parse(query.get("limit"))?;
+    let after = query
+        .get("after")
+        .map(|raw| ImageId::parse(raw).ok_or_else(|| ApiError::field("after", "must be an image id (a UUID)")))
+        .transpose()?;
+    let mut records = ctx.images.list(after, limit.get() + 1).await?;
+    let next = if records.len() > usize::from(limit.get()) {
+        records.truncate(usize::from(limit.get()));
+        records.last().map(|r| r.id)
+    } else {
+        None
+    };
+    Ok(Json(ImagePage { images: records.into_iter().map(ImageView::from).collect(), next }))
+}
+
+/// The image's bytes, with `ETag`, `304` and `Range`/`206`.
+#[utoipa::path(get, path = "/image/{id}", tag = "images",
+    params(("id" = String, Path, format = Uuid, description = "Image id")),
+    responses(
+        (status = 200, description = "The bytes", content_type = "application/octet-stream"),
+        (status = 206, description = "The requested range", content_type = "application/octet-stream"),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 404, description = "No such image", body = Problem, content_type = "application/problem+json"),
+        (status = 416, description = "Range not satisfiable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get(State(ctx): State<ApiContext>, method: Method, headers: HeaderMap, Path(raw): Path<String>) -> Result<Response, ApiError> {
+    let id = image_id(&raw)?;
+    let record = ctx.images.get(id).await?.ok_or_else(|| not_found(&raw))?;
+    let etag = format!("\"{}\"", record.sha256);
+    if not_modified(&headers, &etag) {
+        return Ok(cached_headers(StatusCode::NOT_MODIFIED, &etag, None));
+    }
+    let size = record.size;
+    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        Some(spec) if if_range_allows(&headers, &etag) => match parse_range(spec, size) {
+            RangeRequest::Whole => None,
+            RangeRequest::Part(range) => Some(range),
+            RangeRequest::Unsatisfiable => return Err(ApiError::RangeNotSatisfiable { size }),
+        },
+        _ => None,
+    };
+    let (status, length) = match &range {
+        Some(r) => (StatusCode::PARTIAL_CONTENT, r.end - r.start),
+        None => (StatusCode::OK, size),
+    };
+    let mut response = cached_headers(status, &etag, Some(&record.content_type));
+    let headers_out = response.headers_mut();
+    headers_out.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    headers_out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Some(r) = &range {
+        let value = format!("bytes {}-{}/{size}", r.start, r.end - 1);
+        headers_out.insert(header::CONTENT_RANGE, HeaderValue::from_str(&value).map_err(|e| ApiError::Internal(e.into()))?);
+    }
+    if method == Method::HEAD {
+        return Ok(response);
+    }
+    let object = ctx.blobs.get(&Blobs::image_key(id), range).await?.ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!("image {id} has metadata but no object in storage"))
+    })?;
+    Ok(response.map(|_| Body::from_stream(object.into_stream())))
+}
+
+/// A JPEG thumbnail, at most 256 px on its longest side; made on first request and kept.
+#[utoipa::path(get, path = "/image/{id}/thumbnail", tag = "images",
+    params(("id" = String, Path, format = Uuid, description = "Image id")),
+    responses(
+        (status = 200, description = "The thumbnail", content_type = "image/jpeg"),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 404, description = "No such image", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn thumbnail(State(ctx): State<ApiContext>, headers: HeaderMap, Path(raw): Path<String>) -> Result<Response, ApiError> {
+    let id = image_id(&raw)?;
+    let record = ctx.images.get(id).await?.ok_or_else(|| not_found(&raw))?;
+    let etag = format!("\"thumb-{}\"", record.sha256);
+    if not_modified(&headers, &etag) {
+        return Ok(cached_headers(StatusCode::NOT_MODIFIED, &etag, None));
+    }
+    let key = Blobs::thumbnail_key(id);
+    let bytes = match ctx.blobs.get_bytes(&key).await? {
+        Some(bytes) => bytes,
+        None => {
+            let original = ctx.blobs.get_bytes(&Blobs::image_key(id)).await?.ok_or_else(|| {
+                ApiError::Internal(anyhow::anyhow!("image {id} has metadata but no object in storage"))
+            })?;
+            let thumbnail = ctx.thumbnails.make(original).await?;
+            ctx.blobs.put_bytes(&key, thumbnail.clone()).await?;
+            thumbnail
+        }
+    };
+    Ok(cached_headers(StatusCode::OK, &etag, Some("image/jpeg")).map(|_| Body::from(bytes)))
+}
+
+/// Delete an image and its thumbnail.
+#[utoipa::path(delete, path = "/image/{id}", tag = "images",
+    params(("id" = String, Path, format = Uuid, description = "Image id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such image", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete(State(ctx): State<ApiContext>, Path(raw): Path<String>) -> Result<StatusCode, ApiError> {
+    let id = image_id(&raw)?;
+    // Metadata first: once the row is gone the image is invisible; objects left by a
+    // failure below are orphans that the sweep removes.
+    if !ctx.images.delete(id).await? {
+        return Err(not_found(&raw));
+    }
+    for key in [Blobs::image_key(id), Blobs::thumbnail_key(id)] {
+        if let Err(error) = ctx.blobs.delete(&key).await {
+            tracing::warn!(%error, %id, "could not delete an object; the orphan sweep will");
+        }
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn cached_headers(status: StatusCode, etag: &str, content_type: Option<&str>) -> Response {
+    let mut response = Response::builder().status(status);
+    if let Ok(value) = HeaderValue::from_str(etag) {
+        response = response.header(header::ETAG, value);
+    }
+    response = response
+        .header(header::CACHE_CONTROL, IMMUTABLE)
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+        // Served images are never a document that can run script.
+        .header(header::CONTENT_SECURITY_POLICY, "default-src 'none'; sandbox");
+    if let Some(content_type) = content_type.and_then(|c| HeaderValue::from_str(c).ok()) {
+        response = response.header(header::CONTENT_TYPE, content_type);
+    }
+    response.body(Body::empty()).unwrap_or_default()
+}
+
+fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == "*" || tag == etag)
+}
+
+/// `If-Range` with another validator means "send it all": the client's part is stale.
+fn if_range_allows(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get(header::IF_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|value| value.trim() == etag)
+}
+
+/// What a `Range` header asks for, against an object of known size.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RangeRequest {
+    /// Ignore the header (malformed, or several ranges): send everything with 200.
+    Whole,
+    /// One satisfiable range, end exclusive.
+    Part(std::ops::Range<u64>),
+    /// A well-formed range that selects nothing: 416.
+    Unsatisfiable,
+}
+
+/// Parses a single `bytes=` range (RFC 9110 §14.1.2); multiple ranges are served whole.
+pub fn parse_range(spec: &str, size: u64) -> RangeRequest {
+    let Some(set) = spec.trim().strip_prefix("bytes=") else { return RangeRequest::Whole };
+    if set.contains(',') {
+        return RangeRequest::Whole;
+    }
+    let Some((first, last)) = set.trim().split_once('-') else { return RangeRequest::Whole };
+    let number = |s: &str| if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) { s.parse::<u64>().ok() } else { None };
+    match (first.trim(), last.trim()) {
+        ("", suffix) => match number(suffix) {
+            Some(0) => RangeRequest::Unsatisfiable,
+            Some(_) if size == 0 => RangeRequest::Unsatisfiable,
+            Some(n) => RangeRequest::Part(size.saturating_sub(n)..size),
+            None => RangeRequest::Whole,
+        },
+        (start, "") => match number(start) {
+            Some(s) if s < size => RangeRequest::Part(s..size),
+            Some(_) => RangeRequest::Unsatisfiable,
+            None => RangeRequest::Whole,
+        },
+        (start, end) => match (number(start), number(end)) {
+            (Some(s), Some(e)) if s > e => RangeRequest::Whole,
+            (Some(s), Some(_)) if s >= size => RangeRequest::Unsatisfiable,
+            (Some(s), Some(e)) => RangeRequest::Part(s..e.saturating_add(1).min(size)),
+            _ => RangeRequest::Whole,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        use RangeRequest::*;
+        assert_eq!(parse_range("bytes=0-9", 100), Part(0..10));
+        assert_eq!(parse_range("bytes=90-", 100), Part(90..100));
+        assert_eq!(parse_range("bytes=-10", 100), Part(90..100));
+        assert_eq!(parse_range("bytes=-1000", 100), Part(0..100));
+        assert_eq!(parse_range("bytes=50-1000", 100), Part(50..100));
+        assert_eq!(parse_range("bytes=100-", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=100-200", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=-0", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=5-1", 100), Whole);
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), Whole);
+        assert_eq!(parse_range("items=0-1", 100), Whole);
+        assert_eq!(parse_range("bytes=a-b", 100), Whole);
+        assert_eq!(parse_range("bytes=+1-2", 100), Whole);
+    }
+}

@@ -1,0 +1,145 @@
+//! `/items`: the catalogue, with keyset paging and exact prices.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::{
+    context::ApiContext,
+    domain::{ItemId, NewItem, PageLimit},
+    error::{ApiError, Problem},
+    extract::{JsonBody, QueryParams},
+    store::Item,
+};
+
+/// The body of `POST /items` and `PUT /items/{id}` (documentation only: bodies are parsed
+/// by [`NewItem::parse_json`] so that prices stay exact and every field error is reported).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ItemInput {
+    /// 1..=200 characters after trimming.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "Desk lamp")]
+    name: String,
+    /// Up to 5000 characters, or null.
+    #[schema(max_length = 5000, nullable)]
+    description: Option<String>,
+    /// Non-negative, at most 2 fraction digits, at most 999999999999.99; null for none.
+    #[schema(value_type = Option<f64>, minimum = 0, maximum = 999999999999.99, multiple_of = 0.01, example = 19.99)]
+    price: Option<f64>,
+}
+
+/// One page of items.
+#[derive(Serialize, ToSchema)]
+pub struct ItemPage {
+    /// Items in ascending id order.
+    pub items: Vec<Item>,
+    /// Pass as `after` for the next page; null on the last page.
+    pub next: Option<ItemId>,
+}
+
+/// Parses an id from the path; an id that cannot exist is simply not found.
+fn item_id(raw: &str) -> Result<ItemId, ApiError> {
+    raw.parse::<ItemId>()
+        .ok()
+        .filter(|id| *id > 0 && raw.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| not_found(raw))
+}
+
+fn not_found(raw: &str) -> ApiError {
+    let shown: String = raw.chars().take(40).collect();
+    ApiError::NotFound(format!("no item with id `{shown}`"))
+}
+
+/// Create an item.
+#[utoipa::path(post, path = "/items", tag = "items",
+    request_body(content = ItemInput, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = Item, headers(("Location" = String, description = "URL of the new item"))),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create(State(ctx): State<ApiContext>, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
+    let new = NewItem::parse_json(&body)?;
+    let item = ctx.items.create(&new).await?;
+    let location = HeaderValue::from_str(&format!("/items/{}", item.id)).map_err(|e| ApiError::Internal(e.into()))?;
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(item)).into_response())
+}
+
+/// List items in ascending id order, a page at a time.
+#[utoipa::path(get, path = "/items", tag = "items",
+    params(
+        ("limit" = Option<u16>, Query, description = "Page size, 1..=1000 (default 50)", minimum = 1, maximum = 1000),
+        ("after" = Option<i64>, Query, description = "Only items with ids greater than this (the previous page's `next`)"),
+    ),
+    responses(
+        (status = 200, description = "A page of items", body = ItemPage),
+        (status = 422, description = "Bad paging parameter", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(State(ctx): State<ApiContext>, query: QueryParams) -> Result<Json<ItemPage>, ApiError> {
+    let limit = PageLimit::parse(query.get("limit"))?;
+    let after = query
+        .get("after")
+        .map(|raw| raw.parse::<ItemId>().map_err(|_| ApiError::field("after", "must be an item id (a whole number)")))
+        .transpose()?;
+    let mut items = ctx.items.list(after, limit.get() + 1).await?;
+    let next = if items.len() > usize::from(limit.get()) {
+        items.truncate(usize::from(limit.get()));
+        items.last().map(|item| item.id)
+    } else {
+        None
+    };
+    Ok(Json(ItemPage { items, next }))
+}
+
+/// Fetch one item.
+#[utoipa::path(get, path = "/items/{id}", tag = "items",
+    params(("id" = i64, Path, description = "Item id")),
+    responses(
+        (status = 200, description = "The item", body = Item),
+        (status = 404, description = "No such item", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get(State(ctx): State<ApiContext>, Path(raw): Path<String>) -> Result<Json<Item>, ApiError> {
+    let id = item_id(&raw)?;
+    ctx.items.get(id).await?.map(Json).ok_or_else(|| not_found(&raw))
+}
+
+/// Replace an item entirely: omitted optional fields become null.
+#[utoipa::path(put, path = "/items/{id}", tag = "items",
+    params(("id" = i64, Path, description = "Item id")),
+    request_body(content = ItemInput, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The replaced item", body = Item),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such item", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn replace(
+    State(ctx): State<ApiContext>,
+    Path(raw): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Item>, ApiError> {
+    let id = item_id(&raw)?;
+    let new = NewItem::parse_json(&body)?;
+    ctx.items.replace(id, &new).await?.map(Json).ok_or_else(|| not_found(&raw))
+}
+
+/// Delete an item.
+#[utoipa::path(delete, path = "/items/{id}", tag = "items",
+    params(("id" = i64, Path, description = "Item id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such item", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete(State(ctx): State<ApiContext>, Path(raw): Path<String>) -> Result<StatusCode, ApiError> {
+    let id = item_id(&raw)?;
+    if ctx.items.delete(id).await? { Ok(StatusCode::NO_CONTENT) } else { Err(not_found(&raw)) }
+}

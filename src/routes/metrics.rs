@@ -1,0 +1,21 @@
+//! `/metrics` in the Prometheus text format.
+
+use axum::{
+    extract::State,
+    http::header,
+    response::{IntoResponse, Response},
+};
+
+use crate::context::ApiContext;
+
+/// Prometheus scrape endpoint (names and labels of SPEC §4).
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses(
+    (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
+))]
+pub async fn metrics(State(ctx): State<ApiContext>) -> Response {
+    let (active, idle) = ctx.database.pool_state();
+    metrics::gauge!("db_pool_connections", "state" => "active").set(f64::from(active));
+    metrics::gauge!("db_pool_connections", "state" => "idle").set(f64::from(idle));
+    metrics::gauge!("spool_pending").set(0.0);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], ctx.metrics.render()).into_response()
+}

@@ -1,0 +1,48 @@
+//! `/`: the web page for browsers, a JSON banner for everything else.
+
+use axum::{
+    Json,
+    http::{HeaderMap, header},
+    response::{Html, IntoResponse, Response},
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// What a non-browser client sees at `/`: where to go next.
+#[derive(Serialize, ToSchema)]
+pub struct Banner {
+    pub name: &'static str,
+    pub version: &'static str,
+    pub docs: &'static str,
+    pub openapi: &'static str,
+    pub health: &'static str,
+}
+
+/// The service root.
+#[utoipa::path(get, path = "/", tag = "operations", responses(
+    (status = 200, description = "JSON banner, or the web page for `Accept: text/html`", body = Banner),
+))]
+pub async fn root(headers: HeaderMap) -> Response {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_html {
+        return Html(PAGE).into_response();
+    }
+    Json(Banner {
+        name: "pier",
+        version: env!("CARGO_PKG_VERSION"),
+        docs: "/docs",
+        openapi: "/openapi.json",
+        health: "/health",
+    })
+    .into_response()
+}
+
+/// A minimal page until the full web front end lands: it points at the API docs.
+const PAGE: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>pier</title></head>
+<body><h1>pier</h1><p>The API is documented at <a href="/docs/">/docs</a>; metrics are at <a href="/metrics">/metrics</a>.</p></body></html>
+"#;

@@ -1,0 +1,166 @@
+//! Builds the application from `Settings`: opens the backends, assembles the router
+//! with its cross-cutting layers, binds the listener (port 0 in tests) and serves until
+//! a shutdown signal, finishing in-flight requests within a deadline.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::{Duration, Instant}};
+
+use anyhow::Context;
+use axum::{Router, http::StatusCode, middleware, response::Response};
+use tokio::net::TcpListener;
+use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer};
+
+use crate::{
+    config::{DatabaseUrl, Settings},
+    context::{ApiContext, Limits},
+    error::{ensure_problem_json, problem_response},
+    imaging::Thumbnailer,
+    routes,
+    store::{Blobs, sqlite::SqliteDatabase},
+    telemetry,
+};
+
+/// How long an unreferenced object must exist before the orphan sweep removes it: longer
+/// than any upload can take between writing its object and committing its metadata.
+const ORPHAN_GRACE: Duration = Duration::from_secs(15 * 60);
+/// How often the orphan sweep runs.
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
+/// A built, bound, not yet serving application.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    port: u16,
+    shutdown_timeout: Duration,
+    context: ApiContext,
+}
+
+impl Application {
+    /// Opens the backends (applying migrations), builds the router and binds the address.
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let database = open_database(settings).await?;
+        database.migrate().await.context("applying database migrations")?;
+        let blobs = Blobs::open(&settings.storage).context("opening PIER_STORAGE")?;
+        let database = Arc::new(database);
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let context = ApiContext {
+            items: database.clone(),
+            images: database.clone(),
+            database,
+            blobs,
+            thumbnails: Thumbnailer::new(settings.max_image_pixels, cores),
+            limits: Limits {
+                max_upload_bytes: settings.max_upload_bytes,
+                max_files_per_upload: settings.max_files_per_upload,
+                max_image_pixels: settings.max_image_pixels,
+                max_json_bytes: settings.max_json_bytes,
+            },
+            started: Instant::now(),
+            metrics: telemetry::metrics_handle(),
+        };
+        let router = with_layers(routes::router(context.clone()), settings.request_timeout);
+        let listener = TcpListener::bind(settings.addr)
+            .await
+            .with_context(|| format!("cannot listen on PIER_ADDR {}", settings.addr))?;
+        let port = listener.local_addr()?.port();
+        Ok(Self { listener, router, port, shutdown_timeout: settings.shutdown_timeout, context })
+    }
+
+    /// The bound port (the OS picks one when the address says port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state, for tests and maintenance tasks.
+    pub fn context(&self) -> &ApiContext {
+        &self.context
+    }
+
+    /// Serves until SIGTERM or SIGINT.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `signal` completes, then stops accepting, lets in-flight requests
+    /// finish, and gives up on them after the shutdown deadline.
+    pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        tokio::spawn(sweep_orphans_periodically(self.context.clone()));
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                signal.await;
+                tracing::info!("shutdown signal received; finishing in-flight requests");
+                let _ = stopping_tx.send(());
+            });
+        let deadline = self.shutdown_timeout;
+        tokio::select! {
+            served = server => served.context("serving HTTP")?,
+            () = async move {
+                if stopping_rx.await.is_ok() {
+                    tokio::time::sleep(deadline).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            } => tracing::warn!(?deadline, "shutdown deadline passed; abandoning unfinished requests"),
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Opens the database named by `DATABASE_URL`.
+pub async fn open_database(settings: &Settings) -> anyhow::Result<SqliteDatabase> {
+    match &settings.database_url {
+        DatabaseUrl::Sqlite(path) => {
+            let readers = std::thread::available_parallelism().map_or(4, |n| n.get() as u32 * 2);
+            SqliteDatabase::connect(path, readers)
+                .await
+                .with_context(|| format!("opening DATABASE_URL sqlite://{}", path.display()))
+        }
+    }
+}
+
+/// Cross-cutting layers, innermost first: timeout, panic guard, problem+json for every
+/// error, then request id + metrics + access log around everything.
+fn with_layers(router: Router, request_timeout: Duration) -> Router {
+    router
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
+        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| -> Response {
+            tracing::error!("a handler panicked");
+            problem_response(StatusCode::INTERNAL_SERVER_ERROR, "an internal error occurred; it has been logged", None)
+        }))
+        .layer(middleware::from_fn(ensure_problem_json))
+        .layer(middleware::from_fn(telemetry::observe))
+}
+
+async fn sweep_orphans_periodically(ctx: ApiContext) {
+    loop {
+        match ctx.blobs.sweep_orphans(ctx.images.as_ref(), ORPHAN_GRACE).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "removed orphaned objects"),
+            Err(error) => tracing::warn!(%error, "orphan sweep failed; retrying later"),
+        }
+        tokio::time::sleep(SWEEP_EVERY).await;
+    }
+}
+
+/// Completes on SIGTERM (containers, orchestrators) or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,207 @@
+//! Image bytes on object storage (`object_store`): local disk by default, memory for
+//! tests; S3 plugs in here by configuration. Keys are derived from image ids only,
+//! never from client input, so no path a client sends can reach the file system.
+
+use std::{ops::Range, path::PathBuf, sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use object_store::{
+    GetOptions, GetRange, GetResult, ObjectStore, ObjectStoreExt, PutPayload, buffered::BufWriter, local::LocalFileSystem,
+    memory::InMemory, path::Path,
+};
+use tokio::io::AsyncWriteExt;
+
+use super::ImageMetaStore;
+use crate::{config::StorageUrl, domain::ImageId, error::ApiError};
+
+/// The object store holding originals (`images/{id}`) and thumbnails (`thumbnails/{id}.jpg`).
+#[derive(Clone)]
+pub struct Blobs {
+    store: Arc<dyn ObjectStore>,
+    location: &'static str,
+    local_root: Option<PathBuf>,
+    buffer: usize,
+}
+
+impl Blobs {
+    /// Opens the store named by `PIER_STORAGE`, creating a local directory when missing.
+    pub fn open(url: &StorageUrl) -> anyhow::Result<Self> {
+        match url {
+            StorageUrl::File(dir) => {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| anyhow::anyhow!("cannot create the storage directory {}: {e}", dir.display()))?;
+                let root = std::fs::canonicalize(dir)?;
+                // fsync on: a put returns only when the file and its directory entry are
+                // on stable storage, which is what a 201 promises.
+                let store = LocalFileSystem::new_with_prefix(&root)?.with_fsync(true);
+                Ok(Self { store: Arc::new(store), location: "local", local_root: Some(root), buffer: 256 * 1024 })
+            }
+            StorageUrl::Memory => Ok(Self {
+                store: Arc::new(InMemory::new()),
+                location: "memory",
+                local_root: None,
+                buffer: 256 * 1024,
+            }),
+        }
+    }
+
+    /// Names the backend in image records (`local`, `memory`, …).
+    pub fn location(&self) -> &'static str {
+        self.location
+    }
+
+    /// Key of an original image.
+    pub fn image_key(id: ImageId) -> Path {
+        Path::from(format!("images/{id}"))
+    }
+
+    /// Key of an image's thumbnail.
+    pub fn thumbnail_key(id: ImageId) -> Path {
+        Path::from(format!("thumbnails/{id}.jpg"))
+    }
+
+    /// A streaming writer: small objects become one put, larger ones a multipart upload,
+    /// so memory stays bounded by the buffer, not the object size. The object becomes
+    /// visible only when [`BlobWriter::finish`] returns.
+    pub fn writer(&self, key: Path) -> BlobWriter {
+        BlobWriter { inner: BufWriter::with_capacity(self.store.clone(), key, self.buffer) }
+    }
+
+    /// Reads an object or a byte range of it; `None` when it does not exist.
+    pub async fn get(&self, key: &Path, range: Option<Range<u64>>) -> Result<Option<GetResult>, ApiError> {
+        let options = GetOptions { range: range.map(GetRange::Bounded), ..Default::default() };
+        match self.store.get_opts(key, options).await {
+            Ok(result) => Ok(Some(result)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(error) => Err(storage_error(error)),
+        }
+    }
+
+    /// Reads a whole object into memory (for thumbnails; objects are size-limited).
+    pub async fn get_bytes(&self, key: &Path) -> Result<Option<Bytes>, ApiError> {
+        match self.get(key, None).await? {
+            Some(result) => Ok(Some(result.bytes().await.map_err(storage_error)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores a small object in one durable put.
+    pub async fn put_bytes(&self, key: &Path, bytes: Bytes) -> Result<(), ApiError> {
+        self.store.put(key, PutPayload::from_bytes(bytes)).await.map_err(storage_error)?;
+        Ok(())
+    }
+
+    /// Deletes an object; deleting what is not there is not an error.
+    pub async fn delete(&self, key: &Path) -> Result<(), ApiError> {
+        match self.store.delete(key).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(error) => Err(storage_error(error)),
+        }
+    }
+
+    /// Readiness probe: a metadata request that succeeds (or finds nothing) proves the
+    /// store answers.
+    pub async fn ping(&self) -> Result<(), ApiError> {
+        match self.store.head(&Path::from("_readiness-probe")).await {
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(error) => Err(storage_error(error)),
+        }
+    }
+
+    /// Removes what a crash between "object written" and "metadata committed" left
+    /// behind: originals and thumbnails older than `grace` without a metadata row, and
+    /// the local backend's staging files of interrupted uploads. Returns how many went.
+    pub async fn sweep_orphans(&self, meta: &dyn ImageMetaStore, grace: Duration) -> Result<usize, ApiError> {
+        let cutoff = chrono_cutoff(grace);
+        let mut removed = 0;
+        for prefix in ["images", "thumbnails"] {
+            let mut listing = self.store.list(Some(&Path::from(prefix)));
+            while let Some(entry) = listing.next().await {
+                let entry = entry.map_err(storage_error)?;
+                if entry.last_modified.timestamp() > cutoff {
+                    continue;
+                }
+                let name = entry.location.filename().unwrap_or_default();
+                let id = name.strip_suffix(".jpg").unwrap_or(name);
+                let orphan = match ImageId::parse(id) {
+                    Some(id) => meta.get(id).await?.is_none(),
+                    None => true,
+                };
+                if orphan {
+                    self.delete(&entry.location).await?;
+                    removed += 1;
+                }
+            }
+        }
+        if let Some(root) = &self.local_root {
+            removed += sweep_staging_files(root, grace);
+        }
+        Ok(removed)
+    }
+}
+
+/// Seconds since the epoch before which an unreferenced object counts as an orphan.
+fn chrono_cutoff(grace: Duration) -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    now.saturating_sub(grace).as_secs() as i64
+}
+
+/// Local uploads are staged as `KEY#N` and renamed into place; a crash mid-write leaves
+/// the staging file, which no listing shows. Remove those older than `grace`.
+fn sweep_staging_files(root: &std::path::Path, grace: Duration) -> usize {
+    let mut removed = 0;
+    for dir in ["images", "thumbnails"] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else { continue };
+        for entry in entries.flatten() {
+            let is_staging = entry.file_name().to_string_lossy().contains('#');
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age >= grace);
+            if is_staging && old && std::fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+    }
+    removed
+}
+
+/// Maps an object store failure onto the API: unreachable stores are a 503.
+fn storage_error(error: object_store::Error) -> ApiError {
+    match error {
+        object_store::Error::Generic { .. } => ApiError::Unavailable(format!("object storage is unavailable: {error}")),
+        other => ApiError::Internal(anyhow::Error::new(other).context("object storage failed")),
+    }
+}
+
+/// A streaming upload into the store; see [`Blobs::writer`].
+pub struct BlobWriter {
+    inner: BufWriter,
+}
+
+impl BlobWriter {
+    /// Appends a chunk without copying it.
+    pub async fn write(&mut self, chunk: Bytes) -> Result<(), ApiError> {
+        self.inner.put(chunk).await.map_err(storage_error)
+    }
+
+    /// Completes the upload: the object is durable and visible when this returns.
+    pub async fn finish(mut self) -> Result<(), ApiError> {
+        self.inner
+            .shutdown()
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("object storage is unavailable: {e}")))
+    }
+
+    /// Abandons the upload; nothing becomes visible.
+    pub async fn abort(mut self) {
+        if let Err(error) = self.inner.abort().await {
+            tracing::warn!(%error, "could not abort an upload; the orphan sweep will remove it");
+        }
+    }
+}

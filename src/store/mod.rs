@@ -1,0 +1,91 @@
+//! The storage interfaces the routes see. Routes never name a backend: `startup`
+//! picks implementations from `Settings` and hands them over in `ApiContext`.
+
+pub mod blobs;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use crate::{
+    domain::{ImageId, ItemId, NewItem, Price},
+    error::ApiError,
+};
+
+pub use blobs::Blobs;
+
+/// A stored catalogue item, as the API returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Item {
+    /// Database id, ascending in creation order.
+    pub id: ItemId,
+    /// 1..=200 characters.
+    pub name: String,
+    /// Up to 5000 characters, or null.
+    pub description: Option<String>,
+    /// Exact decimal with two fraction digits, or null.
+    #[schema(value_type = Option<f64>, minimum = 0, maximum = 999999999999.99, multiple_of = 0.01, example = 19.99)]
+    pub price: Option<Price>,
+    /// When it was created (RFC 3339, UTC).
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    /// When it was last replaced (RFC 3339, UTC).
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: OffsetDateTime,
+}
+
+/// The metadata of one stored image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRecord {
+    pub id: ImageId,
+    pub filename: String,
+    pub content_type: String,
+    pub size: u64,
+    pub width: u32,
+    pub height: u32,
+    pub sha256: String,
+    /// Which backend holds the bytes (`local`, `memory`, `s3`…).
+    pub location: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// The catalogue of items. Every call is one statement or one transaction.
+#[async_trait]
+pub trait ItemStore: Send + Sync {
+    /// Stores a new item and returns it with its id and timestamps.
+    async fn create(&self, item: &NewItem) -> Result<Item, ApiError>;
+    /// One item by id.
+    async fn get(&self, id: ItemId) -> Result<Option<Item>, ApiError>;
+    /// Up to `limit` items with ids greater than `after`, ascending.
+    async fn list(&self, after: Option<ItemId>, limit: u16) -> Result<Vec<Item>, ApiError>;
+    /// Replaces every field of an item; `None` when it does not exist.
+    async fn replace(&self, id: ItemId, item: &NewItem) -> Result<Option<Item>, ApiError>;
+    /// Deletes an item; `false` when it did not exist.
+    async fn delete(&self, id: ItemId) -> Result<bool, ApiError>;
+}
+
+/// Image metadata. A row exists only for an image whose bytes are durable.
+#[async_trait]
+pub trait ImageMetaStore: Send + Sync {
+    /// Stores several records all-or-nothing.
+    async fn insert_all(&self, records: &[ImageRecord]) -> Result<(), ApiError>;
+    /// One record by id.
+    async fn get(&self, id: ImageId) -> Result<Option<ImageRecord>, ApiError>;
+    /// Up to `limit` records older than `before`, newest first.
+    async fn list(&self, before: Option<ImageId>, limit: u16) -> Result<Vec<ImageRecord>, ApiError>;
+    /// Deletes a record; `false` when it did not exist.
+    async fn delete(&self, id: ImageId) -> Result<bool, ApiError>;
+}
+
+/// A database that can answer readiness probes and report its pool.
+#[async_trait]
+pub trait Database: ItemStore + ImageMetaStore {
+    /// Cheap round trip proving the database answers.
+    async fn ping(&self) -> Result<(), ApiError>;
+    /// (active, idle) connections, for `db_pool_connections{state}`.
+    fn pool_state(&self) -> (u32, u32);
+}

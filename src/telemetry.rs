@@ -1,0 +1,177 @@
+//! Logs, metrics and request ids: the tracing subscriber, the Prometheus recorder, and
+//! one middleware that gives every request an id, counts it, times it and logs it once.
+
+use std::{
+    collections::HashSet,
+    io::IsTerminal,
+    sync::{OnceLock, RwLock},
+    time::{Duration, Instant},
+};
+
+use axum::{
+    extract::{MatchedPath, Request},
+    http::{HeaderName, HeaderValue, Method},
+    middleware::Next,
+    response::Response,
+};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+
+use crate::config::LogFormat;
+
+/// Header carrying the request id in both directions.
+pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of the request being served, for handlers and error logs.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub HeaderValue);
+
+/// Installs the global log subscriber once: JSON lines unless stdout is a terminal.
+/// Later calls (tests build many apps in one process) do nothing.
+pub fn init_logging(format: Option<LogFormat>) {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let format = format.unwrap_or(if std::io::stdout().is_terminal() { LogFormat::Pretty } else { LogFormat::Json });
+        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+        let registry = tracing_subscriber::registry().with(filter);
+        let installed = match format {
+            LogFormat::Json => registry
+                .with(fmt::layer().json().flatten_event(true).with_current_span(false).with_span_list(false))
+                .try_init(),
+            LogFormat::Pretty => registry.with(fmt::layer().compact()).try_init(),
+        };
+        // Another subscriber (a test harness) may already be installed; keep it.
+        let _ = installed;
+    });
+}
+
+/// The process-wide Prometheus recorder. The `metrics` facade has one global recorder, so
+/// every app in a process shares it; `/metrics` renders from this handle.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            const LATENCY_BUCKETS: &[f64] = &[
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ];
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full("http_request_duration_seconds".into()), LATENCY_BUCKETS)
+                .expect("bucket list is not empty")
+                .build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed; /metrics may be empty");
+            }
+            describe_metrics();
+            // Histograms need periodic upkeep when the exporter runs no HTTP listener.
+            let upkeep = handle.clone();
+            std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || loop {
+                    std::thread::sleep(Duration::from_secs(5));
+                    upkeep.run_upkeep();
+                })
+                .expect("spawning a thread at start-up");
+            handle
+        })
+        .clone()
+}
+
+fn describe_metrics() {
+    metrics::describe_counter!("http_requests_total", "HTTP requests answered, by method, route template and status");
+    metrics::describe_histogram!("http_request_duration_seconds", metrics::Unit::Seconds, "Time to answer a request");
+    metrics::describe_gauge!("http_requests_in_flight", "Requests being served now");
+    metrics::describe_gauge!("db_pool_connections", "Database pool connections by state");
+    metrics::describe_counter!("uploads_total", "Uploaded files, by result");
+    metrics::describe_counter!("upload_bytes_total", metrics::Unit::Bytes, "Bytes of accepted uploads");
+    metrics::describe_gauge!("spool_pending", "Uploads waiting in the local spool for a remote backend");
+}
+
+/// Route templates are few and fixed; interning them lets metric labels borrow
+/// `'static` strings instead of allocating per request.
+fn intern_route(route: &str) -> &'static str {
+    static ROUTES: OnceLock<RwLock<HashSet<&'static str>>> = OnceLock::new();
+    let routes = ROUTES.get_or_init(Default::default);
+    if let Some(found) = routes.read().unwrap_or_else(|e| e.into_inner()).get(route) {
+        return found;
+    }
+    let mut write = routes.write().unwrap_or_else(|e| e.into_inner());
+    if write.len() >= 256 {
+        return "other"; // bound: never grows with client input
+    }
+    match write.get(route) {
+        Some(found) => found,
+        None => {
+            let leaked: &'static str = Box::leak(route.to_owned().into_boxed_str());
+            write.insert(leaked);
+            leaked
+        }
+    }
+}
+
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+fn status_label(status: u16) -> &'static str {
+    STATUS_TEXT.get(usize::from(status).wrapping_sub(100)).copied().unwrap_or("other")
+}
+
+include!(concat!(env!("OUT_DIR"), "/status_text.rs"));
+
+/// A request id from the client is kept when it is short, visible ASCII; otherwise a
+/// fresh one is made, so ids are safe to log and to echo.
+fn request_id(request: &Request) -> HeaderValue {
+    request
+        .headers()
+        .get(&REQUEST_ID)
+        .filter(|v| (1..=128).contains(&v.len()) && v.as_bytes().iter().all(|b| b.is_ascii_graphic()))
+        .cloned()
+        .unwrap_or_else(|| {
+            HeaderValue::from_str(&uuid::Uuid::new_v4().simple().to_string()).expect("hex is a valid header value")
+        })
+}
+
+/// Outermost per-route middleware: request id in and out, metrics, one access log line.
+pub async fn observe(mut request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = method_label(request.method());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |path| intern_route(path.as_str()));
+    let id = request_id(&request);
+    request.extensions_mut().insert(RequestId(id.clone()));
+
+    metrics::gauge!("http_requests_in_flight").increment(1.0);
+    let mut response = next.run(request).await;
+    metrics::gauge!("http_requests_in_flight").decrement(1.0);
+
+    let elapsed = start.elapsed();
+    let status = response.status().as_u16();
+    metrics::counter!("http_requests_total", "method" => method, "route" => route, "status" => status_label(status))
+        .increment(1);
+    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
+        .record(elapsed.as_secs_f64());
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
+    let request_id = id.to_str().unwrap_or_default();
+    // Probes hit /health every few seconds; keep them out of the info stream.
+    if route.starts_with("/health") && status < 400 {
+        tracing::debug!(target: "pier::access", request_id, method, route, status, latency_ms, "request");
+    } else if status >= 500 {
+        tracing::warn!(target: "pier::access", request_id, method, route, status, latency_ms, "request");
+    } else {
+        tracing::info!(target: "pier::access", request_id, method, route, status, latency_ms, "request");
+    }
+    response.headers_mut().insert(REQUEST_ID.clone(), id);
+    response
+}
