@@ -7,7 +7,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// The command line of the `pier` binary.
 #[derive(Debug, Parser)]
-#[command(name = "pier", version, about = "Image gallery, items catalogue and sentiment model over one small, fast binary")]
+#[command(
+    name = "pier",
+    version,
+    about = "Image gallery, items catalogue and sentiment model over one small, fast binary"
+)]
 pub struct Cli {
     /// What to do; `serve` when omitted.
     #[command(subcommand)]
@@ -84,7 +88,12 @@ pub struct Settings {
     pub metadata: MetadataBackend,
 
     /// Local durable fallback for uploads while a remote backend is down.
-    #[arg(long = "spool", env = "PIER_SPOOL", default_value = "data/spool", global = true)]
+    #[arg(
+        long = "spool",
+        env = "PIER_SPOOL",
+        default_value = "data/spool",
+        global = true
+    )]
     pub spool: PathBuf,
 
     /// Largest accepted file in an upload, in bytes (1 ..= 1 GiB).
@@ -112,7 +121,12 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
 
     /// Log format; `pretty` on a terminal, `json` otherwise. Level comes from `RUST_LOG`.
-    #[arg(long = "log-format", env = "PIER_LOG_FORMAT", value_enum, global = true)]
+    #[arg(
+        long = "log-format",
+        env = "PIER_LOG_FORMAT",
+        value_enum,
+        global = true
+    )]
     pub log_format: Option<LogFormat>,
 }
 
@@ -135,15 +149,22 @@ fn parse_addr(value: &str) -> Result<SocketAddr, String> {
 }
 
 fn parse_database_url(value: &str) -> Result<DatabaseUrl, String> {
-    if let Some(path) = value.strip_prefix("sqlite://").or_else(|| value.strip_prefix("sqlite:")) {
+    if let Some(path) = value
+        .strip_prefix("sqlite://")
+        .or_else(|| value.strip_prefix("sqlite:"))
+    {
         let path = path.split('?').next().unwrap_or_default();
         if path.is_empty() {
-            return Err("DATABASE_URL sqlite://PATH needs a file path, e.g. sqlite://data/pier.db".into());
+            return Err(
+                "DATABASE_URL sqlite://PATH needs a file path, e.g. sqlite://data/pier.db".into(),
+            );
         }
         return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
     }
     if value.starts_with("postgres://") || value.starts_with("postgresql://") {
-        return Err("DATABASE_URL postgres:// is not supported by this build yet; use sqlite://PATH".into());
+        return Err(
+            "DATABASE_URL postgres:// is not supported by this build yet; use sqlite://PATH".into(),
+        );
     }
     Err("DATABASE_URL must be sqlite://PATH (e.g. sqlite://data/pier.db)".into())
 }
@@ -154,7 +175,9 @@ fn parse_storage_url(value: &str) -> Result<StorageUrl, String> {
     }
     if let Some(dir) = value.strip_prefix("file://") {
         if dir.is_empty() {
-            return Err("PIER_STORAGE file://DIR needs a directory, e.g. file://data/images".into());
+            return Err(
+                "PIER_STORAGE file://DIR needs a directory, e.g. file://data/images".into(),
+            );
         }
         return Ok(StorageUrl::File(PathBuf::from(dir)));
     }
@@ -171,7 +194,9 @@ fn parse_metadata(value: &str) -> Result<MetadataBackend, String> {
 fn parse_max_upload(value: &str) -> Result<u64, String> {
     match value.parse::<u64>() {
         Ok(n) if (1..=1 << 30).contains(&n) => Ok(n),
-        _ => Err("PIER_MAX_UPLOAD_BYTES must be a whole number of bytes from 1 to 1073741824".into()),
+        _ => {
+            Err("PIER_MAX_UPLOAD_BYTES must be a whole number of bytes from 1 to 1073741824".into())
+        }
     }
 }
 
@@ -205,7 +230,10 @@ mod tests {
         let cli = Cli::try_parse_from(["pier"]).unwrap();
         assert!(cli.command.is_none());
         assert_eq!(cli.settings.addr, "0.0.0.0:8000".parse().unwrap());
-        assert_eq!(cli.settings.database_url, DatabaseUrl::Sqlite("data/pier.db".into()));
+        assert_eq!(
+            cli.settings.database_url,
+            DatabaseUrl::Sqlite("data/pier.db".into())
+        );
         assert_eq!(cli.settings.storage, StorageUrl::File("data/images".into()));
         assert_eq!(cli.settings.max_upload_bytes, 10 * 1024 * 1024);
     }
@@ -218,7 +246,9 @@ mod tests {
             ("--storage", "ftp://x", "PIER_STORAGE"),
             ("--max-upload-bytes", "0", "PIER_MAX_UPLOAD_BYTES"),
         ] {
-            let error = Cli::try_parse_from(["pier", flag, value]).unwrap_err().to_string();
+            let error = Cli::try_parse_from(["pier", flag, value])
+                .unwrap_err()
+                .to_string();
             assert!(error.contains(name), "{error}");
         }
     }

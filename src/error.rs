@@ -102,7 +102,11 @@ impl ApiError {
 }
 
 /// Builds a problem response for a status with a detail message.
-pub fn problem_response(status: StatusCode, detail: impl Into<String>, errors: Option<FieldErrors>) -> Response {
+pub fn problem_response(
+    status: StatusCode,
+    detail: impl Into<String>,
+    errors: Option<FieldErrors>,
+) -> Response {
     let problem = Problem {
         kind: "about:blank".into(),
         title: status.canonical_reason().unwrap_or("Error").into(),
@@ -123,7 +127,11 @@ impl IntoResponse for ApiError {
         let mut response = match self {
             Self::Internal(error) => {
                 tracing::error!(error = %format!("{error:#}"), "internal error");
-                problem_response(status, "an internal error occurred; it has been logged", None)
+                problem_response(
+                    status,
+                    "an internal error occurred; it has been logged",
+                    None,
+                )
             }
             Self::Unavailable(detail) => {
                 tracing::warn!(%detail, "backend unavailable");
@@ -131,7 +139,11 @@ impl IntoResponse for ApiError {
             }
             Self::Validation { detail, errors } => problem_response(status, detail, Some(errors)),
             Self::RangeNotSatisfiable { size } => {
-                let mut response = problem_response(status, format!("the range selects nothing in an object of {size} bytes"), None);
+                let mut response = problem_response(
+                    status,
+                    format!("the range selects nothing in an object of {size} bytes"),
+                    None,
+                );
                 if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
                     response.headers_mut().insert(header::CONTENT_RANGE, value);
                 }
@@ -197,7 +209,9 @@ pub async fn ensure_problem_json(request: Request, next: Next) -> Response {
 fn default_detail(status: StatusCode) -> &'static str {
     match status {
         StatusCode::NOT_FOUND => "no resource at this address",
-        StatusCode::METHOD_NOT_ALLOWED => "this method is not allowed on this resource; see the Allow header",
+        StatusCode::METHOD_NOT_ALLOWED => {
+            "this method is not allowed on this resource; see the Allow header"
+        }
         StatusCode::PAYLOAD_TOO_LARGE => "the request body is larger than this endpoint accepts",
         StatusCode::REQUEST_TIMEOUT => "the request took too long",
         StatusCode::INTERNAL_SERVER_ERROR => "an internal error occurred; it has been logged",

@@ -18,7 +18,9 @@ impl FromRequest<ApiContext> for JsonBody {
 
     async fn from_request(request: Request, state: &ApiContext) -> Result<Self, ApiError> {
         if !is_json(request.headers().get(header::CONTENT_TYPE)) {
-            return Err(ApiError::UnsupportedMediaType("the body must be JSON, sent with Content-Type: application/json".into()));
+            return Err(ApiError::UnsupportedMediaType(
+                "the body must be JSON, sent with Content-Type: application/json".into(),
+            ));
         }
         let limit = usize::try_from(state.limits.max_json_bytes).unwrap_or(usize::MAX);
         match axum::body::to_bytes(request.into_body(), limit).await {
@@ -26,7 +28,9 @@ impl FromRequest<ApiContext> for JsonBody {
             Err(error) if is_length_limit(&error) => Err(ApiError::PayloadTooLarge(format!(
                 "the JSON body is larger than {limit} bytes"
             ))),
-            Err(error) => Err(ApiError::BadRequest(format!("the body could not be read: {error}"))),
+            Err(error) => Err(ApiError::BadRequest(format!(
+                "the body could not be read: {error}"
+            ))),
         }
     }
 }
@@ -44,9 +48,17 @@ fn is_length_limit(error: &axum::Error) -> bool {
 
 /// `application/json` or any `application/*+json`, with optional parameters.
 fn is_json(value: Option<&header::HeaderValue>) -> bool {
-    let Some(value) = value.and_then(|v| v.to_str().ok()) else { return false };
-    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let Some(value) = value.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// Query parameters as name/value pairs; decoding never fails (bad escapes are kept
@@ -56,19 +68,30 @@ pub struct QueryParams(Vec<(String, String)>);
 impl QueryParams {
     /// Parses a raw query string.
     pub fn parse(raw: Option<&str>) -> Self {
-        Self(url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect())
+        Self(
+            url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect(),
+        )
     }
 
     /// The last value of `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+        self.0
+            .iter()
+            .rev()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
     }
 }
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for QueryParams {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
         Ok(Self::parse(parts.uri.query()))
     }
 }

@@ -22,12 +22,19 @@ pub struct Thumbnailer {
 impl Thumbnailer {
     /// A thumbnailer refusing images over `max_pixels`, decoding `concurrency` at once.
     pub fn new(max_pixels: u64, concurrency: usize) -> Self {
-        Self { permits: Arc::new(Semaphore::new(concurrency.max(1))), max_pixels }
+        Self {
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            max_pixels,
+        }
     }
 
     /// Decodes `original` and returns a JPEG no larger than 256 px on its longest side.
     pub async fn make(&self, original: Bytes) -> Result<Bytes, ApiError> {
-        let _permit = self.permits.acquire().await.map_err(|e| ApiError::Internal(e.into()))?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))?;
         let max_pixels = self.max_pixels;
         tokio::task::spawn_blocking(move || render(&original, max_pixels))
             .await
@@ -36,8 +43,15 @@ impl Thumbnailer {
 }
 
 fn render(original: &[u8], max_pixels: u64) -> Result<Bytes, ApiError> {
-    let corrupt = |e: image::ImageError| ApiError::field("file", format!("the stored image cannot be decoded for a thumbnail: {e}"));
-    let mut reader = ImageReader::new(Cursor::new(original)).with_guessed_format().map_err(|e| ApiError::Internal(e.into()))?;
+    let corrupt = |e: image::ImageError| {
+        ApiError::field(
+            "file",
+            format!("the stored image cannot be decoded for a thumbnail: {e}"),
+        )
+    };
+    let mut reader = ImageReader::new(Cursor::new(original))
+        .with_guessed_format()
+        .map_err(|e| ApiError::Internal(e.into()))?;
     let mut limits = Limits::default();
     limits.max_image_width = Some(u32::try_from(max_pixels).unwrap_or(u32::MAX));
     limits.max_image_height = Some(u32::try_from(max_pixels).unwrap_or(u32::MAX));
@@ -45,7 +59,9 @@ fn render(original: &[u8], max_pixels: u64) -> Result<Bytes, ApiError> {
     limits.max_alloc = Some(max_pixels.saturating_mul(4).saturating_add(64 << 20));
     reader.limits(limits);
     let decoded = reader.decode().map_err(corrupt)?;
-    let small = decoded.thumbnail(THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE).to_rgb8();
+    let small = decoded
+        .thumbnail(THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE)
+        .to_rgb8();
     let mut out = Vec::with_capacity(16 * 1024);
     small
         .write_with_encoder(JpegEncoder::new_with_quality(&mut out, 80))
@@ -63,7 +79,10 @@ mod tests {
     async fn thumbnails_fit_in_256_pixels_and_keep_the_aspect() {
         let thumbnailer = Thumbnailer::new(50_000_000, 1);
         for format in [Format::Png, Format::Jpeg, Format::Gif, Format::Webp] {
-            let jpeg = thumbnailer.make(Bytes::from(encode(format, 600, 300))).await.unwrap();
+            let jpeg = thumbnailer
+                .make(Bytes::from(encode(format, 600, 300)))
+                .await
+                .unwrap();
             let thumb = image::load_from_memory(&jpeg).unwrap();
             assert_eq!((thumb.width(), thumb.height()), (256, 128), "{format:?}");
         }
@@ -75,6 +94,9 @@ mod tests {
         let mut png = encode(Format::Png, 60, 60);
         let middle = png.len() / 2;
         png[middle..middle + 20].fill(0xAB);
-        assert!(matches!(thumbnailer.make(Bytes::from(png)).await, Err(ApiError::Validation { .. })));
+        assert!(matches!(
+            thumbnailer.make(Bytes::from(png)).await,
+            Err(ApiError::Validation { .. })
+        ));
     }
 }

@@ -12,16 +12,30 @@ use pier::{
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(error) if matches!(error.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => error.exit(),
+        Err(error)
+            if matches!(
+                error.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            ) =>
+        {
+            error.exit()
+        }
         Err(error) => {
             // One line naming the setting and what is allowed.
             let message = error.to_string();
-            let line = message.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
+            let line = message
+                .lines()
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ");
             eprintln!("pier: {line}");
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("pier: cannot start the async runtime: {error}");
@@ -85,10 +99,15 @@ async fn probe(url: &str) -> anyhow::Result<u16> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let parsed = url::Url::parse(url)?;
     anyhow::ensure!(parsed.scheme() == "http", "only http:// URLs are supported");
-    let host = parsed.host_str().ok_or_else(|| anyhow::anyhow!("the URL has no host"))?;
+    let host = parsed
+        .host_str()
+        .ok_or_else(|| anyhow::anyhow!("the URL has no host"))?;
     let port = parsed.port_or_known_default().unwrap_or(80);
     let mut stream = tokio::net::TcpStream::connect((host, port)).await?;
-    let request = format!("GET {} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n", parsed.path());
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n",
+        parsed.path()
+    );
     stream.write_all(request.as_bytes()).await?;
     let mut head = vec![0u8; 64];
     let read = stream.read(&mut head).await?;

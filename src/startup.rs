@@ -2,7 +2,12 @@
 //! with its cross-cutting layers, binds the listener (port 0 in tests) and serves until
 //! a shutdown signal, finishing in-flight requests within a deadline.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::{Duration, Instant}};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context;
 use axum::{Router, http::StatusCode, middleware, response::Response};
@@ -38,7 +43,10 @@ impl Application {
     /// Opens the backends (applying migrations), builds the router and binds the address.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         let database = open_database(settings).await?;
-        database.migrate().await.context("applying database migrations")?;
+        database
+            .migrate()
+            .await
+            .context("applying database migrations")?;
         let blobs = Blobs::open(&settings.storage).context("opening PIER_STORAGE")?;
         let database = Arc::new(database);
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -62,7 +70,13 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on PIER_ADDR {}", settings.addr))?;
         let port = listener.local_addr()?.port();
-        Ok(Self { listener, router, port, shutdown_timeout: settings.shutdown_timeout, context })
+        Ok(Self {
+            listener,
+            router,
+            port,
+            shutdown_timeout: settings.shutdown_timeout,
+            context,
+        })
     }
 
     /// The bound port (the OS picks one when the address says port 0).
@@ -82,16 +96,24 @@ impl Application {
 
     /// Serves until `signal` completes, then stops accepting, lets in-flight requests
     /// finish, and gives up on them after the shutdown deadline.
-    pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         tokio::spawn(sweep_orphans_periodically(self.context.clone()));
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                signal.await;
-                tracing::info!("shutdown signal received; finishing in-flight requests");
-                let _ = stopping_tx.send(());
-            });
+        let server = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            signal.await;
+            tracing::info!("shutdown signal received; finishing in-flight requests");
+            let _ = stopping_tx.send(());
+        });
         let deadline = self.shutdown_timeout;
+        let context = self.context.clone();
         tokio::select! {
             served = server => served.context("serving HTTP")?,
             () = async move {
@@ -102,6 +124,7 @@ impl Application {
                 }
             } => tracing::warn!(?deadline, "shutdown deadline passed; abandoning unfinished requests"),
         }
+        context.database.close().await;
         tracing::info!("stopped");
         Ok(())
     }
@@ -123,18 +146,31 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<SqliteDatabase
 /// error, then request id + metrics + access log around everything.
 fn with_layers(router: Router, request_timeout: Duration) -> Router {
     router
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
-        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| -> Response {
-            tracing::error!("a handler panicked");
-            problem_response(StatusCode::INTERNAL_SERVER_ERROR, "an internal error occurred; it has been logged", None)
-        }))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| -> Response {
+                tracing::error!("a handler panicked");
+                problem_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "an internal error occurred; it has been logged",
+                    None,
+                )
+            },
+        ))
         .layer(middleware::from_fn(ensure_problem_json))
         .layer(middleware::from_fn(telemetry::observe))
 }
 
 async fn sweep_orphans_periodically(ctx: ApiContext) {
     loop {
-        match ctx.blobs.sweep_orphans(ctx.images.as_ref(), ORPHAN_GRACE).await {
+        match ctx
+            .blobs
+            .sweep_orphans(ctx.images.as_ref(), ORPHAN_GRACE)
+            .await
+        {
             Ok(0) => {}
             Ok(removed) => tracing::info!(removed, "removed orphaned objects"),
             Err(error) => tracing::warn!(%error, "orphan sweep failed; retrying later"),

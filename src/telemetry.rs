@@ -31,12 +31,23 @@ pub struct RequestId(pub HeaderValue);
 pub fn init_logging(format: Option<LogFormat>) {
     static DONE: OnceLock<()> = OnceLock::new();
     DONE.get_or_init(|| {
-        let format = format.unwrap_or(if std::io::stdout().is_terminal() { LogFormat::Pretty } else { LogFormat::Json });
-        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+        let format = format.unwrap_or(if std::io::stdout().is_terminal() {
+            LogFormat::Pretty
+        } else {
+            LogFormat::Json
+        });
+        let filter =
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
         let registry = tracing_subscriber::registry().with(filter);
         let installed = match format {
             LogFormat::Json => registry
-                .with(fmt::layer().json().flatten_event(true).with_current_span(false).with_span_list(false))
+                .with(
+                    fmt::layer()
+                        .json()
+                        .flatten_event(true)
+                        .with_current_span(false)
+                        .with_span_list(false),
+                )
                 .try_init(),
             LogFormat::Pretty => registry.with(fmt::layer().compact()).try_init(),
         };
@@ -52,10 +63,14 @@ pub fn metrics_handle() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
             const LATENCY_BUCKETS: &[f64] = &[
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0,
             ];
             let recorder = PrometheusBuilder::new()
-                .set_buckets_for_metric(Matcher::Full("http_request_duration_seconds".into()), LATENCY_BUCKETS)
+                .set_buckets_for_metric(
+                    Matcher::Full("http_request_duration_seconds".into()),
+                    LATENCY_BUCKETS,
+                )
                 .expect("bucket list is not empty")
                 .build_recorder();
             let handle = recorder.handle();
@@ -67,9 +82,11 @@ pub fn metrics_handle() -> PrometheusHandle {
             let upkeep = handle.clone();
             std::thread::Builder::new()
                 .name("metrics-upkeep".into())
-                .spawn(move || loop {
-                    std::thread::sleep(Duration::from_secs(5));
-                    upkeep.run_upkeep();
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(Duration::from_secs(5));
+                        upkeep.run_upkeep();
+                    }
                 })
                 .expect("spawning a thread at start-up");
             handle
@@ -78,13 +95,27 @@ pub fn metrics_handle() -> PrometheusHandle {
 }
 
 fn describe_metrics() {
-    metrics::describe_counter!("http_requests_total", "HTTP requests answered, by method, route template and status");
-    metrics::describe_histogram!("http_request_duration_seconds", metrics::Unit::Seconds, "Time to answer a request");
+    metrics::describe_counter!(
+        "http_requests_total",
+        "HTTP requests answered, by method, route template and status"
+    );
+    metrics::describe_histogram!(
+        "http_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time to answer a request"
+    );
     metrics::describe_gauge!("http_requests_in_flight", "Requests being served now");
     metrics::describe_gauge!("db_pool_connections", "Database pool connections by state");
     metrics::describe_counter!("uploads_total", "Uploaded files, by result");
-    metrics::describe_counter!("upload_bytes_total", metrics::Unit::Bytes, "Bytes of accepted uploads");
-    metrics::describe_gauge!("spool_pending", "Uploads waiting in the local spool for a remote backend");
+    metrics::describe_counter!(
+        "upload_bytes_total",
+        metrics::Unit::Bytes,
+        "Bytes of accepted uploads"
+    );
+    metrics::describe_gauge!(
+        "spool_pending",
+        "Uploads waiting in the local spool for a remote backend"
+    );
 }
 
 /// Route templates are few and fixed; interning them lets metric labels borrow
@@ -123,7 +154,10 @@ fn method_label(method: &Method) -> &'static str {
 }
 
 fn status_label(status: u16) -> &'static str {
-    STATUS_TEXT.get(usize::from(status).wrapping_sub(100)).copied().unwrap_or("other")
+    STATUS_TEXT
+        .get(usize::from(status).wrapping_sub(100))
+        .copied()
+        .unwrap_or("other")
 }
 
 include!(concat!(env!("OUT_DIR"), "/status_text.rs"));
@@ -134,10 +168,13 @@ fn request_id(request: &Request) -> HeaderValue {
     request
         .headers()
         .get(&REQUEST_ID)
-        .filter(|v| (1..=128).contains(&v.len()) && v.as_bytes().iter().all(|b| b.is_ascii_graphic()))
+        .filter(|v| {
+            (1..=128).contains(&v.len()) && v.as_bytes().iter().all(|b| b.is_ascii_graphic())
+        })
         .cloned()
         .unwrap_or_else(|| {
-            HeaderValue::from_str(&uuid::Uuid::new_v4().simple().to_string()).expect("hex is a valid header value")
+            HeaderValue::from_str(&uuid::Uuid::new_v4().simple().to_string())
+                .expect("hex is a valid header value")
         })
 }
 

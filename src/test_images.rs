@@ -15,14 +15,18 @@ pub enum Format {
 
 /// Encodes a `width`×`height` gradient in `format`.
 pub fn encode(format: Format, width: u32, height: u32) -> Vec<u8> {
-    let rgb = RgbImage::from_fn(width, height, |x, y| image::Rgb([(x * 7) as u8, (y * 5) as u8, ((x + y) * 3) as u8]));
+    let rgb = RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x * 7) as u8, (y * 5) as u8, ((x + y) * 3) as u8])
+    });
     let mut out = Cursor::new(Vec::new());
     match format {
         Format::Png => rgb.write_to(&mut out, ImageFormat::Png),
         Format::Jpeg => rgb.write_to(&mut out, ImageFormat::Jpeg),
         Format::Gif => rgb.write_to(&mut out, ImageFormat::Gif),
-        Format::Webp => RgbaImage::from_fn(width, height, |x, y| image::Rgba([(x * 7) as u8, (y * 5) as u8, 9, 255]))
-            .write_to(&mut out, ImageFormat::WebP),
+        Format::Webp => RgbaImage::from_fn(width, height, |x, y| {
+            image::Rgba([(x * 7) as u8, (y * 5) as u8, 9, 255])
+        })
+        .write_to(&mut out, ImageFormat::WebP),
     }
     .expect("encoding to memory cannot fail");
     out.into_inner()
@@ -39,7 +43,8 @@ pub fn noisy_png(width: u32, height: u32, seed: u32) -> Vec<u8> {
         image::Rgb([b[0], b[1], b[2]])
     });
     let mut out = Cursor::new(Vec::new());
-    rgb.write_to(&mut out, ImageFormat::Png).expect("encoding to memory cannot fail");
+    rgb.write_to(&mut out, ImageFormat::Png)
+        .expect("encoding to memory cannot fail");
     out.into_inner()
 }
 
@@ -59,7 +64,11 @@ pub fn png_header_claiming(width: u32, height: u32) -> Vec<u8> {
     ihdr.extend_from_slice(&height.to_be_bytes());
     ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
     chunk(&mut out, b"IHDR", &ihdr);
-    chunk(&mut out, b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+    chunk(
+        &mut out,
+        b"IDAT",
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    );
     chunk(&mut out, b"IEND", &[]);
     out
 }
@@ -69,7 +78,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &byte in data {
         crc ^= u32::from(byte);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc

@@ -174,7 +174,11 @@ impl ImageInspector {
         if !self.is_complete(kind) {
             return Err(ImageRejection::Truncated);
         }
-        Ok(InspectedImage { kind, dimensions, size: self.size })
+        Ok(InspectedImage {
+            kind,
+            dimensions,
+            size: self.size,
+        })
     }
 
     fn remember_tail(&mut self, chunk: &[u8]) {
@@ -201,10 +205,20 @@ impl ImageInspector {
         if width == 0 || height == 0 {
             return Err(ImageRejection::UnreadableHeader);
         }
-        if width.saturating_mul(height) > self.max_pixels || width > u32::MAX as u64 || height > u32::MAX as u64 {
-            return Err(ImageRejection::TooManyPixels { width, height, limit: self.max_pixels });
+        if width.saturating_mul(height) > self.max_pixels
+            || width > u32::MAX as u64
+            || height > u32::MAX as u64
+        {
+            return Err(ImageRejection::TooManyPixels {
+                width,
+                height,
+                limit: self.max_pixels,
+            });
         }
-        self.dimensions = Some(Dimensions { width: width as u32, height: height as u32 });
+        self.dimensions = Some(Dimensions {
+            width: width as u32,
+            height: height as u32,
+        });
         self.head = Vec::new();
         Ok(())
     }
@@ -255,7 +269,11 @@ impl FileName {
     pub fn sanitize(raw: Option<&str>) -> Self {
         let raw = raw.unwrap_or_default();
         let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
-        let cleaned: String = last.chars().filter(|c| !c.is_control()).take(Self::MAX_CHARS).collect();
+        let cleaned: String = last
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(Self::MAX_CHARS)
+            .collect();
         let cleaned = cleaned.trim();
         if cleaned.is_empty() || cleaned == "." || cleaned == ".." {
             Self("upload".into())
@@ -273,7 +291,7 @@ impl FileName {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_images::{encode, Format};
+    use crate::test_images::{Format, encode};
 
     fn inspect(bytes: &[u8], chunk: usize) -> Result<InspectedImage, ImageRejection> {
         let mut inspector = ImageInspector::new(50_000_000);
@@ -285,12 +303,24 @@ mod tests {
 
     #[test]
     fn accepts_every_kind_in_any_chunking() {
-        for (format, kind) in [(Format::Png, ImageKind::Png), (Format::Jpeg, ImageKind::Jpeg), (Format::Gif, ImageKind::Gif), (Format::Webp, ImageKind::Webp)] {
+        for (format, kind) in [
+            (Format::Png, ImageKind::Png),
+            (Format::Jpeg, ImageKind::Jpeg),
+            (Format::Gif, ImageKind::Gif),
+            (Format::Webp, ImageKind::Webp),
+        ] {
             let bytes = encode(format, 40, 30);
             for chunk in [1, 3, 7, 64, 100_000] {
-                let found = inspect(&bytes, chunk).unwrap_or_else(|e| panic!("{format:?} chunk {chunk}: {e}"));
+                let found = inspect(&bytes, chunk)
+                    .unwrap_or_else(|e| panic!("{format:?} chunk {chunk}: {e}"));
                 assert_eq!(found.kind, kind);
-                assert_eq!(found.dimensions, Dimensions { width: 40, height: 30 });
+                assert_eq!(
+                    found.dimensions,
+                    Dimensions {
+                        width: 40,
+                        height: 30
+                    }
+                );
                 assert_eq!(found.size, bytes.len() as u64);
             }
         }
@@ -299,12 +329,19 @@ mod tests {
     #[test]
     fn refuses_what_is_not_a_whole_image() {
         assert_eq!(inspect(b"", 10), Err(ImageRejection::Empty));
-        assert_eq!(inspect(b"hello, this is text pretending to be a png", 10), Err(ImageRejection::NotAnImage));
+        assert_eq!(
+            inspect(b"hello, this is text pretending to be a png", 10),
+            Err(ImageRejection::NotAnImage)
+        );
         assert_eq!(inspect(b"\x89PN", 10), Err(ImageRejection::NotAnImage));
         for format in [Format::Png, Format::Jpeg, Format::Gif, Format::Webp] {
             let bytes = encode(format, 40, 30);
             let cut = &bytes[..bytes.len() - 5];
-            assert_eq!(inspect(cut, 16), Err(ImageRejection::Truncated), "{format:?}");
+            assert_eq!(
+                inspect(cut, 16),
+                Err(ImageRejection::Truncated),
+                "{format:?}"
+            );
             assert!(inspect(&bytes[..20], 16).is_err(), "{format:?} header only");
         }
     }
@@ -313,24 +350,49 @@ mod tests {
     fn refuses_decompression_bombs_from_the_header() {
         let bomb = crate::test_images::png_header_claiming(20_000, 20_000);
         let mut inspector = ImageInspector::new(50_000_000);
-        assert!(matches!(inspector.feed(&bomb), Err(ImageRejection::TooManyPixels { width: 20_000, height: 20_000, .. })));
+        assert!(matches!(
+            inspector.feed(&bomb),
+            Err(ImageRejection::TooManyPixels {
+                width: 20_000,
+                height: 20_000,
+                ..
+            })
+        ));
     }
 
     #[test]
     fn file_names_lose_their_paths() {
-        assert_eq!(FileName::sanitize(Some("../../etc/passwd")).as_str(), "passwd");
-        assert_eq!(FileName::sanitize(Some("C:\\x\\cat.png")).as_str(), "cat.png");
+        assert_eq!(
+            FileName::sanitize(Some("../../etc/passwd")).as_str(),
+            "passwd"
+        );
+        assert_eq!(
+            FileName::sanitize(Some("C:\\x\\cat.png")).as_str(),
+            "cat.png"
+        );
         assert_eq!(FileName::sanitize(Some("..")).as_str(), "upload");
         assert_eq!(FileName::sanitize(None).as_str(), "upload");
-        assert_eq!(FileName::sanitize(Some("a\u{0}b\nc.png")).as_str(), "abc.png");
-        assert_eq!(FileName::sanitize(Some(&"x".repeat(999))).as_str().len(), 255);
+        assert_eq!(
+            FileName::sanitize(Some("a\u{0}b\nc.png")).as_str(),
+            "abc.png"
+        );
+        assert_eq!(
+            FileName::sanitize(Some(&"x".repeat(999))).as_str().len(),
+            255
+        );
     }
 
     #[test]
     fn ids_parse_only_uuids() {
         let id = ImageId::generate();
         assert_eq!(ImageId::parse(&id.to_string()), Some(id));
-        for bad in ["", "1", "../etc", "0190000000000000000000000000000000000", "zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz"] {
+        for bad in [
+            "",
+            "1",
+            "../etc",
+            "0190000000000000000000000000000000000",
+            "zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz",
+        ] {
             assert_eq!(ImageId::parse(bad), None, "{bad}");
         }
     }

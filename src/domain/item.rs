@@ -26,7 +26,10 @@ impl ItemName {
             return Err("must not be empty or only whitespace".into());
         }
         if chars > Self::MAX_CHARS {
-            return Err(format!("must be at most {} characters (got {chars})", Self::MAX_CHARS));
+            return Err(format!(
+                "must be at most {} characters (got {chars})",
+                Self::MAX_CHARS
+            ));
         }
         if trimmed.chars().any(char::is_control) {
             return Err("must not contain control characters".into());
@@ -52,7 +55,10 @@ impl Description {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let chars = raw.chars().count();
         if chars > Self::MAX_CHARS {
-            return Err(format!("must be at most {} characters (got {chars})", Self::MAX_CHARS));
+            return Err(format!(
+                "must be at most {} characters (got {chars})",
+                Self::MAX_CHARS
+            ));
         }
         if raw.contains('\0') {
             return Err("must not contain NUL characters".into());
@@ -95,7 +101,11 @@ impl Price {
         };
         let (int_part, frac_part) = unsigned.split_once('.').unwrap_or((unsigned, ""));
         let valid_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if int_part.is_empty() || !valid_digits(int_part) || !valid_digits(frac_part) || (unsigned.contains('.') && frac_part.is_empty()) {
+        if int_part.is_empty()
+            || !valid_digits(int_part)
+            || !valid_digits(frac_part)
+            || (unsigned.contains('.') && frac_part.is_empty())
+        {
             return Err(NOT_A_NUMBER.into());
         }
         // value = digits × 10^(exponent − frac_len); cents = value × 100.
@@ -113,7 +123,8 @@ impl Price {
                 return Err(out_of_range());
             }
             let base: i64 = digits.parse().map_err(|_| out_of_range())?;
-            base.checked_mul(10i64.pow(shift as u32)).ok_or_else(out_of_range)?
+            base.checked_mul(10i64.pow(shift as u32))
+                .ok_or_else(out_of_range)?
         } else {
             let drop = (-shift) as usize;
             let significant = digits.trim_end_matches('0');
@@ -138,7 +149,9 @@ impl Price {
 
     /// A price from whole cents as stored; `None` when outside the valid range.
     pub fn from_cents(cents: i64) -> Option<Self> {
-        (0..=Self::MAX_CENTS).contains(&cents).then_some(Self(cents))
+        (0..=Self::MAX_CENTS)
+            .contains(&cents)
+            .then_some(Self(cents))
     }
 
     /// The price in whole cents.
@@ -181,7 +194,9 @@ impl NewItem {
         let fields: HashMap<String, Box<RawValue>> = serde_json::from_str(value.get())
             .map_err(|_| ApiError::field("body", "must be a JSON object"))?;
         let mut errors = FieldErrors::new();
-        let mut fail = |field: &str, message: String| errors.entry(field.to_owned()).or_default().push(message);
+        let mut fail = |field: &str, message: String| {
+            errors.entry(field.to_owned()).or_default().push(message)
+        };
 
         let name = match fields.get("name").map(|raw| raw.get()) {
             None | Some("null") => {
@@ -199,7 +214,9 @@ impl NewItem {
         let description = match fields.get("description").map(|raw| raw.get()) {
             None | Some("null") => None,
             Some(raw) => match serde_json::from_str::<String>(raw) {
-                Ok(text) => Description::parse(&text).map_err(|m| fail("description", m)).ok(),
+                Ok(text) => Description::parse(&text)
+                    .map_err(|m| fail("description", m))
+                    .ok(),
                 Err(_) => {
                     fail("description", "must be a string or null".into());
                     None
@@ -208,7 +225,9 @@ impl NewItem {
         };
         let price = match fields.get("price").map(|raw| raw.get()) {
             None | Some("null") => None,
-            Some(raw) => Price::parse_json_number(raw).map_err(|m| fail("price", m)).ok(),
+            Some(raw) => Price::parse_json_number(raw)
+                .map_err(|m| fail("price", m))
+                .ok(),
         };
         match name {
             Some(name) if errors.is_empty() => Ok(Self {
@@ -264,7 +283,10 @@ mod tests {
         assert!(cents("-1").is_err());
         assert!(cents("\"19.99\"").is_err());
         assert!(cents("true").is_err());
-        assert_eq!(Price::parse_json_number("0e-999999").map(Price::cents), Ok(0));
+        assert_eq!(
+            Price::parse_json_number("0e-999999").map(Price::cents),
+            Ok(0)
+        );
         assert_eq!(Price::from_cents(1999).unwrap().to_string(), "19.99");
         assert_eq!(Price::from_cents(5).unwrap().to_string(), "0.05");
     }
@@ -272,10 +294,21 @@ mod tests {
     #[test]
     fn parse_collects_every_field_error() {
         let error = NewItem::parse_json(br#"{"name":"","description":7,"price":-1}"#).unwrap_err();
-        let ApiError::Validation { errors, .. } = error else { panic!("not a validation error") };
-        assert_eq!(errors.keys().collect::<Vec<_>>(), ["description", "name", "price"]);
-        assert!(matches!(NewItem::parse_json(b"{"), Err(ApiError::BadRequest(_))));
-        assert!(matches!(NewItem::parse_json(b"[1]"), Err(ApiError::Validation { .. })));
+        let ApiError::Validation { errors, .. } = error else {
+            panic!("not a validation error")
+        };
+        assert_eq!(
+            errors.keys().collect::<Vec<_>>(),
+            ["description", "name", "price"]
+        );
+        assert!(matches!(
+            NewItem::parse_json(b"{"),
+            Err(ApiError::BadRequest(_))
+        ));
+        assert!(matches!(
+            NewItem::parse_json(b"[1]"),
+            Err(ApiError::Validation { .. })
+        ));
         let item = NewItem::parse_json(br#"{"name":" x ","price":19.99}"#).unwrap();
         assert_eq!(item.price.unwrap().to_string(), "19.99");
         assert_eq!(serde_json::to_string(&item.price).unwrap(), "19.99");

@@ -19,7 +19,10 @@ impl PageLimit {
         };
         match raw.parse::<u16>() {
             Ok(n) if (1..=Self::MAX).contains(&n) => Ok(Self(n)),
-            _ => Err(ApiError::field("limit", format!("must be a whole number from 1 to {}", Self::MAX))),
+            _ => Err(ApiError::field(
+                "limit",
+                format!("must be a whole number from 1 to {}", Self::MAX),
+            )),
         }
     }
 

@@ -2,11 +2,19 @@
 
 use std::{collections::BTreeMap, future::Future, time::Duration};
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{context::ApiContext, error::ApiError};
+use crate::{
+    context::ApiContext,
+    error::{ApiError, PROBLEM_JSON, Problem},
+};
 
 /// Liveness: the process answers. Touches no dependency, so a slow database never
 /// gets a healthy replica killed.
@@ -33,7 +41,7 @@ pub struct Check {
 /// Readiness: whether this replica can serve requests, and each dependency's state.
 #[derive(Serialize, ToSchema)]
 pub struct Readiness {
-    /// `ready`, or `unavailable` when a dependency is down.
+    /// `ready`.
     pub status: &'static str,
     /// database, storage, metadata.
     pub checks: BTreeMap<&'static str, Check>,
@@ -42,28 +50,71 @@ pub struct Readiness {
 /// Liveness probe.
 #[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, description = "Alive", body = Health)))]
 pub async fn health(State(ctx): State<ApiContext>) -> Json<Health> {
-    Json(Health { status: "healthy", version: env!("CARGO_PKG_VERSION"), uptime_seconds: ctx.started.elapsed().as_secs() })
+    Json(Health {
+        status: "healthy",
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_seconds: ctx.started.elapsed().as_secs(),
+    })
 }
 
-/// Readiness probe: 503 while any dependency is down.
+/// Readiness probe: 503 while any dependency is down. The 503 is problem+json like every
+/// error, with the same `checks` member, so one parser reads both answers.
 #[utoipa::path(get, path = "/health/ready", tag = "operations", responses(
     (status = 200, description = "Ready", body = Readiness),
-    (status = 503, description = "A dependency is down", body = Readiness),
+    (status = 503, description = "A dependency is down: a problem with a `checks` member", body = Problem, content_type = "application/problem+json"),
 ))]
-pub async fn ready(State(ctx): State<ApiContext>) -> (StatusCode, Json<Readiness>) {
+pub async fn ready(State(ctx): State<ApiContext>) -> Response {
     let (database, storage) = tokio::join!(probe(ctx.database.ping()), probe(ctx.blobs.ping()));
-    let metadata = Check { status: database.status, error: database.error.clone() };
+    let metadata = Check {
+        status: database.status,
+        error: database.error.clone(),
+    };
     let all_up = database.status == "up" && storage.status == "up";
-    let checks = BTreeMap::from([("database", database), ("storage", storage), ("metadata", metadata)]);
-    let status = if all_up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(Readiness { status: if all_up { "ready" } else { "unavailable" }, checks }))
+    let checks = BTreeMap::from([
+        ("database", database),
+        ("storage", storage),
+        ("metadata", metadata),
+    ]);
+    if all_up {
+        return Json(Readiness {
+            status: "ready",
+            checks,
+        })
+        .into_response();
+    }
+    let down: Vec<&str> = checks
+        .iter()
+        .filter(|(_, c)| c.status != "up")
+        .map(|(name, _)| *name)
+        .collect();
+    let body = serde_json::json!({
+        "type": "about:blank",
+        "title": "Service Unavailable",
+        "status": 503,
+        "detail": format!("not ready: {} down", down.join(", ")),
+        "checks": checks,
+    });
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    response
 }
 
 /// Runs a probe with a short deadline: a hung dependency must not hang the probe.
 async fn probe(check: impl Future<Output = Result<(), ApiError>>) -> Check {
     match tokio::time::timeout(Duration::from_secs(2), check).await {
-        Ok(Ok(())) => Check { status: "up", error: None },
-        Ok(Err(error)) => Check { status: "down", error: Some(error.to_string()) },
-        Err(_) => Check { status: "down", error: Some("no answer within 2 s".into()) },
+        Ok(Ok(())) => Check {
+            status: "up",
+            error: None,
+        },
+        Ok(Err(error)) => Check {
+            status: "down",
+            error: Some(error.to_string()),
+        },
+        Err(_) => Check {
+            status: "down",
+            error: Some("no answer within 2 s".into()),
+        },
     }
 }

@@ -3,7 +3,10 @@
 use axum::{
     Json,
     body::Body,
-    extract::{FromRequest, Path, Request, State, multipart::{Field, Multipart, MultipartError}},
+    extract::{
+        FromRequest, Path, Request, State,
+        multipart::{Field, Multipart, MultipartError},
+    },
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -111,7 +114,11 @@ pub async fn upload(State(ctx): State<ApiContext>, request: Request) -> Result<R
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"));
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        });
     if !is_multipart {
         return Err(ApiError::UnsupportedMediaType(
             "send images as multipart/form-data, each in a field named `file`".into(),
@@ -144,11 +151,18 @@ pub async fn upload(State(ctx): State<ApiContext>, request: Request) -> Result<R
     Ok((StatusCode::CREATED, Json(UploadResult { images })).into_response())
 }
 
-async fn receive_all(ctx: &ApiContext, multipart: &mut Multipart, stored: &mut Vec<ImageRecord>) -> Result<(), ApiError> {
+async fn receive_all(
+    ctx: &ApiContext,
+    multipart: &mut Multipart,
+    stored: &mut Vec<ImageRecord>,
+) -> Result<(), ApiError> {
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         if field.name() != Some("file") {
             let name: String = field.name().unwrap_or_default().chars().take(40).collect();
-            return Err(ApiError::field("file", format!("unexpected form field `{name}`; send images in fields named `file`")));
+            return Err(ApiError::field(
+                "file",
+                format!("unexpected form field `{name}`; send images in fields named `file`"),
+            ));
         }
         if stored.len() >= ctx.limits.max_files_per_upload as usize {
             return Err(ApiError::PayloadTooLarge(format!(
@@ -159,7 +173,10 @@ async fn receive_all(ctx: &ApiContext, multipart: &mut Multipart, stored: &mut V
         stored.push(store_one(ctx, field).await?);
     }
     if stored.is_empty() {
-        return Err(ApiError::field("file", "send at least one image in a form field named `file`"));
+        return Err(ApiError::field(
+            "file",
+            "send at least one image in a form field named `file`",
+        ));
     }
     Ok(())
 }
@@ -186,7 +203,10 @@ async fn store_one(ctx: &ApiContext, mut field: Field<'_>) -> Result<ImageRecord
             }
             inspector.feed(&chunk).map_err(refuse)?;
             hasher.update(&chunk);
-            writer.get_or_insert_with(|| ctx.blobs.writer(Blobs::image_key(id))).write(chunk).await?;
+            writer
+                .get_or_insert_with(|| ctx.blobs.writer(Blobs::image_key(id)))
+                .write(chunk)
+                .await?;
         }
         Ok(())
     }
@@ -201,7 +221,10 @@ async fn store_one(ctx: &ApiContext, mut field: Field<'_>) -> Result<ImageRecord
             return Err(error);
         }
     };
-    writer.ok_or_else(|| refuse(ImageRejection::Empty))?.finish().await?;
+    writer
+        .ok_or_else(|| refuse(ImageRejection::Empty))?
+        .finish()
+        .await?;
     Ok(ImageRecord {
         id,
         filename: filename.as_str().to_owned(),
@@ -218,15 +241,24 @@ async fn store_one(ctx: &ApiContext, mut field: Field<'_>) -> Result<ImageRecord
 /// A refused file, named in the problem so a multi-file client knows which one.
 fn refused(filename: &FileName, rejection: ImageRejection) -> ApiError {
     let mut errors = FieldErrors::new();
-    errors.insert("file".into(), vec![format!("{}: {rejection}", filename.as_str())]);
-    ApiError::Validation { detail: format!("`{}` was refused: {rejection}", filename.as_str()), errors }
+    errors.insert(
+        "file".into(),
+        vec![format!("{}: {rejection}", filename.as_str())],
+    );
+    ApiError::Validation {
+        detail: format!("`{}` was refused: {rejection}", filename.as_str()),
+        errors,
+    }
 }
 
 fn multipart_error(error: MultipartError) -> ApiError {
     if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge(format!("the upload is too large: {}", error.body_text()))
     } else {
-        ApiError::BadRequest(format!("the multipart body is malformed: {}", error.body_text()))
+        ApiError::BadRequest(format!(
+            "the multipart body is malformed: {}",
+            error.body_text()
+        ))
     }
 }
 
@@ -250,11 +282,17 @@ fn not_found(raw: &str) -> ApiError {
         (status = 200, description = "A page of images", body = ImagePage),
         (status = 422, description = "Bad paging parameter", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn list(State(ctx): State<ApiContext>, query: QueryParams) -> Result<Json<ImagePage>, ApiError> {
+pub async fn list(
+    State(ctx): State<ApiContext>,
+    query: QueryParams,
+) -> Result<Json<ImagePage>, ApiError> {
     let limit = PageLimit::parse(query.get("limit"))?;
     let after = query
         .get("after")
-        .map(|raw| ImageId::parse(raw).ok_or_else(|| ApiError::field("after", "must be an image id (a UUID)")))
+        .map(|raw| {
+            ImageId::parse(raw)
+                .ok_or_else(|| ApiError::field("after", "must be an image id (a UUID)"))
+        })
         .transpose()?;
     let mut records = ctx.images.list(after, limit.get() + 1).await?;
     let next = if records.len() > usize::from(limit.get()) {
@@ -263,7 +301,10 @@ pub async fn list(State(ctx): State<ApiContext>, query: QueryParams) -> Result<J
     } else {
         None
     };
-    Ok(Json(ImagePage { images: records.into_iter().map(ImageView::from).collect(), next }))
+    Ok(Json(ImagePage {
+        images: records.into_iter().map(ImageView::from).collect(),
+        next,
+    }))
 }
 
 /// The image's bytes, with `ETag`, `304` and `Range`/`206`.
@@ -276,7 +317,12 @@ pub async fn list(State(ctx): State<ApiContext>, query: QueryParams) -> Result<J
         (status = 404, description = "No such image", body = Problem, content_type = "application/problem+json"),
         (status = 416, description = "Range not satisfiable", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get(State(ctx): State<ApiContext>, method: Method, headers: HeaderMap, Path(raw): Path<String>) -> Result<Response, ApiError> {
+pub async fn get(
+    State(ctx): State<ApiContext>,
+    method: Method,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
     let id = image_id(&raw)?;
     let record = ctx.images.get(id).await?.ok_or_else(|| not_found(&raw))?;
     let etag = format!("\"{}\"", record.sha256);
@@ -302,14 +348,23 @@ pub async fn get(State(ctx): State<ApiContext>, method: Method, headers: HeaderM
     headers_out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     if let Some(r) = &range {
         let value = format!("bytes {}-{}/{size}", r.start, r.end - 1);
-        headers_out.insert(header::CONTENT_RANGE, HeaderValue::from_str(&value).map_err(|e| ApiError::Internal(e.into()))?);
+        headers_out.insert(
+            header::CONTENT_RANGE,
+            HeaderValue::from_str(&value).map_err(|e| ApiError::Internal(e.into()))?,
+        );
     }
     if method == Method::HEAD {
         return Ok(response);
     }
-    let object = ctx.blobs.get(&Blobs::image_key(id), range).await?.ok_or_else(|| {
-        ApiError::Internal(anyhow::anyhow!("image {id} has metadata but no object in storage"))
-    })?;
+    let object = ctx
+        .blobs
+        .get(&Blobs::image_key(id), range)
+        .await?
+        .ok_or_else(|| {
+            ApiError::Internal(anyhow::anyhow!(
+                "image {id} has metadata but no object in storage"
+            ))
+        })?;
     Ok(response.map(|_| Body::from_stream(object.into_stream())))
 }
 
@@ -321,7 +376,11 @@ pub async fn get(State(ctx): State<ApiContext>, method: Method, headers: HeaderM
         (status = 304, description = "Not modified (If-None-Match)"),
         (status = 404, description = "No such image", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn thumbnail(State(ctx): State<ApiContext>, headers: HeaderMap, Path(raw): Path<String>) -> Result<Response, ApiError> {
+pub async fn thumbnail(
+    State(ctx): State<ApiContext>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
     let id = image_id(&raw)?;
     let record = ctx.images.get(id).await?.ok_or_else(|| not_found(&raw))?;
     let etag = format!("\"thumb-{}\"", record.sha256);
@@ -332,9 +391,15 @@ pub async fn thumbnail(State(ctx): State<ApiContext>, headers: HeaderMap, Path(r
     let bytes = match ctx.blobs.get_bytes(&key).await? {
         Some(bytes) => bytes,
         None => {
-            let original = ctx.blobs.get_bytes(&Blobs::image_key(id)).await?.ok_or_else(|| {
-                ApiError::Internal(anyhow::anyhow!("image {id} has metadata but no object in storage"))
-            })?;
+            let original = ctx
+                .blobs
+                .get_bytes(&Blobs::image_key(id))
+                .await?
+                .ok_or_else(|| {
+                    ApiError::Internal(anyhow::anyhow!(
+                        "image {id} has metadata but no object in storage"
+                    ))
+                })?;
             let thumbnail = ctx.thumbnails.make(original).await?;
             ctx.blobs.put_bytes(&key, thumbnail.clone()).await?;
             thumbnail
@@ -350,7 +415,10 @@ pub async fn thumbnail(State(ctx): State<ApiContext>, headers: HeaderMap, Path(r
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such image", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn delete(State(ctx): State<ApiContext>, Path(raw): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(
+    State(ctx): State<ApiContext>,
+    Path(raw): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let id = image_id(&raw)?;
     // Metadata first: once the row is gone the image is invisible; objects left by a
     // failure below are orphans that the sweep removes.
@@ -374,7 +442,10 @@ fn cached_headers(status: StatusCode, etag: &str, content_type: Option<&str>) ->
         .header(header::CACHE_CONTROL, IMMUTABLE)
         .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
         // Served images are never a document that can run script.
-        .header(header::CONTENT_SECURITY_POLICY, "default-src 'none'; sandbox");
+        .header(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; sandbox",
+        );
     if let Some(content_type) = content_type.and_then(|c| HeaderValue::from_str(c).ok()) {
         response = response.header(header::CONTENT_TYPE, content_type);
     }
@@ -412,12 +483,22 @@ pub enum RangeRequest {
 
 /// Parses a single `bytes=` range (RFC 9110 §14.1.2); multiple ranges are served whole.
 pub fn parse_range(spec: &str, size: u64) -> RangeRequest {
-    let Some(set) = spec.trim().strip_prefix("bytes=") else { return RangeRequest::Whole };
+    let Some(set) = spec.trim().strip_prefix("bytes=") else {
+        return RangeRequest::Whole;
+    };
     if set.contains(',') {
         return RangeRequest::Whole;
     }
-    let Some((first, last)) = set.trim().split_once('-') else { return RangeRequest::Whole };
-    let number = |s: &str| if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) { s.parse::<u64>().ok() } else { None };
+    let Some((first, last)) = set.trim().split_once('-') else {
+        return RangeRequest::Whole;
+    };
+    let number = |s: &str| {
+        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+            s.parse::<u64>().ok()
+        } else {
+            None
+        }
+    };
     match (first.trim(), last.trim()) {
         ("", suffix) => match number(suffix) {
             Some(0) => RangeRequest::Unsatisfiable,

@@ -23,7 +23,12 @@ use crate::{
 #[allow(dead_code)]
 pub struct ItemInput {
     /// 1..=200 characters after trimming.
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "Desk lamp")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S",
+        example = "Desk lamp"
+    )]
     name: String,
     /// Up to 5000 characters, or null.
     #[schema(max_length = 5000, nullable)]
@@ -65,11 +70,20 @@ fn not_found(raw: &str) -> ApiError {
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn create(State(ctx): State<ApiContext>, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
+pub async fn create(
+    State(ctx): State<ApiContext>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
     let new = NewItem::parse_json(&body)?;
     let item = ctx.items.create(&new).await?;
-    let location = HeaderValue::from_str(&format!("/items/{}", item.id)).map_err(|e| ApiError::Internal(e.into()))?;
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(item)).into_response())
+    let location = HeaderValue::from_str(&format!("/items/{}", item.id))
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(item),
+    )
+        .into_response())
 }
 
 /// List items in ascending id order, a page at a time.
@@ -82,11 +96,17 @@ pub async fn create(State(ctx): State<ApiContext>, JsonBody(body): JsonBody) -> 
         (status = 200, description = "A page of items", body = ItemPage),
         (status = 422, description = "Bad paging parameter", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn list(State(ctx): State<ApiContext>, query: QueryParams) -> Result<Json<ItemPage>, ApiError> {
+pub async fn list(
+    State(ctx): State<ApiContext>,
+    query: QueryParams,
+) -> Result<Json<ItemPage>, ApiError> {
     let limit = PageLimit::parse(query.get("limit"))?;
     let after = query
         .get("after")
-        .map(|raw| raw.parse::<ItemId>().map_err(|_| ApiError::field("after", "must be an item id (a whole number)")))
+        .map(|raw| {
+            raw.parse::<ItemId>()
+                .map_err(|_| ApiError::field("after", "must be an item id (a whole number)"))
+        })
         .transpose()?;
     let mut items = ctx.items.list(after, limit.get() + 1).await?;
     let next = if items.len() > usize::from(limit.get()) {
@@ -105,9 +125,16 @@ pub async fn list(State(ctx): State<ApiContext>, query: QueryParams) -> Result<J
         (status = 200, description = "The item", body = Item),
         (status = 404, description = "No such item", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get(State(ctx): State<ApiContext>, Path(raw): Path<String>) -> Result<Json<Item>, ApiError> {
+pub async fn get(
+    State(ctx): State<ApiContext>,
+    Path(raw): Path<String>,
+) -> Result<Json<Item>, ApiError> {
     let id = item_id(&raw)?;
-    ctx.items.get(id).await?.map(Json).ok_or_else(|| not_found(&raw))
+    ctx.items
+        .get(id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| not_found(&raw))
 }
 
 /// Replace an item entirely: omitted optional fields become null.
@@ -129,7 +156,11 @@ pub async fn replace(
 ) -> Result<Json<Item>, ApiError> {
     let id = item_id(&raw)?;
     let new = NewItem::parse_json(&body)?;
-    ctx.items.replace(id, &new).await?.map(Json).ok_or_else(|| not_found(&raw))
+    ctx.items
+        .replace(id, &new)
+        .await?
+        .map(Json)
+        .ok_or_else(|| not_found(&raw))
 }
 
 /// Delete an item.
@@ -139,7 +170,14 @@ pub async fn replace(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such item", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn delete(State(ctx): State<ApiContext>, Path(raw): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(
+    State(ctx): State<ApiContext>,
+    Path(raw): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let id = item_id(&raw)?;
-    if ctx.items.delete(id).await? { Ok(StatusCode::NO_CONTENT) } else { Err(not_found(&raw)) }
+    if ctx.items.delete(id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(not_found(&raw))
+    }
 }

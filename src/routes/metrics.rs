@@ -17,5 +17,12 @@ pub async fn metrics(State(ctx): State<ApiContext>) -> Response {
     metrics::gauge!("db_pool_connections", "state" => "active").set(f64::from(active));
     metrics::gauge!("db_pool_connections", "state" => "idle").set(f64::from(idle));
     metrics::gauge!("spool_pending").set(0.0);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], ctx.metrics.render()).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        ctx.metrics.render(),
+    )
+        .into_response()
 }

@@ -47,8 +47,14 @@ pub fn router(ctx: ApiContext) -> Router {
     Router::new()
         .route("/", get(root::root))
         .route("/items", post(items::create).get(items::list))
-        .route("/items/{id}", get(items::get).put(items::replace).delete(items::delete))
-        .route("/upload", post(images::upload).layer(DefaultBodyLimit::max(upload_body_limit)))
+        .route(
+            "/items/{id}",
+            get(items::get).put(items::replace).delete(items::delete),
+        )
+        .route(
+            "/upload",
+            post(images::upload).layer(DefaultBodyLimit::max(upload_body_limit)),
+        )
         .route("/images", get(images::list))
         .route("/image/{id}", get(images::get).delete(images::delete))
         .route("/image/{id}/thumbnail", get(images::thumbnail))

@@ -7,8 +7,8 @@ use std::{ops::Range, path::PathBuf, sync::Arc, time::Duration};
 use bytes::Bytes;
 use futures::StreamExt;
 use object_store::{
-    GetOptions, GetRange, GetResult, ObjectStore, ObjectStoreExt, PutPayload, buffered::BufWriter, local::LocalFileSystem,
-    memory::InMemory, path::Path,
+    GetOptions, GetRange, GetResult, ObjectStore, ObjectStoreExt, PutPayload, buffered::BufWriter,
+    local::LocalFileSystem, memory::InMemory, path::Path,
 };
 use tokio::io::AsyncWriteExt;
 
@@ -29,13 +29,19 @@ impl Blobs {
     pub fn open(url: &StorageUrl) -> anyhow::Result<Self> {
         match url {
             StorageUrl::File(dir) => {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| anyhow::anyhow!("cannot create the storage directory {}: {e}", dir.display()))?;
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    anyhow::anyhow!("cannot create the storage directory {}: {e}", dir.display())
+                })?;
                 let root = std::fs::canonicalize(dir)?;
                 // fsync on: a put returns only when the file and its directory entry are
                 // on stable storage, which is what a 201 promises.
                 let store = LocalFileSystem::new_with_prefix(&root)?.with_fsync(true);
-                Ok(Self { store: Arc::new(store), location: "local", local_root: Some(root), buffer: 256 * 1024 })
+                Ok(Self {
+                    store: Arc::new(store),
+                    location: "local",
+                    local_root: Some(root),
+                    buffer: 256 * 1024,
+                })
             }
             StorageUrl::Memory => Ok(Self {
                 store: Arc::new(InMemory::new()),
@@ -65,12 +71,21 @@ impl Blobs {
     /// so memory stays bounded by the buffer, not the object size. The object becomes
     /// visible only when [`BlobWriter::finish`] returns.
     pub fn writer(&self, key: Path) -> BlobWriter {
-        BlobWriter { inner: BufWriter::with_capacity(self.store.clone(), key, self.buffer) }
+        BlobWriter {
+            inner: BufWriter::with_capacity(self.store.clone(), key, self.buffer),
+        }
     }
 
     /// Reads an object or a byte range of it; `None` when it does not exist.
-    pub async fn get(&self, key: &Path, range: Option<Range<u64>>) -> Result<Option<GetResult>, ApiError> {
-        let options = GetOptions { range: range.map(GetRange::Bounded), ..Default::default() };
+    pub async fn get(
+        &self,
+        key: &Path,
+        range: Option<Range<u64>>,
+    ) -> Result<Option<GetResult>, ApiError> {
+        let options = GetOptions {
+            range: range.map(GetRange::Bounded),
+            ..Default::default()
+        };
         match self.store.get_opts(key, options).await {
             Ok(result) => Ok(Some(result)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -88,7 +103,10 @@ impl Blobs {
 
     /// Stores a small object in one durable put.
     pub async fn put_bytes(&self, key: &Path, bytes: Bytes) -> Result<(), ApiError> {
-        self.store.put(key, PutPayload::from_bytes(bytes)).await.map_err(storage_error)?;
+        self.store
+            .put(key, PutPayload::from_bytes(bytes))
+            .await
+            .map_err(storage_error)?;
         Ok(())
     }
 
@@ -112,7 +130,11 @@ impl Blobs {
     /// Removes what a crash between "object written" and "metadata committed" left
     /// behind: originals and thumbnails older than `grace` without a metadata row, and
     /// the local backend's staging files of interrupted uploads. Returns how many went.
-    pub async fn sweep_orphans(&self, meta: &dyn ImageMetaStore, grace: Duration) -> Result<usize, ApiError> {
+    pub async fn sweep_orphans(
+        &self,
+        meta: &dyn ImageMetaStore,
+        grace: Duration,
+    ) -> Result<usize, ApiError> {
         let cutoff = chrono_cutoff(grace);
         let mut removed = 0;
         for prefix in ["images", "thumbnails"] {
@@ -154,7 +176,9 @@ fn chrono_cutoff(grace: Duration) -> i64 {
 fn sweep_staging_files(root: &std::path::Path, grace: Duration) -> usize {
     let mut removed = 0;
     for dir in ["images", "thumbnails"] {
-        let Ok(entries) = std::fs::read_dir(root.join(dir)) else { continue };
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let is_staging = entry.file_name().to_string_lossy().contains('#');
             let old = entry
@@ -174,7 +198,9 @@ fn sweep_staging_files(root: &std::path::Path, grace: Duration) -> usize {
 /// Maps an object store failure onto the API: unreachable stores are a 503.
 fn storage_error(error: object_store::Error) -> ApiError {
     match error {
-        object_store::Error::Generic { .. } => ApiError::Unavailable(format!("object storage is unavailable: {error}")),
+        object_store::Error::Generic { .. } => {
+            ApiError::Unavailable(format!("object storage is unavailable: {error}"))
+        }
         other => ApiError::Internal(anyhow::Error::new(other).context("object storage failed")),
     }
 }

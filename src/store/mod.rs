@@ -76,7 +76,8 @@ pub trait ImageMetaStore: Send + Sync {
     /// One record by id.
     async fn get(&self, id: ImageId) -> Result<Option<ImageRecord>, ApiError>;
     /// Up to `limit` records older than `before`, newest first.
-    async fn list(&self, before: Option<ImageId>, limit: u16) -> Result<Vec<ImageRecord>, ApiError>;
+    async fn list(&self, before: Option<ImageId>, limit: u16)
+    -> Result<Vec<ImageRecord>, ApiError>;
     /// Deletes a record; `false` when it did not exist.
     async fn delete(&self, id: ImageId) -> Result<bool, ApiError>;
 }
@@ -88,4 +89,7 @@ pub trait Database: ItemStore + ImageMetaStore {
     async fn ping(&self) -> Result<(), ApiError>;
     /// (active, idle) connections, for `db_pool_connections{state}`.
     fn pool_state(&self) -> (u32, u32);
+    /// Closes every connection (at shutdown, so SQLite checkpoints its WAL). Calls after
+    /// this fail with 503.
+    async fn close(&self);
 }

@@ -34,8 +34,12 @@ impl SqliteDatabase {
     /// Opens (creating when missing) the database file and its directory.
     pub async fn connect(path: &Path, readers: u32) -> anyhow::Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| anyhow::anyhow!("cannot create the database directory {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot create the database directory {}: {e}",
+                    dir.display()
+                )
+            })?;
         }
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
@@ -76,7 +80,8 @@ fn now_micros() -> i64 {
 }
 
 fn from_micros(micros: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 #[derive(sqlx::FromRow)]
@@ -158,7 +163,10 @@ impl ItemStore for SqliteDatabase {
     }
 
     async fn delete(&self, id: ItemId) -> Result<bool, ApiError> {
-        let done = sqlx::query("DELETE FROM items WHERE id = ?").bind(id).execute(&self.writer).await?;
+        let done = sqlx::query("DELETE FROM items WHERE id = ?")
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 }
@@ -230,7 +238,11 @@ impl ImageMetaStore for SqliteDatabase {
         row.map(ImageRecord::try_from).transpose()
     }
 
-    async fn list(&self, before: Option<ImageId>, limit: u16) -> Result<Vec<ImageRecord>, ApiError> {
+    async fn list(
+        &self,
+        before: Option<ImageId>,
+        limit: u16,
+    ) -> Result<Vec<ImageRecord>, ApiError> {
         // Any id sorts below "g…", so an absent cursor starts at the newest image.
         let before = before.map_or_else(|| "g".to_owned(), |id| id.to_string());
         let rows: Vec<ImageRow> = sqlx::query_as(
@@ -264,5 +276,10 @@ impl Database for SqliteDatabase {
         let size = self.readers.size() + self.writer.size();
         let idle = (self.readers.num_idle() + self.writer.num_idle()) as u32;
         (size.saturating_sub(idle), idle)
+    }
+
+    async fn close(&self) {
+        self.readers.close().await;
+        self.writer.close().await;
     }
 }

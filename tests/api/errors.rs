@@ -1,0 +1,67 @@
+//! Every error is RFC 9457 problem+json, including the ones axum makes itself.
+
+use crate::helpers::{assert_problem, spawn_app};
+
+#[tokio::test]
+async fn unknown_routes_are_404_problems() {
+    let app = spawn_app().await;
+    for path in [
+        "/nope",
+        "/items/1/extra",
+        "/image",
+        "/../../etc/passwd",
+        "/%2e%2e/secret",
+        "/upload/x",
+    ] {
+        assert_problem(app.get(path).await, 404).await;
+    }
+}
+
+#[tokio::test]
+async fn wrong_methods_are_405_problems_with_allow() {
+    let app = spawn_app().await;
+    for (method, path) in [
+        ("PATCH", "/items/1"),
+        ("DELETE", "/items"),
+        ("GET", "/upload"),
+        ("PUT", "/images"),
+        ("POST", "/health"),
+    ] {
+        let response = app
+            .client
+            .request(method.parse().unwrap(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.headers().contains_key("allow"), "{method} {path}");
+        assert_problem(response, 405).await;
+    }
+}
+
+#[tokio::test]
+async fn whole_upload_bodies_over_the_limit_are_413() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.max_upload_bytes = 10_000;
+        s.max_files_per_upload = 1;
+    })
+    .await;
+    // Declared length over the route's body limit (files × size + 1 MiB).
+    let body = vec![b'x'; 1_100_000];
+    let response = app
+        .client
+        .post(app.url("/upload"))
+        .header("content-type", "multipart/form-data; boundary=B")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        matches!(response.status().as_u16(), 400 | 413),
+        "{}",
+        response.status()
+    );
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+}

@@ -1,0 +1,139 @@
+//! `/health`, `/health/ready`, `/metrics`, request ids and `/`.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{assert_problem, spawn_app};
+
+#[tokio::test]
+async fn health_is_alive_with_version_and_uptime() {
+    let app = spawn_app().await;
+    let response = app.get("/health").await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "healthy");
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+    assert!(body["uptime_seconds"].is_u64());
+}
+
+#[tokio::test]
+async fn readiness_reports_each_dependency_and_503s_when_one_is_down() {
+    let app = spawn_app().await;
+    let ready = app.get("/health/ready").await;
+    assert_eq!(ready.status(), 200);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    for dependency in ["database", "storage", "metadata"] {
+        assert_eq!(body["checks"][dependency]["status"], "up", "{body}");
+    }
+
+    app.context.database.close().await;
+    let down = app.get("/health/ready").await;
+    let body = assert_problem(down, 503).await;
+    assert!(body["detail"].as_str().unwrap().contains("database"));
+    assert_eq!(body["checks"]["database"]["status"], "down");
+    assert!(body["checks"]["database"]["error"].is_string());
+    assert_eq!(body["checks"]["storage"]["status"], "up");
+    // Liveness stays green: the process is fine, only a dependency is not.
+    assert_eq!(app.get("/health").await.status(), 200);
+    // Endpoints that need the database answer 503 problem+json, not 500.
+    let problem = assert_problem(app.get("/items").await, 503).await;
+    assert!(problem["detail"].as_str().unwrap().contains("database"));
+    assert_problem(app.post_json("/items", &json!({"name": "x"})).await, 503).await;
+}
+
+#[tokio::test]
+async fn metrics_use_route_templates_and_spec_names() {
+    let app = spawn_app().await;
+    let item: Value = app
+        .post_json("/items", &json!({"name": "m"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.get(&format!("/items/{}", item["id"])).await;
+    app.get("/items/987654321").await;
+    app.upload(&[("x.png", b"not an image".to_vec())]).await;
+    app.upload(&[(
+        "ok.png",
+        pier::test_images::encode(pier::test_images::Format::Png, 4, 4),
+    )])
+    .await;
+    let response = app.get("/metrics").await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = response.text().await.unwrap();
+    for expected in [
+        r#"http_requests_total{method="GET",route="/items/{id}",status="200"}"#,
+        r#"http_requests_total{method="GET",route="/items/{id}",status="404"}"#,
+        r#"http_requests_total{method="POST",route="/items",status="201"}"#,
+        r#"http_request_duration_seconds_bucket{method="GET",route="/items/{id}",le="0.005"}"#,
+        "http_requests_in_flight",
+        r#"db_pool_connections{state="idle"}"#,
+        r#"db_pool_connections{state="active"}"#,
+        r#"uploads_total{result="accepted"}"#,
+        r#"uploads_total{result="rejected"}"#,
+        "upload_bytes_total",
+        "spool_pending",
+    ] {
+        assert!(text.contains(expected), "missing {expected}");
+    }
+    assert!(
+        !text.contains("/items/987654321"),
+        "raw paths never become labels"
+    );
+}
+
+#[tokio::test]
+async fn request_ids_are_honoured_generated_and_sanitised() {
+    let app = spawn_app().await;
+    let honoured = app
+        .client
+        .get(app.url("/health"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(honoured.headers()["x-request-id"], "abc-123");
+    let generated = app.get("/items/404").await;
+    let id = generated.headers()["x-request-id"].to_str().unwrap();
+    assert_eq!(id.len(), 32);
+    let too_long = app
+        .client
+        .get(app.url("/health"))
+        .header("x-request-id", "x".repeat(500))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        too_long.headers()["x-request-id"].len(),
+        32,
+        "an oversize id is replaced"
+    );
+}
+
+#[tokio::test]
+async fn root_serves_a_banner_or_a_page() {
+    let app = spawn_app().await;
+    let banner: Value = app.get("/").await.json().await.unwrap();
+    assert_eq!(banner["name"], "pier");
+    assert_eq!(banner["docs"], "/docs");
+    let page = app
+        .client
+        .get(app.url("/"))
+        .header("accept", "text/html,*/*")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(page.text().await.unwrap().contains("/docs"));
+}

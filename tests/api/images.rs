@@ -1,0 +1,526 @@
+//! `/upload`, `/images`, `/image/{id}`: uploads of every kind, refusals, conditional and
+//! ranged reads, thumbnails, paging, deletion, atomicity and orphan cleanup.
+
+use std::time::Duration;
+
+use pier::{
+    domain::ImageId,
+    store::Blobs,
+    test_images::{Format, encode, noisy_png, png_header_claiming},
+};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with};
+
+async fn image_count(app: &TestApp) -> usize {
+    let page: Value = app.get("/images?limit=1000").await.json().await.unwrap();
+    page["images"].as_array().unwrap().len()
+}
+
+#[tokio::test]
+async fn upload_stores_every_kind_and_describes_it() {
+    let app = spawn_app().await;
+    let files = vec![
+        ("a.png", encode(Format::Png, 40, 30)),
+        ("b.jpg", encode(Format::Jpeg, 41, 31)),
+        ("c.gif", encode(Format::Gif, 42, 32)),
+        ("d.webp", encode(Format::Webp, 43, 33)),
+    ];
+    let response = app.upload(&files).await;
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.unwrap();
+    let images = body["images"].as_array().unwrap();
+    assert_eq!(images.len(), 4, "in the order sent");
+    for (image, ((name, bytes), (kind, w, h))) in images.iter().zip(files.iter().zip([
+        ("image/png", 40, 30),
+        ("image/jpeg", 41, 31),
+        ("image/gif", 42, 32),
+        ("image/webp", 43, 33),
+    ])) {
+        let id = image["id"].as_str().unwrap();
+        assert_eq!(image["filename"], *name);
+        assert_eq!(image["content_type"], kind);
+        assert_eq!(image["size"], bytes.len());
+        assert_eq!(
+            (image["width"].as_u64(), image["height"].as_u64()),
+            (Some(w), Some(h))
+        );
+        assert_eq!(image["sha256"], hex::encode(Sha256::digest(bytes)));
+        assert_eq!(image["url"], format!("/image/{id}"));
+        assert_eq!(image["thumbnail_url"], format!("/image/{id}/thumbnail"));
+        assert_eq!(image["location"], "local");
+        assert!(image["created_at"].as_str().unwrap().ends_with('Z'));
+        assert!(uuid::Uuid::parse_str(id).unwrap().get_version_num() == 7);
+        let fetched = app.get(&format!("/image/{id}")).await;
+        assert_eq!(fetched.status(), 200);
+        assert_eq!(fetched.headers()["content-type"], *kind);
+        assert_eq!(fetched.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    }
+}
+
+#[tokio::test]
+async fn the_type_is_decided_by_the_bytes_not_the_name() {
+    let app = spawn_app().await;
+    let body: Value = app
+        .upload(&[("photo.txt", encode(Format::Jpeg, 10, 10))])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["images"][0]["content_type"], "image/jpeg");
+}
+
+#[tokio::test]
+async fn reads_have_etag_304_range_206_and_immutable_caching() {
+    let app = spawn_app().await;
+    let bytes = noisy_png(64, 64, 1);
+    let id = &app.upload_ok(&[("n.png", bytes.clone())]).await[0];
+    let path = format!("/image/{id}");
+    let full = app.get(&path).await;
+    let etag = full.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(etag, format!("\"{}\"", hex::encode(Sha256::digest(&bytes))));
+    assert_eq!(
+        full.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(
+        full.headers()["content-length"],
+        bytes.len().to_string().as_str()
+    );
+    assert_eq!(full.headers()["x-content-type-options"], "nosniff");
+
+    let cached = app
+        .client
+        .get(app.url(&path))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cached.status(), 304);
+    assert!(cached.bytes().await.unwrap().is_empty());
+    let stale = app
+        .client
+        .get(app.url(&path))
+        .header("if-none-match", "\"other\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 200);
+
+    let part = app
+        .client
+        .get(app.url(&path))
+        .header("range", "bytes=10-19")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(
+        part.headers()["content-range"],
+        format!("bytes 10-19/{}", bytes.len()).as_str()
+    );
+    assert_eq!(part.bytes().await.unwrap().as_ref(), &bytes[10..20]);
+    let suffix = app
+        .client
+        .get(app.url(&path))
+        .header("range", "bytes=-5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        suffix.bytes().await.unwrap().as_ref(),
+        &bytes[bytes.len() - 5..]
+    );
+    let beyond = app
+        .client
+        .get(app.url(&path))
+        .header("range", format!("bytes={}-", bytes.len()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        beyond.headers()["content-range"],
+        format!("bytes */{}", bytes.len()).as_str()
+    );
+    assert_problem(beyond, 416).await;
+    let if_range = app
+        .client
+        .get(app.url(&path))
+        .header("range", "bytes=0-0")
+        .header("if-range", "\"old\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        if_range.status(),
+        200,
+        "a stale If-Range gets the whole object"
+    );
+
+    let head = app.client.head(app.url(&path)).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(
+        head.headers()["content-length"],
+        bytes.len().to_string().as_str()
+    );
+    assert_eq!(head.headers()["etag"], etag.as_str());
+}
+
+#[tokio::test]
+async fn thumbnails_are_small_jpegs_made_once_and_kept() {
+    let app = spawn_app().await;
+    let id = app
+        .upload_ok(&[("wide.png", encode(Format::Png, 800, 400))])
+        .await
+        .remove(0);
+    let path = format!("/image/{id}/thumbnail");
+    let first = app.get(&path).await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["content-type"], "image/jpeg");
+    assert_eq!(
+        first.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    let first = first.bytes().await.unwrap();
+    let thumb = image::load_from_memory(&first).unwrap();
+    assert_eq!((thumb.width(), thumb.height()), (256, 128));
+    let kept = app.storage_dir.join("thumbnails").join(format!("{id}.jpg"));
+    assert!(kept.exists(), "the thumbnail is stored");
+    // Kept: the stored file is served as is (a planted marker proves no re-render).
+    std::fs::write(&kept, b"kept").unwrap();
+    assert_eq!(
+        app.get(&path).await.bytes().await.unwrap().as_ref(),
+        b"kept"
+    );
+    let cached = app
+        .client
+        .get(app.url(&path))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cached.status(), 304);
+}
+
+#[tokio::test]
+async fn list_is_newest_first_with_paging() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.extend(
+            app.upload_ok(&[(&format!("{n}.png"), encode(Format::Png, 8, 8))])
+                .await,
+        );
+    }
+    ids.reverse();
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    for _ in 0..10 {
+        let path = match &after {
+            Some(a) => format!("/images?limit=2&after={a}"),
+            None => "/images?limit=2".into(),
+        };
+        let page: Value = app.get(&path).await.json().await.unwrap();
+        seen.extend(
+            page["images"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].as_str().unwrap().to_owned()),
+        );
+        match page["next"].as_str() {
+            Some(next) => after = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids);
+    for query in [
+        "limit=0",
+        "limit=1001",
+        "limit=x",
+        "after=not-a-uuid",
+        "after=1",
+    ] {
+        assert_problem(app.get(&format!("/images?{query}")).await, 422).await;
+    }
+}
+
+#[tokio::test]
+async fn delete_removes_metadata_object_and_thumbnail() {
+    let app = spawn_app().await;
+    let id = app
+        .upload_ok(&[("a.png", encode(Format::Png, 300, 300))])
+        .await
+        .remove(0);
+    assert_eq!(
+        app.get(&format!("/image/{id}/thumbnail")).await.status(),
+        200
+    );
+    assert_eq!(app.stored_files().len(), 2);
+    assert_eq!(app.delete(&format!("/image/{id}")).await.status(), 204);
+    assert_problem(app.get(&format!("/image/{id}")).await, 404).await;
+    assert_problem(app.get(&format!("/image/{id}/thumbnail")).await, 404).await;
+    assert_problem(app.delete(&format!("/image/{id}")).await, 404).await;
+    assert!(app.stored_files().is_empty(), "{:?}", app.stored_files());
+    assert_eq!(image_count(&app).await, 0);
+}
+
+#[tokio::test]
+async fn non_images_truncated_empty_and_bombs_are_refused_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let png = encode(Format::Png, 50, 50);
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        (
+            "notes.png",
+            b"just some text, honestly not an image".to_vec(),
+            422,
+        ),
+        ("truncated.png", png[..png.len() / 2].to_vec(), 422),
+        ("cut-end.png", png[..png.len() - 1].to_vec(), 422),
+        ("empty.png", Vec::new(), 422),
+        ("tiny.png", b"\x89P".to_vec(), 422),
+        ("bomb.png", png_header_claiming(20_000, 20_000), 422),
+        (
+            "evil.svg",
+            b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>".to_vec(),
+            422,
+        ),
+    ];
+    for (name, bytes, status) in cases {
+        let problem = assert_problem(app.upload(&[(name, bytes)]).await, status).await;
+        assert!(
+            problem["detail"].as_str().unwrap().contains(name),
+            "the problem names the file: {problem}"
+        );
+        assert!(problem["errors"]["file"].is_array());
+    }
+    assert_eq!(image_count(&app).await, 0);
+    assert!(app.stored_files().is_empty(), "{:?}", app.stored_files());
+}
+
+#[tokio::test]
+async fn oversize_files_get_413_and_leave_nothing() {
+    let app = spawn_app_with(|s| s.max_upload_bytes = 100_000).await;
+    let big = noisy_png(200, 200, 7);
+    assert!(big.len() > 100_000);
+    let problem = assert_problem(app.upload(&[("big.png", big)]).await, 413).await;
+    assert!(problem["detail"].as_str().unwrap().contains("big.png"));
+    let fits = noisy_png(100, 100, 7);
+    assert!(fits.len() < 100_000);
+    app.upload_ok(&[("fits.png", fits)]).await;
+    assert_eq!(image_count(&app).await, 1);
+    assert_eq!(app.stored_files().len(), 1);
+}
+
+#[tokio::test]
+async fn a_ten_mebibyte_upload_streams_through() {
+    let app = spawn_app().await;
+    let big = noisy_png(1900, 1800, 3);
+    assert!(
+        big.len() > 9 << 20 && big.len() <= 10 << 20,
+        "{}",
+        big.len()
+    );
+    let id = app.upload_ok(&[("big.png", big.clone())]).await.remove(0);
+    let fetched = app
+        .get(&format!("/image/{id}"))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(Sha256::digest(&fetched), Sha256::digest(&big));
+}
+
+#[tokio::test]
+async fn a_multi_file_upload_is_all_or_nothing_and_names_the_bad_file() {
+    let app = spawn_app().await;
+    let files = vec![
+        ("good1.png", encode(Format::Png, 10, 10)),
+        ("good2.jpg", encode(Format::Jpeg, 10, 10)),
+        ("bad.gif", b"GIF89a but then nothing sensible".to_vec()),
+    ];
+    let problem = assert_problem(app.upload(&files).await, 422).await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("bad.gif"),
+        "{problem}"
+    );
+    assert_eq!(image_count(&app).await, 0);
+    assert!(app.stored_files().is_empty(), "{:?}", app.stored_files());
+
+    let many: Vec<_> = (0..21)
+        .map(|n| (format!("{n}.png"), encode(Format::Png, 4, 4)))
+        .collect();
+    let many: Vec<(&str, Vec<u8>)> = many.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+    assert_problem(app.upload(&many).await, 413).await;
+    assert_eq!(image_count(&app).await, 0);
+    assert!(app.stored_files().is_empty());
+}
+
+#[tokio::test]
+async fn file_names_cannot_traverse_paths() {
+    let app = spawn_app().await;
+    let body: Value = app
+        .upload(&[("../../../etc/passwd.png", encode(Format::Png, 5, 5))])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["images"][0]["filename"], "passwd.png");
+    let html: Value = app
+        .upload(&[(
+            "<img src=x onerror=alert(1)>.png",
+            encode(Format::Png, 5, 5),
+        )])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        html["images"][0]["filename"], "<img src=x onerror=alert(1)>.png",
+        "kept as text, never interpreted"
+    );
+    for file in app.stored_files() {
+        assert!(file.starts_with(&app.storage_dir));
+        let name = file.file_name().unwrap().to_str().unwrap();
+        assert!(
+            ImageId::parse(name).is_some(),
+            "objects are named by id only: {name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn malformed_requests_to_upload_are_4xx() {
+    let app = spawn_app().await;
+    let json = app
+        .client
+        .post(app.url("/upload"))
+        .json(&serde_json::json!({"file": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(json, 415).await;
+    let none = app.client.post(app.url("/upload")).send().await.unwrap();
+    assert_problem(none, 415).await;
+    let broken = app
+        .client
+        .post(app.url("/upload"))
+        .header("content-type", "multipart/form-data; boundary=XYZ")
+        .body(
+            "--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\nabc",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(broken.status().is_client_error(), "{}", broken.status());
+    assert_eq!(broken.headers()["content-type"], "application/problem+json");
+    let no_boundary = app
+        .client
+        .post(app.url("/upload"))
+        .header("content-type", "multipart/form-data")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(no_boundary, 400).await;
+    let form = reqwest::multipart::Form::new().text("other", "value");
+    let wrong_field = app
+        .client
+        .post(app.url("/upload"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(wrong_field, 422).await;
+    let empty_form = reqwest::multipart::Form::new();
+    let empty = app
+        .client
+        .post(app.url("/upload"))
+        .multipart(empty_form)
+        .send()
+        .await
+        .unwrap();
+    assert!(empty.status().is_client_error());
+    assert_eq!(image_count(&app).await, 0);
+    assert!(app.stored_files().is_empty());
+}
+
+#[tokio::test]
+async fn unknown_image_ids_of_every_shape_are_404() {
+    let app = spawn_app().await;
+    let absent = ImageId::generate().to_string();
+    for id in [
+        absent.as_str(),
+        "abc",
+        "0",
+        "%2E%2E%2Fetc%2Fpasswd",
+        "00000000-0000-0000-0000-000000000000",
+        "%00",
+        "zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz",
+    ] {
+        assert_problem(app.get(&format!("/image/{id}")).await, 404).await;
+        assert_problem(app.get(&format!("/image/{id}/thumbnail")).await, 404).await;
+        assert_problem(app.delete(&format!("/image/{id}")).await, 404).await;
+    }
+}
+
+#[tokio::test]
+async fn orphans_from_a_crash_are_swept_and_live_objects_kept() {
+    let app = spawn_app().await;
+    let live = app
+        .upload_ok(&[("live.png", encode(Format::Png, 5, 5))])
+        .await
+        .remove(0);
+    // What a crash between "object durable" and "metadata committed" leaves behind.
+    let orphan = ImageId::generate();
+    app.context
+        .blobs
+        .put_bytes(&Blobs::image_key(orphan), encode(Format::Png, 5, 5).into())
+        .await
+        .unwrap();
+    let staging = app
+        .storage_dir
+        .join("images")
+        .join(format!("{}#1", ImageId::generate()));
+    std::fs::write(&staging, b"half an upload").unwrap();
+    assert_problem(app.get(&format!("/image/{orphan}")).await, 404).await; // never visible
+
+    // Within the grace period nothing is touched (an upload may still be committing).
+    let removed = app
+        .context
+        .blobs
+        .sweep_orphans(app.context.images.as_ref(), Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(removed, 0);
+    let removed = app
+        .context
+        .blobs
+        .sweep_orphans(app.context.images.as_ref(), Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(removed, 2);
+    assert!(!staging.exists());
+    assert_eq!(app.stored_files().len(), 1);
+    assert_eq!(app.get(&format!("/image/{live}")).await.status(), 200);
+}
+
+#[tokio::test]
+async fn memory_storage_works_for_fast_tests() {
+    let app = spawn_app_with(|s| s.storage = pier::config::StorageUrl::Memory).await;
+    let body: Value = app
+        .upload(&[("m.gif", encode(Format::Gif, 9, 9))])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["images"][0]["location"], "memory");
+    let id = body["images"][0]["id"].as_str().unwrap();
+    assert_eq!(
+        app.get(&format!("/image/{id}/thumbnail")).await.status(),
+        200
+    );
+    assert!(app.stored_files().is_empty(), "nothing on disk");
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real application on port 0, over real HTTP.
+
+mod docs;
+mod errors;
+mod health;
+mod helpers;
+mod images;
+mod items;
+mod shutdown;

@@ -1,0 +1,83 @@
+//! Graceful shutdown: stop accepting, finish in-flight requests, give up after the deadline.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use pier::test_images::{Format, encode};
+
+use crate::helpers::spawn_app_with;
+
+/// A multipart body whose last part arrives only after `delay`.
+fn slow_upload(delay: Duration) -> (String, reqwest::Body) {
+    let png = encode(Format::Png, 20, 20);
+    let head = b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"slow.png\"\r\nContent-Type: image/png\r\n\r\n".to_vec();
+    let (first, rest) = png.split_at(png.len() / 2);
+    let mut start = head;
+    start.extend_from_slice(first);
+    let mut end = rest.to_vec();
+    end.extend_from_slice(b"\r\n--B--\r\n");
+    let stream = futures::stream::iter([Bytes::from(start)])
+        .chain(futures::stream::once(async move {
+            tokio::time::sleep(delay).await;
+            Bytes::from(end)
+        }))
+        .map(Ok::<_, std::io::Error>);
+    (
+        "multipart/form-data; boundary=B".into(),
+        reqwest::Body::wrap_stream(stream),
+    )
+}
+
+#[tokio::test]
+async fn in_flight_requests_finish_after_the_signal() {
+    let mut app = spawn_app_with(|s| s.shutdown_timeout = Duration::from_secs(10)).await;
+    let (content_type, body) = slow_upload(Duration::from_millis(800));
+    let request = app
+        .client
+        .post(app.url("/upload"))
+        .header("content-type", content_type)
+        .body(body)
+        .send();
+    let in_flight = tokio::spawn(request);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.stop.take().unwrap().send(()).unwrap();
+    let response = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request is answered");
+    assert_eq!(response.status(), 201);
+    let served = app.served.take().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), served)
+        .await
+        .expect("the server stops")
+        .unwrap()
+        .unwrap();
+    assert!(
+        reqwest::get(app.url("/health")).await.is_err(),
+        "no longer accepting"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_gives_up_after_the_deadline() {
+    let mut app = spawn_app_with(|s| s.shutdown_timeout = Duration::from_millis(300)).await;
+    let (content_type, body) = slow_upload(Duration::from_secs(30));
+    let request = app
+        .client
+        .post(app.url("/upload"))
+        .header("content-type", content_type)
+        .body(body)
+        .send();
+    let _stuck = tokio::spawn(request);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    app.stop.take().unwrap().send(()).unwrap();
+    let served = app.served.take().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), served)
+        .await
+        .expect("the deadline bounds shutdown")
+        .unwrap()
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
