@@ -10,12 +10,19 @@ use std::{
 const PIER: &str = env!("CARGO_BIN_EXE_pier");
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn pier(dir: &std::path::Path) -> Command {
     let mut command = Command::new(PIER);
-    command.current_dir(dir).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
     command
 }
 
@@ -23,7 +30,10 @@ fn pier(dir: &std::path::Path) -> Command {
 fn version_prints_the_crate_version() {
     let out = Command::new(PIER).arg("--version").output().unwrap();
     assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("pier {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("pier {}", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
@@ -43,18 +53,36 @@ fn a_bad_setting_stops_start_up_with_one_line_naming_it() {
         assert_eq!(stderr.trim().lines().count(), 1, "{name}: {stderr}");
         let line = stderr.to_lowercase();
         let flag = name.to_lowercase().replace("pier_", "").replace('_', "-");
-        assert!(stderr.contains(name) || line.contains(&flag), "{name}: {stderr}");
+        assert!(
+            stderr.contains(name) || line.contains(&flag),
+            "{name}: {stderr}"
+        );
     }
-    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "a refused start creates nothing");
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "a refused start creates nothing"
+    );
 }
 
 #[test]
 fn migrate_creates_the_schema_and_exits() {
     let dir = tempfile::tempdir().unwrap();
-    let out = pier(dir.path()).arg("migrate").env("DATABASE_URL", "sqlite://db/x.db").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = pier(dir.path())
+        .arg("migrate")
+        .env("DATABASE_URL", "sqlite://db/x.db")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(dir.path().join("db/x.db").exists());
-    let again = pier(dir.path()).arg("migrate").env("DATABASE_URL", "sqlite://db/x.db").output().unwrap();
+    let again = pier(dir.path())
+        .arg("migrate")
+        .env("DATABASE_URL", "sqlite://db/x.db")
+        .output()
+        .unwrap();
     assert!(again.status.success(), "migrate is idempotent");
 }
 
@@ -72,7 +100,10 @@ fn serves_on_embedded_defaults_and_stops_on_sigterm() {
     let started = Instant::now();
     let mut healthy = false;
     while started.elapsed() < Duration::from_secs(10) {
-        let check = pier(dir.path()).args(["healthcheck", "--url", &url]).output().unwrap();
+        let check = pier(dir.path())
+            .args(["healthcheck", "--url", &url])
+            .output()
+            .unwrap();
         if check.status.success() {
             healthy = true;
             break;
@@ -80,20 +111,39 @@ fn serves_on_embedded_defaults_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(healthy, "pier did not become healthy");
-    assert!(dir.path().join("data/pier.db").exists(), "the default database is created");
-    assert!(dir.path().join("data/images").is_dir(), "the default storage directory is created");
+    assert!(
+        dir.path().join("data/pier.db").exists(),
+        "the default database is created"
+    );
+    assert!(
+        dir.path().join("data/images").is_dir(),
+        "the default storage directory is created"
+    );
     // The default healthcheck URL follows PIER_ADDR's port.
-    let default_check = pier(dir.path()).arg("healthcheck").env("PIER_ADDR", format!("0.0.0.0:{port}")).output().unwrap();
+    let default_check = pier(dir.path())
+        .arg("healthcheck")
+        .env("PIER_ADDR", format!("0.0.0.0:{port}"))
+        .output()
+        .unwrap();
     assert!(default_check.status.success());
 
     let stopping = Instant::now();
     // SAFETY-free: send SIGTERM through the kill command.
-    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(stopping.elapsed() < Duration::from_secs(10), "pier did not stop on SIGTERM");
+        assert!(
+            stopping.elapsed() < Duration::from_secs(10),
+            "pier did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "{status:?}");
@@ -110,7 +160,10 @@ fn serves_on_embedded_defaults_and_stops_on_sigterm() {
 fn healthcheck_fails_when_nothing_answers() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("http://127.0.0.1:{}/health", free_port());
-    let out = pier(dir.path()).args(["healthcheck", "--url", &url]).output().unwrap();
+    let out = pier(dir.path())
+        .args(["healthcheck", "--url", &url])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("pier healthcheck"));
 }

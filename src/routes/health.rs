@@ -48,7 +48,7 @@ pub struct Readiness {
 }
 
 /// Liveness probe.
-#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, description = "Alive", body = Health)))]
+#[utoipa::path(operation_id = "health", get, path = "/health", tag = "operations", responses((status = 200, description = "Alive", body = Health)))]
 pub async fn health(State(ctx): State<ApiContext>) -> Json<Health> {
     Json(Health {
         status: "healthy",
@@ -59,7 +59,7 @@ pub async fn health(State(ctx): State<ApiContext>) -> Json<Health> {
 
 /// Readiness probe: 503 while any dependency is down. The 503 is problem+json like every
 /// error, with the same `checks` member, so one parser reads both answers.
-#[utoipa::path(get, path = "/health/ready", tag = "operations", responses(
+#[utoipa::path(operation_id = "readiness", get, path = "/health/ready", tag = "operations", responses(
     (status = 200, description = "Ready", body = Readiness),
     (status = 503, description = "A dependency is down: a problem with a `checks` member", body = Problem, content_type = "application/problem+json"),
 ))]

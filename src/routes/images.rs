@@ -90,17 +90,18 @@ pub struct ImagePage {
     pub next: Option<ImageId>,
 }
 
-/// Multipart upload form (documentation only).
-#[derive(ToSchema)]
+/// Multipart upload form (documentation only): one or more `file` parts, nothing else.
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct UploadForm {
     /// One or more images (repeat the field); PNG, JPEG, GIF or WebP.
-    #[schema(value_type = Vec<String>, format = Binary)]
+    #[schema(value_type = Vec<String>, format = Binary, min_items = 1)]
     file: Vec<Vec<u8>>,
 }
 
 /// Upload one or more images (all-or-nothing).
-#[utoipa::path(post, path = "/upload", tag = "images",
+#[utoipa::path(operation_id = "upload_images", post, path = "/upload", tag = "images",
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "Stored; bytes and metadata are durable", body = UploadResult),
@@ -165,10 +166,13 @@ async fn receive_all(
             ));
         }
         if stored.len() >= ctx.limits.max_files_per_upload as usize {
-            return Err(ApiError::PayloadTooLarge(format!(
-                "at most {} files may be sent in one request",
-                ctx.limits.max_files_per_upload
-            )));
+            return Err(ApiError::field(
+                "file",
+                format!(
+                    "at most {} files may be sent in one request",
+                    ctx.limits.max_files_per_upload
+                ),
+            ));
         }
         stored.push(store_one(ctx, field).await?);
     }
@@ -273,7 +277,7 @@ fn not_found(raw: &str) -> ApiError {
 }
 
 /// List images, newest first.
-#[utoipa::path(get, path = "/images", tag = "images",
+#[utoipa::path(operation_id = "list_images", get, path = "/images", tag = "images",
     params(
         ("limit" = Option<u16>, Query, description = "Page size, 1..=1000 (default 50)", minimum = 1, maximum = 1000),
         ("after" = Option<String>, Query, format = Uuid, description = "Only images older than this id (the previous page's `next`)"),
@@ -308,7 +312,7 @@ pub async fn list(
 }
 
 /// The image's bytes, with `ETag`, `304` and `Range`/`206`.
-#[utoipa::path(get, path = "/image/{id}", tag = "images",
+#[utoipa::path(operation_id = "get_image", get, path = "/image/{id}", tag = "images",
     params(("id" = String, Path, format = Uuid, description = "Image id")),
     responses(
         (status = 200, description = "The bytes", content_type = "application/octet-stream"),
@@ -369,7 +373,7 @@ pub async fn get(
 }
 
 /// A JPEG thumbnail, at most 256 px on its longest side; made on first request and kept.
-#[utoipa::path(get, path = "/image/{id}/thumbnail", tag = "images",
+#[utoipa::path(operation_id = "get_thumbnail", get, path = "/image/{id}/thumbnail", tag = "images",
     params(("id" = String, Path, format = Uuid, description = "Image id")),
     responses(
         (status = 200, description = "The thumbnail", content_type = "image/jpeg"),
@@ -409,7 +413,7 @@ pub async fn thumbnail(
 }
 
 /// Delete an image and its thumbnail.
-#[utoipa::path(delete, path = "/image/{id}", tag = "images",
+#[utoipa::path(operation_id = "delete_image", delete, path = "/image/{id}", tag = "images",
     params(("id" = String, Path, format = Uuid, description = "Image id")),
     responses(
         (status = 204, description = "Deleted"),

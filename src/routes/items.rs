@@ -22,16 +22,16 @@ use crate::{
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct ItemInput {
-    /// 1..=200 characters after trimming.
+    /// 1..=200 characters after trimming surrounding whitespace, no control characters
+    /// inside. The pattern states exactly that, with whitespace as `str::trim` knows it,
+    /// so the document and the server agree on every string.
     #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"\S",
+        pattern = r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\u0000-\u001F\u007F-\u009F]{0,198}[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$",
         example = "Desk lamp"
     )]
     name: String,
-    /// Up to 5000 characters, or null.
-    #[schema(max_length = 5000, nullable)]
+    /// Up to 5000 characters (no NUL), or null.
+    #[schema(max_length = 5000, pattern = r"^[^\u0000]*$", nullable)]
     description: Option<String>,
     /// Non-negative, at most 2 fraction digits, at most 999999999999.99; null for none.
     #[schema(value_type = Option<f64>, minimum = 0, maximum = 999999999999.99, multiple_of = 0.01, example = 19.99)]
@@ -61,7 +61,7 @@ fn not_found(raw: &str) -> ApiError {
 }
 
 /// Create an item.
-#[utoipa::path(post, path = "/items", tag = "items",
+#[utoipa::path(operation_id = "create_item", post, path = "/items", tag = "items",
     request_body(content = ItemInput, content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = Item, headers(("Location" = String, description = "URL of the new item"))),
@@ -87,7 +87,7 @@ pub async fn create(
 }
 
 /// List items in ascending id order, a page at a time.
-#[utoipa::path(get, path = "/items", tag = "items",
+#[utoipa::path(operation_id = "list_items", get, path = "/items", tag = "items",
     params(
         ("limit" = Option<u16>, Query, description = "Page size, 1..=1000 (default 50)", minimum = 1, maximum = 1000),
         ("after" = Option<i64>, Query, description = "Only items with ids greater than this (the previous page's `next`)"),
@@ -119,7 +119,7 @@ pub async fn list(
 }
 
 /// Fetch one item.
-#[utoipa::path(get, path = "/items/{id}", tag = "items",
+#[utoipa::path(operation_id = "get_item", get, path = "/items/{id}", tag = "items",
     params(("id" = i64, Path, description = "Item id")),
     responses(
         (status = 200, description = "The item", body = Item),
@@ -138,7 +138,7 @@ pub async fn get(
 }
 
 /// Replace an item entirely: omitted optional fields become null.
-#[utoipa::path(put, path = "/items/{id}", tag = "items",
+#[utoipa::path(operation_id = "replace_item", put, path = "/items/{id}", tag = "items",
     params(("id" = i64, Path, description = "Item id")),
     request_body(content = ItemInput, content_type = "application/json"),
     responses(
@@ -164,7 +164,7 @@ pub async fn replace(
 }
 
 /// Delete an item.
-#[utoipa::path(delete, path = "/items/{id}", tag = "items",
+#[utoipa::path(operation_id = "delete_item", delete, path = "/items/{id}", tag = "items",
     params(("id" = i64, Path, description = "Item id")),
     responses(
         (status = 204, description = "Deleted"),

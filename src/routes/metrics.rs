@@ -9,7 +9,7 @@ use axum::{
 use crate::context::ApiContext;
 
 /// Prometheus scrape endpoint (names and labels of SPEC §4).
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses(
+#[utoipa::path(operation_id = "metrics", get, path = "/metrics", tag = "operations", responses(
     (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
 ))]
 pub async fn metrics(State(ctx): State<ApiContext>) -> Response {

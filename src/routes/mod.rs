@@ -1,5 +1,6 @@
 //! HTTP routes, one file per resource, and the OpenAPI document they generate.
 
+pub mod docs;
 pub mod health;
 pub mod images;
 pub mod items;
@@ -11,28 +12,8 @@ use axum::{
     extract::DefaultBodyLimit,
     routing::{get, post},
 };
-use utoipa::OpenApi;
-use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{context::ApiContext, error};
-
-/// The OpenAPI 3.1 document, generated from the handlers' annotations.
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "pier", description = "Image gallery, items catalogue and sentiment model. Errors are RFC 9457 problem+json."),
-    paths(
-        items::create, items::list, items::get, items::replace, items::delete,
-        images::upload, images::list, images::get, images::thumbnail, images::delete,
-        health::health, health::ready, metrics::metrics, root::root,
-    ),
-    components(schemas(crate::error::Problem)),
-    tags(
-        (name = "items", description = "The catalogue"),
-        (name = "images", description = "Upload, list, fetch and delete images"),
-        (name = "operations", description = "Health, readiness, metrics"),
-    )
-)]
-pub struct ApiDoc;
 
 /// All routes with their state; cross-cutting layers are added by `startup`.
 pub fn router(ctx: ApiContext) -> Router {
@@ -61,7 +42,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .route("/health", get(health::health))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(metrics::metrics))
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .merge(docs::router(&ctx.limits))
         .fallback(error::not_found)
         .with_state(ctx)
 }

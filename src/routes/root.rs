@@ -19,7 +19,7 @@ pub struct Banner {
 }
 
 /// The service root.
-#[utoipa::path(get, path = "/", tag = "operations", responses(
+#[utoipa::path(operation_id = "root", get, path = "/", tag = "operations", responses(
     (status = 200, description = "JSON banner, or the web page for `Accept: text/html`", body = Banner),
 ))]
 pub async fn root(headers: HeaderMap) -> Response {

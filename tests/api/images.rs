@@ -353,7 +353,13 @@ async fn a_multi_file_upload_is_all_or_nothing_and_names_the_bad_file() {
         .map(|n| (format!("{n}.png"), encode(Format::Png, 4, 4)))
         .collect();
     let many: Vec<(&str, Vec<u8>)> = many.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
-    assert_problem(app.upload(&many).await, 413).await;
+    let problem = assert_problem(app.upload(&many).await, 422).await;
+    assert!(
+        problem["errors"]["file"][0]
+            .as_str()
+            .unwrap()
+            .contains("at most 20 files")
+    );
     assert_eq!(image_count(&app).await, 0);
     assert!(app.stored_files().is_empty());
 }

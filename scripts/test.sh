@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine or a developer's: installs what it needs,
+# runs each stage in order, prints which stage it is in, and stops at the first failure
+# with the reason. Usage: scripts/test.sh
+set -Eeuo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+WORK="$(mktemp -d -t pier-test.XXXXXX)"
+VENV="${PIER_TEST_VENV:-$ROOT/target/test-venv}"
+SCHEMATHESIS_VERSION="4.32.5"
+STAGE="setup"
+SERVER_PID=""
+
+cleanup() {
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'echo; echo "FAILED in stage: $STAGE (see the output above for the reason)" >&2' ERR
+
+stage() {
+  STAGE="$1"
+  echo
+  echo "==> [$(date +%H:%M:%S)] stage: $STAGE"
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+stage "tools"
+command -v cargo >/dev/null || { echo "cargo is required (install Rust with rustup)" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "python3 is required (apt-get install python3 python3-venv)" >&2; exit 1; }
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+if [ ! -x "$VENV/bin/st" ] || ! "$VENV/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+"$VENV/bin/st" --version
+
+stage "format (cargo fmt --check)"
+cargo fmt --all -- --check
+
+stage "lint (cargo clippy --all-targets -- -D warnings)"
+cargo clippy --all-targets --locked -- -D warnings
+
+stage "unit and integration tests (cargo test)"
+cargo test --locked --all-targets
+
+stage "API fuzzing (schemathesis against a live pier)"
+cargo build --locked --bin pier
+PORT="$(free_port)"
+mkdir -p "$WORK/st"
+(cd "$WORK/st" && PIER_ADDR="127.0.0.1:$PORT" RUST_LOG=warn exec "$ROOT/target/debug/pier" >"$WORK/st/pier.log" 2>&1) &
+SERVER_PID=$!
+for _ in $(seq 1 100); do
+  if "$ROOT/target/debug/pier" healthcheck --url "http://127.0.0.1:$PORT/health" 2>/dev/null; then break; fi
+  sleep 0.1
+done
+"$ROOT/target/debug/pier" healthcheck --url "http://127.0.0.1:$PORT/health"
+"$VENV/bin/st" --config-file tests/schemathesis/schemathesis.toml run "http://127.0.0.1:$PORT/openapi.json" \
+  --workers 1 --max-examples 100 --seed 20261122
+if grep -q '"level":"ERROR"' "$WORK/st/pier.log"; then
+  echo "pier logged errors during the schemathesis run:" >&2
+  grep '"level":"ERROR"' "$WORK/st/pier.log" | head -20 >&2
+  exit 1
+fi
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+
+STAGE="done"
+echo
+echo "==> all stages passed"

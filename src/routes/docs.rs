@@ -1,0 +1,122 @@
+//! `/openapi.json` and `/docs`: the OpenAPI 3.1 document generated from the handlers,
+//! and Swagger UI vendored into the binary (no CDN, works offline).
+
+use axum::Router;
+use serde_json::{Value, json};
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use super::{health, images, items, metrics, root};
+use crate::context::Limits;
+
+/// The OpenAPI 3.1 document, generated from the handlers' annotations.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "pier", description = "Image gallery, items catalogue and sentiment model. Errors are RFC 9457 problem+json."),
+    paths(
+        items::create, items::list, items::get, items::replace, items::delete,
+        images::upload, images::list, images::get, images::thumbnail, images::delete,
+        health::health, health::ready, metrics::metrics, root::root,
+    ),
+    components(schemas(crate::error::Problem)),
+    tags(
+        (name = "items", description = "The catalogue"),
+        (name = "images", description = "Upload, list, fetch and delete images"),
+        (name = "operations", description = "Health, readiness, metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Media types accepted in an upload's `file` parts, as the document's `encoding` says.
+const IMAGE_TYPES: &str = "image/png, image/jpeg, image/gif, image/webp";
+
+/// The document as served: the generated one plus what depends on configuration (the
+/// file count limit) and what the derive cannot express (multipart part encodings).
+pub fn openapi_document(limits: &Limits) -> Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises");
+    doc["paths"]["/upload"]["post"]["requestBody"]["content"]["multipart/form-data"]["encoding"] =
+        json!({ "file": { "contentType": IMAGE_TYPES } });
+    // Links let clients (and schemathesis' stateful phase) follow an upload to its image.
+    doc["paths"]["/upload"]["post"]["responses"]["201"]["links"] = json!({
+        "GetImage": { "operationId": "get_image", "parameters": { "id": "$response.body#/images/0/id" } },
+        "GetThumbnail": { "operationId": "get_thumbnail", "parameters": { "id": "$response.body#/images/0/id" } },
+        "DeleteImage": { "operationId": "delete_image", "parameters": { "id": "$response.body#/images/0/id" } },
+    });
+    doc["components"]["schemas"]["UploadForm"]["properties"]["file"]["maxItems"] =
+        json!(limits.max_files_per_upload);
+    doc
+}
+
+/// Routes for `/openapi.json` and the docs UI under `/docs`.
+pub fn router<S: Clone + Send + Sync + 'static>(limits: &Limits) -> Router<S> {
+    SwaggerUi::new("/docs")
+        .external_url_unchecked("/openapi.json", openapi_document(limits))
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::domain::ItemName;
+
+    fn limits() -> Limits {
+        Limits {
+            max_upload_bytes: 1,
+            max_files_per_upload: 20,
+            max_image_pixels: 1,
+            max_json_bytes: 1,
+        }
+    }
+
+    fn name_pattern() -> regex::Regex {
+        let doc = openapi_document(&limits());
+        let pattern = doc["components"]["schemas"]["ItemInput"]["properties"]["name"]["pattern"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        regex::Regex::new(&pattern).unwrap()
+    }
+
+    #[test]
+    fn operation_ids_are_unique() {
+        let doc = openapi_document(&limits());
+        let mut seen = HashSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let id = operation["operationId"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+                assert!(seen.insert(id.to_owned()), "duplicate operationId {id}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_documented_name_rule_is_the_server_rule() {
+        let pattern = name_pattern();
+        let long = "a".repeat(200);
+        let too_long = "a".repeat(201);
+        let padded = format!("  {long}\u{3000}");
+        for name in [
+            "a", " a ", "", " ", "\t\n", "a\u{0}b", "a\nb", "\na\n", "\u{85}a", "a\u{a0}b",
+            "\u{feff}", "é", &long, &too_long, &padded,
+        ] {
+            assert_eq!(
+                pattern.is_match(name),
+                ItemName::parse(name).is_ok(),
+                "{name:?}"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn pattern_and_parser_agree_on_any_string(name in "[ \\t\\n\\r\\u{0}-\\u{1f}\\u{7f}-\\u{a0}\\u{2000}-\\u{200b}\\u{3000}\\u{feff}a-cé😀]{0,205}") {
+            prop_assert_eq!(name_pattern().is_match(&name), ItemName::parse(&name).is_ok(), "{:?}", name);
+        }
+    }
+}
