@@ -47,7 +47,7 @@ stage "lint (cargo clippy --all-targets -- -D warnings)"
 cargo clippy --all-targets --locked -- -D warnings
 
 stage "unit and integration tests (cargo test)"
-cargo test --locked --all-targets
+cargo test --locked --all-targets 2>&1 | tee "$WORK/cargo-test.log"
 
 stage "API fuzzing (schemathesis against a live pier)"
 cargo build --locked --bin pier
@@ -70,5 +70,8 @@ fi
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
 
 STAGE="done"
+PASSED=$(grep -o '[0-9]* passed;' "$WORK/cargo-test.log" | awk '{s+=$1} END {print s+0}')
+FAILED=$(grep -o '[0-9]* failed;' "$WORK/cargo-test.log" | awk '{s+=$1} END {print s+0}')
 echo
-echo "==> all stages passed"
+echo "==> all stages passed (format, lint, cargo test, schemathesis)"
+echo "cargo-test: $PASSED passed, $FAILED failed"

@@ -36,6 +36,20 @@ pub fn openapi_document(limits: &Limits) -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises");
     doc["paths"]["/upload"]["post"]["requestBody"]["content"]["multipart/form-data"]["encoding"] =
         json!({ "file": { "contentType": IMAGE_TYPES } });
+    // An image is served with the media type its bytes were sniffed as.
+    let image_content: serde_json::Map<String, Value> = IMAGE_TYPES
+        .split(", ")
+        .map(|media| {
+            (
+                media.to_owned(),
+                json!({ "schema": { "type": "string", "format": "binary" } }),
+            )
+        })
+        .collect();
+    for status in ["200", "206"] {
+        doc["paths"]["/image/{id}"]["get"]["responses"][status]["content"] =
+            Value::Object(image_content.clone());
+    }
     // Links let clients (and schemathesis' stateful phase) follow an upload to its image.
     doc["paths"]["/upload"]["post"]["responses"]["201"]["links"] = json!({
         "GetImage": { "operationId": "get_image", "parameters": { "id": "$response.body#/images/0/id" } },

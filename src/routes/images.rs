@@ -315,8 +315,8 @@ pub async fn list(
 #[utoipa::path(operation_id = "get_image", get, path = "/image/{id}", tag = "images",
     params(("id" = String, Path, format = Uuid, description = "Image id")),
     responses(
-        (status = 200, description = "The bytes", content_type = "application/octet-stream"),
-        (status = 206, description = "The requested range", content_type = "application/octet-stream"),
+        (status = 200, description = "The bytes, as the image type they were sniffed as"),
+        (status = 206, description = "The requested range"),
         (status = 304, description = "Not modified (If-None-Match)"),
         (status = 404, description = "No such image", body = Problem, content_type = "application/problem+json"),
         (status = 416, description = "Range not satisfiable", body = Problem, content_type = "application/problem+json"),
