@@ -163,18 +163,6 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Converts a storage failure into the right API error: unreachable → 503, else internal.
-impl From<sqlx::Error> for ApiError {
-    fn from(error: sqlx::Error) -> Self {
-        match &error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                Self::Unavailable(format!("the database is unavailable: {error}"))
-            }
-            _ => Self::Internal(anyhow::Error::new(error).context("database query failed")),
-        }
-    }
-}
-
 /// Safety net for responses that no handler shaped: axum's own rejections, the fallback,
 /// 405s, timeouts and panics. Any 4xx/5xx that is not already problem+json is rewritten
 /// into one, so a client never sees a plain-text or empty error body.

@@ -37,7 +37,7 @@ pub fn init_logging(format: Option<LogFormat>) {
             LogFormat::Json
         });
         let filter =
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
         let registry = tracing_subscriber::registry().with(filter);
         let installed = match format {
             LogFormat::Json => registry

@@ -23,6 +23,9 @@ use crate::{
     store::{Blobs, ImageRecord},
 };
 
+/// Objects up to this size are read whole before sending; larger ones are streamed.
+const INLINE_READ_LIMIT: u64 = 1 << 20;
+
 /// Cache policy for content-addressed, never-changing bytes.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
@@ -369,7 +372,14 @@ pub async fn get(
                 "image {id} has metadata but no object in storage"
             ))
         })?;
-    Ok(response.map(|_| Body::from_stream(object.into_stream())))
+    // Small objects are read in one go (one blocking read instead of one per chunk);
+    // large ones stream, so memory stays bounded whatever the object size.
+    let body = if length <= INLINE_READ_LIMIT {
+        Body::from(object.bytes().await.map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("reading an image")))?)
+    } else {
+        Body::from_stream(object.into_stream())
+    };
+    Ok(response.map(|_| body))
 }
 
 /// A JPEG thumbnail, at most 256 px on its longest side; made on first request and kept.

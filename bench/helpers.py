@@ -1,0 +1,109 @@
+"""Helpers for bench/run.sh, standard library only: make PNG payloads, seed a running
+pier, measure cold start, and turn wrk's RESULT lines into the README table."""
+
+import http.client
+import json
+import os
+import random
+import struct
+import subprocess
+import sys
+import time
+import zlib
+
+
+def png(size_bytes: int, seed: int) -> bytes:
+    """A valid RGB PNG of random pixels (incompressible), about `size_bytes` long."""
+    rng = random.Random(seed)
+    side = max(1, int((size_bytes / 3) ** 0.5))
+    rows = b"".join(b"\x00" + rng.randbytes(side * 3) for _ in range(side))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 1)) + chunk(b"IEND", b"")
+
+
+def multipart(name: str, payload: bytes) -> tuple[str, bytes]:
+    boundary = "pierseed0b5e"
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
+        f"Content-Type: image/png\r\n\r\n"
+    ).encode() + payload + f"\r\n--{boundary}--\r\n".encode()
+    return f"multipart/form-data; boundary={boundary}", body
+
+
+def seed(port: int, items: int, images: int, ids_file: str) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for n in range(items):
+        body = json.dumps({"name": f"item {n}", "description": "seeded", "price": 9.99})
+        conn.request("POST", "/items", body, {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 201, response.status
+    ids = []
+    for n in range(images):
+        content_type, body = multipart(f"seed{n}.png", png(64 * 1024, n))
+        conn.request("POST", "/upload", body, {"Content-Type": content_type})
+        response = conn.getresponse()
+        data = response.read()
+        assert response.status == 201, (response.status, data[:200])
+        ids.append(json.loads(data)["images"][0]["id"])
+    with open(ids_file, "w") as out:
+        out.write("\n".join(ids) + "\n")
+
+
+def cold_start(binary: str, port: int, workdir: str) -> float:
+    """Milliseconds from exec to the first 200 on /health (median of 5 fresh starts)."""
+    timings = []
+    for attempt in range(5):
+        data = os.path.join(workdir, f"cold{attempt}")
+        os.makedirs(data, exist_ok=True)
+        env = dict(os.environ, PIER_ADDR=f"127.0.0.1:{port}", RUST_LOG="warn")
+        started = time.perf_counter()
+        process = subprocess.Popen([binary], cwd=data, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = started + 10
+            while time.perf_counter() < deadline:
+                try:
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                    conn.request("GET", "/health")
+                    if conn.getresponse().status == 200:
+                        timings.append((time.perf_counter() - started) * 1000)
+                        break
+                except OSError:
+                    time.sleep(0.0005)
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    timings.sort()
+    return timings[len(timings) // 2]
+
+
+def table(results_file: str, rss_file: str, cold_ms: str) -> None:
+    rows = [json.loads(line) for line in open(results_file)]
+    ceiling = next(r for r in rows if r["name"] == "ceiling GET /health")["rps"]
+    print("| scenario | req/s | p50 ms | p99 ms | non-2xx | share of ceiling |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        share = r["rps"] / ceiling * 100
+        print(f"| {r['name']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['non2xx'] + r['socket_errors']} | {share:.1f} % |")
+    rss = open(rss_file).read().split()
+    print()
+    print(f"pier peak RSS under load: {int(rss[0]) / 1024:.1f} MiB (ceiling server: {int(rss[1]) / 1024:.1f} MiB); "
+          f"cold start to first 200 on /health: {float(cold_ms):.1f} ms (median of 5)")
+
+
+if __name__ == "__main__":
+    command = sys.argv[1]
+    if command == "png":
+        sys.stdout.buffer.write(png(int(sys.argv[2]), int(sys.argv[3])))
+    elif command == "seed":
+        seed(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
+    elif command == "cold-start":
+        print(f"{cold_start(sys.argv[2], int(sys.argv[3]), sys.argv[4]):.2f}")
+    elif command == "table":
+        table(sys.argv[2], sys.argv[3], sys.argv[4])
+    else:
+        raise SystemExit(f"unknown command {command}")

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Load benchmark: pier (release build, embedded defaults) against a minimal axum
+# "ceiling" server, side by side in one run, with wrk on loopback.
+#
+#   bench/run.sh            # 10 s per scenario, 64 connections
+#   DURATION=5s bench/run.sh
+#
+# Prints a Markdown table (req/s, p50, p99, non-2xx, share of the ceiling), pier's peak
+# RSS and its cold start. Only 127.0.0.1 is ever contacted; every run is bounded by
+# DURATION.
+set -Eeuo pipefail
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$BENCH_DIR/.." && pwd)"
+DURATION="${DURATION:-10s}"
+CONNECTIONS="${CONNECTIONS:-64}"
+THREADS="${THREADS:-2}"
+WORK="$(mktemp -d -t pier-bench.XXXXXX)"
+PIDS=()
+cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+export BENCH_DIR
+
+command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }; }
+
+echo "==> building release binaries"
+(cd "$ROOT" && cargo build --release --locked --bin pier --example ceiling)
+PIER="$ROOT/target/release/pier"
+CEILING="$ROOT/target/release/examples/ceiling"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_up() { for _ in $(seq 1 200); do "$PIER" healthcheck --url "http://127.0.0.1:$1/health" 2>/dev/null && return 0; sleep 0.05; done; echo "server on $1 did not start" >&2; return 1; }
+peak_rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+
+RESULTS="$WORK/results.jsonl"
+run_wrk() { # name port script [env...]
+  local name="$1" port="$2" script="$3"
+  local line
+  line=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$BENCH_DIR/wrk/$script" "http://127.0.0.1:$port" | grep '^RESULT')
+  echo "   $name: $line"
+  python3 - "$name" "$line" >>"$RESULTS" <<'PY'
+import json, sys
+name, line = sys.argv[1], sys.argv[2]
+fields = dict(part.split("=") for part in line.split()[1:])
+print(json.dumps({"name": name, **{k: float(v) for k, v in fields.items()}}))
+PY
+}
+
+echo "==> ceiling: minimal axum server"
+CPORT=$(free_port)
+"$CEILING" "127.0.0.1:$CPORT" & PIDS+=($!); CEILING_PID=$!
+wait_up "$CPORT"
+PATH_TO_GET=/health run_wrk "ceiling GET /health" "$CPORT" get.lua
+CEILING_RSS=$(peak_rss_kib "$CEILING_PID")
+kill "$CEILING_PID"
+
+echo "==> pier cold start"
+COLD_MS=$(python3 "$BENCH_DIR/helpers.py" cold-start "$PIER" "$(free_port)" "$WORK")
+echo "   ${COLD_MS} ms"
+
+echo "==> pier: seeding 1000 items and 50 images of 64 KiB"
+PORT=$(free_port)
+mkdir -p "$WORK/pier"
+(cd "$WORK/pier" && PIER_ADDR="127.0.0.1:$PORT" exec "$PIER" >"$WORK/pier.log" 2>&1) & PIDS+=($!); PIER_PID=$!
+wait_up "$PORT"
+python3 "$BENCH_DIR/helpers.py" seed "$PORT" 1000 50 "$WORK/image_ids"
+python3 "$BENCH_DIR/helpers.py" png 262144 99 >"$WORK/upload.png"
+
+echo "==> pier under load ($DURATION each, $CONNECTIONS connections, $THREADS wrk threads)"
+PATH_TO_GET=/health run_wrk "pier GET /health" "$PORT" get.lua
+ITEMS=1000 run_wrk "pier GET /items/{id}" "$PORT" get_item.lua
+PATH_TO_GET="/items?limit=50" run_wrk "pier GET /items?limit=50" "$PORT" get.lua
+run_wrk "pier POST /items" "$PORT" post_item.lua
+IMAGE_IDS="$WORK/image_ids" run_wrk "pier GET /image/{id} (64 KiB)" "$PORT" get_image.lua
+UPLOAD_FILE="$WORK/upload.png" run_wrk "pier POST /upload (256 KiB)" "$PORT" upload.lua
+PIER_RSS=$(peak_rss_kib "$PIER_PID")
+echo "$PIER_RSS $CEILING_RSS" >"$WORK/rss"
+
+echo
+echo "==> results ($(nproc) cores, wrk on the same machine)"
+python3 "$BENCH_DIR/helpers.py" table "$RESULTS" "$WORK/rss" "$COLD_MS"
