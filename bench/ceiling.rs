@@ -18,14 +18,22 @@ struct Health {
 
 #[tokio::main]
 async fn main() {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9000".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:9000".into());
     let started = Instant::now();
     let app = Router::new().route(
         "/health",
         get(move || async move {
-            Json(Health { status: "healthy", version: "0.1.0", uptime_seconds: started.elapsed().as_secs() })
+            Json(Health {
+                status: "healthy",
+                version: "0.1.0",
+                uptime_seconds: started.elapsed().as_secs(),
+            })
         }),
     );
-    let listener = tokio::net::TcpListener::bind(&addr).await.expect("bind the ceiling server");
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .expect("bind the ceiling server");
     axum::serve(listener, app).await.expect("serve");
 }

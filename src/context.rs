@@ -22,9 +22,28 @@ pub struct Limits {
     pub max_json_bytes: u64,
 }
 
-/// Shared state: the backends chosen at start-up and the limits. Cheap to clone.
+/// Shared state: the backends chosen at start-up and the limits. One `Arc`, so the
+/// per-request clone that axum's `State` makes is a single reference-count increment.
 #[derive(Clone)]
-pub struct ApiContext {
+pub struct ApiContext(Arc<Shared>);
+
+impl ApiContext {
+    /// Wraps the shared state.
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for ApiContext {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What every route can reach.
+pub struct Shared {
     /// The items catalogue.
     pub items: Arc<dyn ItemStore>,
     /// Image metadata.

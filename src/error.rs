@@ -7,9 +7,7 @@ use std::collections::BTreeMap;
 
 use axum::{
     Json,
-    extract::Request,
     http::{HeaderValue, StatusCode, header},
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
@@ -164,10 +162,9 @@ impl IntoResponse for ApiError {
 }
 
 /// Safety net for responses that no handler shaped: axum's own rejections, the fallback,
-/// 405s, timeouts and panics. Any 4xx/5xx that is not already problem+json is rewritten
-/// into one, so a client never sees a plain-text or empty error body.
-pub async fn ensure_problem_json(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+/// 405s. Any 4xx/5xx that is not already problem+json is rewritten into one, so a client
+/// never sees a plain-text or empty error body.
+pub async fn ensure_problem_json(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;

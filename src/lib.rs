@@ -7,6 +7,7 @@ pub mod domain;
 pub mod error;
 pub mod extract;
 pub mod imaging;
+pub mod middleware;
 pub mod routes;
 pub mod startup;
 pub mod store;

@@ -10,14 +10,12 @@ use std::{
 };
 
 use anyhow::Context;
-use axum::{Router, http::StatusCode, middleware, response::Response};
+use axum::{Router, middleware};
 use tokio::net::TcpListener;
-use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer};
 
 use crate::{
     config::{DatabaseUrl, Settings},
-    context::{ApiContext, Limits},
-    error::{ensure_problem_json, problem_response},
+    context::{ApiContext, Limits, Shared},
     imaging::Thumbnailer,
     routes,
     store::{Blobs, sqlite::SqliteDatabase},
@@ -50,7 +48,7 @@ impl Application {
         let blobs = Blobs::open(&settings.storage).context("opening PIER_STORAGE")?;
         let database = Arc::new(database);
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let context = ApiContext {
+        let context = ApiContext::new(Shared {
             items: database.clone(),
             images: database.clone(),
             database,
@@ -64,7 +62,7 @@ impl Application {
             },
             started: Instant::now(),
             metrics: telemetry::metrics_handle(),
-        };
+        });
         let router = with_layers(routes::router(context.clone()), settings.request_timeout);
         let listener = TcpListener::bind(settings.addr)
             .await
@@ -142,26 +140,12 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<SqliteDatabase
     }
 }
 
-/// Cross-cutting layers, innermost first: timeout, panic guard, problem+json for every
-/// error, then request id + metrics + access log around everything.
+/// Wraps every route (and the fallback) in the one per-request middleware.
 fn with_layers(router: Router, request_timeout: Duration) -> Router {
-    router
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            request_timeout,
-        ))
-        .layer(CatchPanicLayer::custom(
-            |_: Box<dyn std::any::Any + Send>| -> Response {
-                tracing::error!("a handler panicked");
-                problem_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "an internal error occurred; it has been logged",
-                    None,
-                )
-            },
-        ))
-        .layer(middleware::from_fn(ensure_problem_json))
-        .layer(middleware::from_fn(telemetry::observe))
+    router.layer(middleware::from_fn_with_state(
+        request_timeout,
+        crate::middleware::around_request,
+    ))
 }
 
 async fn sweep_orphans_periodically(ctx: ApiContext) {

@@ -2,18 +2,15 @@
 //! one middleware that gives every request an id, counts it, times it and logs it once.
 
 use std::{
-    collections::HashSet,
+    cell::RefCell,
+    collections::{HashMap, HashSet},
     io::IsTerminal,
     sync::{OnceLock, RwLock},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use axum::{
-    extract::{MatchedPath, Request},
-    http::{HeaderName, HeaderValue, Method},
-    middleware::Next,
-    response::Response,
-};
+use axum::http::{HeaderName, HeaderValue, Method};
+use metrics::{Counter, Gauge, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
@@ -36,8 +33,7 @@ pub fn init_logging(format: Option<LogFormat>) {
         } else {
             LogFormat::Json
         });
-        let filter =
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
         let registry = tracing_subscriber::registry().with(filter);
         let installed = match format {
             LogFormat::Json => registry
@@ -120,7 +116,7 @@ fn describe_metrics() {
 
 /// Route templates are few and fixed; interning them lets metric labels borrow
 /// `'static` strings instead of allocating per request.
-fn intern_route(route: &str) -> &'static str {
+pub fn intern_route(route: &str) -> &'static str {
     static ROUTES: OnceLock<RwLock<HashSet<&'static str>>> = OnceLock::new();
     let routes = ROUTES.get_or_init(Default::default);
     if let Some(found) = routes.read().unwrap_or_else(|e| e.into_inner()).get(route) {
@@ -140,7 +136,7 @@ fn intern_route(route: &str) -> &'static str {
     }
 }
 
-fn method_label(method: &Method) -> &'static str {
+pub fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
         Method::HEAD => "HEAD",
@@ -162,45 +158,60 @@ fn status_label(status: u16) -> &'static str {
 
 include!(concat!(env!("OUT_DIR"), "/status_text.rs"));
 
+/// The `http_requests_in_flight` gauge, resolved once instead of per request.
+pub fn in_flight() -> &'static Gauge {
+    static GAUGE: OnceLock<Gauge> = OnceLock::new();
+    GAUGE.get_or_init(|| {
+        metrics_handle();
+        metrics::gauge!("http_requests_in_flight")
+    })
+}
+
+/// Counts and times one answered request. Metric handles are cached per thread by
+/// (method, route, status), so the hot path does no registry lookup and no allocation.
+pub fn record_request(method: &'static str, route: &'static str, status: u16, seconds: f64) {
+    type Key = (&'static str, &'static str, u16);
+    thread_local! {
+        static HANDLES: RefCell<HashMap<Key, (Counter, Histogram)>> = RefCell::new(HashMap::new());
+    }
+    HANDLES.with(|handles| {
+        let mut handles = handles.borrow_mut();
+        let (counter, histogram) = handles.entry((method, route, status)).or_insert_with(|| {
+            (
+                metrics::counter!("http_requests_total", "method" => method, "route" => route, "status" => status_label(status)),
+                metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route),
+            )
+        });
+        counter.increment(1);
+        histogram.record(seconds);
+    });
+}
+
 /// A request id from the client is kept when it is short, visible ASCII; otherwise a
 /// fresh one is made, so ids are safe to log and to echo.
-fn request_id(request: &Request) -> HeaderValue {
-    request
-        .headers()
+pub fn request_id(headers: &axum::http::HeaderMap) -> HeaderValue {
+    headers
         .get(&REQUEST_ID)
         .filter(|v| {
             (1..=128).contains(&v.len()) && v.as_bytes().iter().all(|b| b.is_ascii_graphic())
         })
         .cloned()
         .unwrap_or_else(|| {
-            HeaderValue::from_str(&uuid::Uuid::new_v4().simple().to_string())
-                .expect("hex is a valid header value")
+            let mut buffer = uuid::Uuid::encode_buffer();
+            let text = uuid::Uuid::new_v4().simple().encode_lower(&mut buffer);
+            HeaderValue::from_str(text).expect("hex is a valid header value")
         })
 }
 
-/// Outermost per-route middleware: request id in and out, metrics, one access log line.
-pub async fn observe(mut request: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let method = method_label(request.method());
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |path| intern_route(path.as_str()));
-    let id = request_id(&request);
-    request.extensions_mut().insert(RequestId(id.clone()));
-
-    metrics::gauge!("http_requests_in_flight").increment(1.0);
-    let mut response = next.run(request).await;
-    metrics::gauge!("http_requests_in_flight").decrement(1.0);
-
-    let elapsed = start.elapsed();
-    let status = response.status().as_u16();
-    metrics::counter!("http_requests_total", "method" => method, "route" => route, "status" => status_label(status))
-        .increment(1);
-    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
-        .record(elapsed.as_secs_f64());
-    let latency_ms = elapsed.as_secs_f64() * 1000.0;
-    let request_id = id.to_str().unwrap_or_default();
+/// Writes the one access-log line of a request.
+pub fn log_request(
+    request_id: &HeaderValue,
+    method: &'static str,
+    route: &'static str,
+    status: u16,
+    latency_ms: f64,
+) {
+    let request_id = request_id.to_str().unwrap_or_default();
     // Probes hit /health every few seconds; keep them out of the info stream.
     if route.starts_with("/health") && status < 400 {
         tracing::debug!(target: "pier::access", request_id, method, route, status, latency_ms, "request");
@@ -209,6 +220,4 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
     } else {
         tracing::info!(target: "pier::access", request_id, method, route, status, latency_ms, "request");
     }
-    response.headers_mut().insert(REQUEST_ID.clone(), id);
-    response
 }

@@ -374,11 +374,14 @@ pub async fn get(
         })?;
     // Small objects are read in one go (one blocking read instead of one per chunk);
     // large ones stream, so memory stays bounded whatever the object size.
-    let body = if length <= INLINE_READ_LIMIT {
-        Body::from(object.bytes().await.map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("reading an image")))?)
-    } else {
-        Body::from_stream(object.into_stream())
-    };
+    let body =
+        if length <= INLINE_READ_LIMIT {
+            Body::from(object.bytes().await.map_err(|e| {
+                ApiError::Internal(anyhow::Error::new(e).context("reading an image"))
+            })?)
+        } else {
+            Body::from_stream(object.into_stream())
+        };
     Ok(response.map(|_| body))
 }
 

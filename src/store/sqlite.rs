@@ -71,8 +71,12 @@ impl SqliteDatabase {
     /// writer thread.
     pub async fn connect(path: &Path, max_idle_readers: u32) -> anyhow::Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| anyhow::anyhow!("cannot create the database directory {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot create the database directory {}: {e}",
+                    dir.display()
+                )
+            })?;
         }
         let path = path.to_path_buf();
         let writer = {
@@ -108,11 +112,19 @@ impl SqliteDatabase {
     }
 
     /// Runs a read on a pooled read-only connection, inline (see the module docs).
-    fn read<T>(&self, query: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, ApiError> {
+    fn read<T>(
+        &self,
+        query: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, ApiError> {
         if self.inner.closed.load(Ordering::Acquire) {
             return Err(closed());
         }
-        let pooled = self.inner.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let pooled = self
+            .inner
+            .readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop();
         let conn = match pooled {
             Some(conn) => conn,
             None => open_reader(&self.inner.path).map_err(db_error)?,
@@ -132,7 +144,13 @@ impl SqliteDatabase {
         &self,
         statement: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let sender = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner()).clone().ok_or_else(closed)?;
+        let sender = self
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(closed)?;
         let (reply, answer) = oneshot::channel::<Result<T, ApiError>>();
         let job: Job = Box::new(move |conn: Option<&Connection>| {
             let result = conn.map(|conn| in_savepoint(conn, statement));
@@ -170,7 +188,9 @@ fn open_writer(path: &Path) -> anyhow::Result<Connection> {
 }
 
 fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.pragma_update(None, "cache_size", "-16000")?;
@@ -183,17 +203,25 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
         "CREATE TABLE IF NOT EXISTS pier_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
     )?;
     let newest_known = MIGRATIONS.last().map_or(0, |m| m.0);
-    let newest_applied: i64 = conn.query_row("SELECT COALESCE(MAX(version), 0) FROM pier_migrations", [], |r| r.get(0))?;
+    let newest_applied: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM pier_migrations",
+        [],
+        |r| r.get(0),
+    )?;
     anyhow::ensure!(
         newest_applied <= newest_known,
         "the database is at migration {newest_applied}, newer than this pier knows ({newest_known}); run a newer pier"
     );
     for (version, name, sql) in MIGRATIONS {
         let tx = conn.transaction()?;
-        let applied: bool =
-            tx.query_row("SELECT EXISTS(SELECT 1 FROM pier_migrations WHERE version = ?1)", [version], |r| r.get(0))?;
+        let applied: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM pier_migrations WHERE version = ?1)",
+            [version],
+            |r| r.get(0),
+        )?;
         if !applied {
-            tx.execute_batch(sql).map_err(|e| anyhow::anyhow!("migration {version} ({name}) failed: {e}"))?;
+            tx.execute_batch(sql)
+                .map_err(|e| anyhow::anyhow!("migration {version} ({name}) failed: {e}"))?;
             tx.execute(
                 "INSERT INTO pier_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
                 params![version, name, now_micros()],
@@ -236,7 +264,10 @@ fn write_loop(conn: Connection, mut jobs: mpsc::Receiver<Job>) {
     }
 }
 
-fn in_savepoint<T>(conn: &Connection, statement: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+fn in_savepoint<T>(
+    conn: &Connection,
+    statement: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
     conn.execute_batch("SAVEPOINT write")?;
     match statement(conn) {
         Ok(value) => {
@@ -254,7 +285,15 @@ fn is_unavailable(error: &rusqlite::Error) -> bool {
     use rusqlite::ErrorCode::*;
     matches!(
         error.sqlite_error_code(),
-        Some(DatabaseBusy | DatabaseLocked | CannotOpen | DiskFull | SystemIoFailure | ReadOnly | OutOfMemory)
+        Some(
+            DatabaseBusy
+                | DatabaseLocked
+                | CannotOpen
+                | DiskFull
+                | SystemIoFailure
+                | ReadOnly
+                | OutOfMemory
+        )
     )
 }
 
@@ -276,7 +315,8 @@ fn now_micros() -> i64 {
 }
 
 fn from_micros(micros: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 const ITEM_COLUMNS: &str = "id, name, description, price_cents, created_at, updated_at";
@@ -319,9 +359,11 @@ impl ItemStore for SqliteDatabase {
 
     async fn list(&self, after: Option<ItemId>, limit: u16) -> Result<Vec<Item>, ApiError> {
         self.read(|conn| {
-            conn.prepare_cached(&format!("SELECT {ITEM_COLUMNS} FROM items WHERE id > ?1 ORDER BY id LIMIT ?2"))?
-                .query_map(params![after.unwrap_or(i64::MIN), limit], item_from_row)?
-                .collect()
+            conn.prepare_cached(&format!(
+                "SELECT {ITEM_COLUMNS} FROM items WHERE id > ?1 ORDER BY id LIMIT ?2"
+            ))?
+            .query_map(params![after.unwrap_or(i64::MIN), limit], item_from_row)?
+            .collect()
         })
     }
 
@@ -341,11 +383,18 @@ impl ItemStore for SqliteDatabase {
     }
 
     async fn delete(&self, id: ItemId) -> Result<bool, ApiError> {
-        self.write(move |conn| Ok(conn.prepare_cached("DELETE FROM items WHERE id = ?1")?.execute([id])? > 0)).await
+        self.write(move |conn| {
+            Ok(conn
+                .prepare_cached("DELETE FROM items WHERE id = ?1")?
+                .execute([id])?
+                > 0)
+        })
+        .await
     }
 }
 
-const IMAGE_COLUMNS: &str = "id, filename, content_type, size, width, height, sha256, location, created_at";
+const IMAGE_COLUMNS: &str =
+    "id, filename, content_type, size, width, height, sha256, location, created_at";
 
 fn image_from_row(row: &Row<'_>) -> rusqlite::Result<ImageRecord> {
     let corrupt = |column: usize| rusqlite::Error::IntegralValueOutOfRange(column, -1);
@@ -397,19 +446,30 @@ impl ImageMetaStore for SqliteDatabase {
         })
     }
 
-    async fn list(&self, before: Option<ImageId>, limit: u16) -> Result<Vec<ImageRecord>, ApiError> {
+    async fn list(
+        &self,
+        before: Option<ImageId>,
+        limit: u16,
+    ) -> Result<Vec<ImageRecord>, ApiError> {
         // Every id sorts below "g", so an absent cursor starts at the newest image.
         let before = before.map_or_else(|| "g".to_owned(), |id| id.to_string());
         self.read(|conn| {
-            conn.prepare_cached(&format!("SELECT {IMAGE_COLUMNS} FROM images WHERE id < ?1 ORDER BY id DESC LIMIT ?2"))?
-                .query_map(params![before, limit], image_from_row)?
-                .collect()
+            conn.prepare_cached(&format!(
+                "SELECT {IMAGE_COLUMNS} FROM images WHERE id < ?1 ORDER BY id DESC LIMIT ?2"
+            ))?
+            .query_map(params![before, limit], image_from_row)?
+            .collect()
         })
     }
 
     async fn delete(&self, id: ImageId) -> Result<bool, ApiError> {
-        self.write(move |conn| Ok(conn.prepare_cached("DELETE FROM images WHERE id = ?1")?.execute([id.to_string()])? > 0))
-            .await
+        self.write(move |conn| {
+            Ok(conn
+                .prepare_cached("DELETE FROM images WHERE id = ?1")?
+                .execute([id.to_string()])?
+                > 0)
+        })
+        .await
     }
 }
 
@@ -420,18 +480,36 @@ impl Database for SqliteDatabase {
     }
 
     fn pool_state(&self) -> (u32, u32) {
-        let idle = self.inner.readers.lock().map(|r| r.len() as u32).unwrap_or(0);
+        let idle = self
+            .inner
+            .readers
+            .lock()
+            .map(|r| r.len() as u32)
+            .unwrap_or(0);
         // The writer connection counts as active: it is always held by its thread.
         (self.inner.readers_in_use.load(Ordering::Relaxed) + 1, idle)
     }
 
     async fn close(&self) {
         self.inner.closed.store(true, Ordering::Release);
-        self.inner.readers.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.inner
+            .readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         // Dropping the sender lets the writer finish what is queued, then exit; its
         // connection closes last and checkpoints the WAL.
-        self.inner.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let thread = self.inner.writer_thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.inner
+            .writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let thread = self
+            .inner
+            .writer_thread
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some(thread) = thread {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
@@ -444,7 +522,11 @@ mod tests {
     use crate::domain::ItemName;
 
     fn new_item(name: &str) -> NewItem {
-        NewItem { name: ItemName::parse(name).unwrap(), description: None, price: Price::from_cents(1999) }
+        NewItem {
+            name: ItemName::parse(name).unwrap(),
+            description: None,
+            price: Price::from_cents(1999),
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -458,20 +540,28 @@ mod tests {
             tokio::spawn(async move { db.create(&new_item(&format!("n{n}"))).await })
         });
         let created = futures::future::join_all(writes).await;
-        let mut ids: Vec<i64> = created.into_iter().map(|r| r.unwrap().unwrap().id).collect();
+        let mut ids: Vec<i64> = created
+            .into_iter()
+            .map(|r| r.unwrap().unwrap().id)
+            .collect();
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), 500);
         db.close().await;
         // Everything acknowledged is in the file, as seen by a fresh connection.
         let reopened = SqliteDatabase::connect(&path, 1).await.unwrap();
-        assert_eq!(ItemStore::list(&reopened, None, 1000).await.unwrap().len(), 500);
+        assert_eq!(
+            ItemStore::list(&reopened, None, 1000).await.unwrap().len(),
+            500
+        );
     }
 
     #[tokio::test]
     async fn one_failing_write_does_not_fail_its_group() {
         let dir = tempfile::tempdir().unwrap();
-        let db = SqliteDatabase::connect(&dir.path().join("t.db"), 2).await.unwrap();
+        let db = SqliteDatabase::connect(&dir.path().join("t.db"), 2)
+            .await
+            .unwrap();
         db.migrate().await.unwrap();
         let bad = db.write(|conn| conn.execute("INSERT INTO no_such_table VALUES (1)", []));
         let kept = new_item("kept");
@@ -490,7 +580,11 @@ mod tests {
         db.migrate().await.unwrap();
         db.migrate().await.unwrap();
         let conn = Connection::open(&path).unwrap();
-        conn.execute("INSERT INTO pier_migrations VALUES (999, 'from the future', 0)", []).unwrap();
+        conn.execute(
+            "INSERT INTO pier_migrations VALUES (999, 'from the future', 0)",
+            [],
+        )
+        .unwrap();
         let error = db.migrate().await.unwrap_err().to_string();
         assert!(error.contains("newer"), "{error}");
     }
@@ -498,11 +592,19 @@ mod tests {
     #[tokio::test]
     async fn a_closed_database_answers_503() {
         let dir = tempfile::tempdir().unwrap();
-        let db = SqliteDatabase::connect(&dir.path().join("t.db"), 1).await.unwrap();
+        let db = SqliteDatabase::connect(&dir.path().join("t.db"), 1)
+            .await
+            .unwrap();
         db.migrate().await.unwrap();
         db.close().await;
-        assert!(matches!(ItemStore::get(&db, 1).await, Err(ApiError::Unavailable(_))));
-        assert!(matches!(db.create(&new_item("x")).await, Err(ApiError::Unavailable(_))));
+        assert!(matches!(
+            ItemStore::get(&db, 1).await,
+            Err(ApiError::Unavailable(_))
+        ));
+        assert!(matches!(
+            db.create(&new_item("x")).await,
+            Err(ApiError::Unavailable(_))
+        ));
         assert!(matches!(db.ping().await, Err(ApiError::Unavailable(_))));
     }
 }
