@@ -9,6 +9,11 @@ use pier::{
     telemetry,
 };
 
+/// mimalloc: measured faster than glibc's allocator on pier's many small per-request
+/// allocations, and it hands freed memory back instead of keeping per-thread arenas.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -45,6 +50,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(run(cli));
     // Do not wait for stray blocking tasks (a thumbnail being made) once we are done.
     runtime.shutdown_timeout(Duration::from_millis(200));
+    telemetry::flush_logs();
     match result {
         Ok(code) => code,
         Err(error) => {

@@ -4,6 +4,7 @@
 pub mod image;
 pub mod item;
 pub mod paging;
+pub mod timestamp;
 
 pub use image::{Dimensions, FileName, ImageId, ImageInspector, ImageKind};
 pub use item::{Description, ItemId, ItemName, NewItem, Price};

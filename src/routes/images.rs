@@ -20,6 +20,7 @@ use crate::{
     domain::{FileName, ImageId, ImageInspector, PageLimit, image::ImageRejection},
     error::{ApiError, FieldErrors, Problem},
     extract::QueryParams,
+    response::JsonResponse,
     store::{Blobs, ImageRecord},
 };
 
@@ -54,7 +55,7 @@ pub struct ImageView {
     /// Which backend holds the bytes (`local`, `memory`, `s3`…).
     pub location: String,
     /// When it was stored (RFC 3339, UTC).
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(serialize_with = "crate::domain::timestamp::serialize")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
 }
@@ -292,7 +293,7 @@ fn not_found(raw: &str) -> ApiError {
 pub async fn list(
     State(ctx): State<ApiContext>,
     query: QueryParams,
-) -> Result<Json<ImagePage>, ApiError> {
+) -> Result<JsonResponse<ImagePage>, ApiError> {
     let limit = PageLimit::parse(query.get("limit"))?;
     let after = query
         .get("after")
@@ -308,10 +309,9 @@ pub async fn list(
     } else {
         None
     };
-    Ok(Json(ImagePage {
-        images: records.into_iter().map(ImageView::from).collect(),
-        next,
-    }))
+    let capacity = 64 + records.len() * 420;
+    let images = records.into_iter().map(ImageView::from).collect();
+    Ok(JsonResponse::new(ImagePage { images, next }, capacity))
 }
 
 /// The image's bytes, with `ETag`, `304` and `Range`/`206`.

@@ -14,6 +14,7 @@ use crate::{
     domain::{ItemId, NewItem, PageLimit},
     error::{ApiError, Problem},
     extract::{JsonBody, QueryParams},
+    response::JsonResponse,
     store::Item,
 };
 
@@ -99,7 +100,7 @@ pub async fn create(
 pub async fn list(
     State(ctx): State<ApiContext>,
     query: QueryParams,
-) -> Result<Json<ItemPage>, ApiError> {
+) -> Result<JsonResponse<ItemPage>, ApiError> {
     let limit = PageLimit::parse(query.get("limit"))?;
     let after = query
         .get("after")
@@ -115,7 +116,12 @@ pub async fn list(
     } else {
         None
     };
-    Ok(Json(ItemPage { items, next }))
+    let capacity = 64
+        + items
+            .iter()
+            .map(|i| 160 + i.name.len() + i.description.as_ref().map_or(0, String::len))
+            .sum::<usize>();
+    Ok(JsonResponse::new(ItemPage { items, next }, capacity))
 }
 
 /// Fetch one item.
@@ -128,12 +134,12 @@ pub async fn list(
 pub async fn get(
     State(ctx): State<ApiContext>,
     Path(raw): Path<String>,
-) -> Result<Json<Item>, ApiError> {
+) -> Result<JsonResponse<Item>, ApiError> {
     let id = item_id(&raw)?;
     ctx.items
         .get(id)
         .await?
-        .map(Json)
+        .map(|item| JsonResponse::new(item, 256))
         .ok_or_else(|| not_found(&raw))
 }
 
@@ -153,13 +159,13 @@ pub async fn replace(
     State(ctx): State<ApiContext>,
     Path(raw): Path<String>,
     JsonBody(body): JsonBody,
-) -> Result<Json<Item>, ApiError> {
+) -> Result<JsonResponse<Item>, ApiError> {
     let id = item_id(&raw)?;
     let new = NewItem::parse_json(&body)?;
     ctx.items
         .replace(id, &new)
         .await?
-        .map(Json)
+        .map(|item| JsonResponse::new(item, 256))
         .ok_or_else(|| not_found(&raw))
 }
 

@@ -29,11 +29,11 @@ pub struct Item {
     #[schema(value_type = Option<f64>, minimum = 0, maximum = 999999999999.99, multiple_of = 0.01, example = 19.99)]
     pub price: Option<Price>,
     /// When it was created (RFC 3339, UTC).
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(serialize_with = "crate::domain::timestamp::serialize")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
     /// When it was last replaced (RFC 3339, UTC).
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(serialize_with = "crate::domain::timestamp::serialize")]
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: OffsetDateTime,
 }

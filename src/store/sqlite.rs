@@ -319,7 +319,12 @@ fn from_micros(micros: i64) -> OffsetDateTime {
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-const ITEM_COLUMNS: &str = "id, name, description, price_cents, created_at, updated_at";
+/// Columns of an item row, in the order `item_from_row` reads them.
+macro_rules! item_columns {
+    () => {
+        "id, name, description, price_cents, created_at, updated_at"
+    };
+}
 
 fn item_from_row(row: &Row<'_>) -> rusqlite::Result<Item> {
     Ok(Item {
@@ -338,9 +343,7 @@ impl ItemStore for SqliteDatabase {
         let item = item.clone();
         self.write(move |conn| {
             let now = now_micros();
-            conn.prepare_cached(&format!(
-                "INSERT INTO items (name, description, price_cents, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4) RETURNING {ITEM_COLUMNS}"
-            ))?
+            conn.prepare_cached(concat!("INSERT INTO items (name, description, price_cents, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4) RETURNING ", item_columns!()))?
             .query_row(
                 params![item.name.as_str(), item.description.as_ref().map(|d| d.as_str()), item.price.map(Price::cents), now],
                 item_from_row,
@@ -351,16 +354,22 @@ impl ItemStore for SqliteDatabase {
 
     async fn get(&self, id: ItemId) -> Result<Option<Item>, ApiError> {
         self.read(|conn| {
-            conn.prepare_cached(&format!("SELECT {ITEM_COLUMNS} FROM items WHERE id = ?1"))?
-                .query_row([id], item_from_row)
-                .optional()
+            conn.prepare_cached(concat!(
+                "SELECT ",
+                item_columns!(),
+                " FROM items WHERE id = ?1"
+            ))?
+            .query_row([id], item_from_row)
+            .optional()
         })
     }
 
     async fn list(&self, after: Option<ItemId>, limit: u16) -> Result<Vec<Item>, ApiError> {
         self.read(|conn| {
-            conn.prepare_cached(&format!(
-                "SELECT {ITEM_COLUMNS} FROM items WHERE id > ?1 ORDER BY id LIMIT ?2"
+            conn.prepare_cached(concat!(
+                "SELECT ",
+                item_columns!(),
+                " FROM items WHERE id > ?1 ORDER BY id LIMIT ?2"
             ))?
             .query_map(params![after.unwrap_or(i64::MIN), limit], item_from_row)?
             .collect()
@@ -370,9 +379,7 @@ impl ItemStore for SqliteDatabase {
     async fn replace(&self, id: ItemId, item: &NewItem) -> Result<Option<Item>, ApiError> {
         let item = item.clone();
         self.write(move |conn| {
-            conn.prepare_cached(&format!(
-                "UPDATE items SET name = ?1, description = ?2, price_cents = ?3, updated_at = ?4 WHERE id = ?5 RETURNING {ITEM_COLUMNS}"
-            ))?
+            conn.prepare_cached(concat!("UPDATE items SET name = ?1, description = ?2, price_cents = ?3, updated_at = ?4 WHERE id = ?5 RETURNING ", item_columns!()))?
             .query_row(
                 params![item.name.as_str(), item.description.as_ref().map(|d| d.as_str()), item.price.map(Price::cents), now_micros(), id],
                 item_from_row,
@@ -393,8 +400,12 @@ impl ItemStore for SqliteDatabase {
     }
 }
 
-const IMAGE_COLUMNS: &str =
-    "id, filename, content_type, size, width, height, sha256, location, created_at";
+/// Columns of an image row, in the order `image_from_row` reads them.
+macro_rules! image_columns {
+    () => {
+        "id, filename, content_type, size, width, height, sha256, location, created_at"
+    };
+}
 
 fn image_from_row(row: &Row<'_>) -> rusqlite::Result<ImageRecord> {
     let corrupt = |column: usize| rusqlite::Error::IntegralValueOutOfRange(column, -1);
@@ -417,8 +428,10 @@ impl ImageMetaStore for SqliteDatabase {
     async fn insert_all(&self, records: &[ImageRecord]) -> Result<(), ApiError> {
         let records = records.to_vec();
         self.write(move |conn| {
-            let mut insert = conn.prepare_cached(&format!(
-                "INSERT INTO images ({IMAGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            let mut insert = conn.prepare_cached(concat!(
+                "INSERT INTO images (",
+                image_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
             ))?;
             for r in &records {
                 insert.execute(params![
@@ -440,9 +453,13 @@ impl ImageMetaStore for SqliteDatabase {
 
     async fn get(&self, id: ImageId) -> Result<Option<ImageRecord>, ApiError> {
         self.read(|conn| {
-            conn.prepare_cached(&format!("SELECT {IMAGE_COLUMNS} FROM images WHERE id = ?1"))?
-                .query_row([id.to_string()], image_from_row)
-                .optional()
+            conn.prepare_cached(concat!(
+                "SELECT ",
+                image_columns!(),
+                " FROM images WHERE id = ?1"
+            ))?
+            .query_row([id.to_string()], image_from_row)
+            .optional()
         })
     }
 
@@ -454,8 +471,10 @@ impl ImageMetaStore for SqliteDatabase {
         // Every id sorts below "g", so an absent cursor starts at the newest image.
         let before = before.map_or_else(|| "g".to_owned(), |id| id.to_string());
         self.read(|conn| {
-            conn.prepare_cached(&format!(
-                "SELECT {IMAGE_COLUMNS} FROM images WHERE id < ?1 ORDER BY id DESC LIMIT ?2"
+            conn.prepare_cached(concat!(
+                "SELECT ",
+                image_columns!(),
+                " FROM images WHERE id < ?1 ORDER BY id DESC LIMIT ?2"
             ))?
             .query_map(params![before, limit], image_from_row)?
             .collect()
