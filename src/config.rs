@@ -104,6 +104,11 @@ pub struct Settings {
     #[arg(long = "max-files-per-upload", env = "PIER_MAX_FILES_PER_UPLOAD", default_value = "20", value_parser = clap::value_parser!(u32).range(1..=100), global = true)]
     pub max_files_per_upload: u32,
 
+    /// Most uploads processed at once (1 ..= 1024); more wait their turn without their
+    /// bodies being read, which bounds memory and disk contention under load.
+    #[arg(long = "max-concurrent-uploads", env = "PIER_MAX_CONCURRENT_UPLOADS", default_value = "16", value_parser = clap::value_parser!(u32).range(1..=1024), global = true)]
+    pub max_concurrent_uploads: u32,
+
     /// Largest accepted image in pixels (width × height); guards against decompression bombs.
     #[arg(long = "max-image-pixels", env = "PIER_MAX_IMAGE_PIXELS", default_value = "50000000", value_parser = clap::value_parser!(u64).range(1..=1_000_000_000), global = true)]
     pub max_image_pixels: u64,

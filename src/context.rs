@@ -52,6 +52,8 @@ pub struct Shared {
     pub database: Arc<dyn Database>,
     /// Image bytes.
     pub blobs: Blobs,
+    /// Permits for uploads in progress (`PIER_MAX_CONCURRENT_UPLOADS`).
+    pub upload_permits: Arc<tokio::sync::Semaphore>,
     /// Thumbnail maker with its own concurrency bound.
     pub thumbnails: Thumbnailer,
     /// Request limits.

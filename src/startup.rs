@@ -4,7 +4,6 @@
 
 use std::{
     future::Future,
-    net::SocketAddr,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -53,6 +52,9 @@ impl Application {
             images: database.clone(),
             database,
             blobs,
+            upload_permits: Arc::new(tokio::sync::Semaphore::new(
+                settings.max_concurrent_uploads as usize,
+            )),
             thumbnails: Thumbnailer::new(settings.max_image_pixels, cores),
             limits: Limits {
                 max_upload_bytes: settings.max_upload_bytes,
@@ -99,30 +101,15 @@ impl Application {
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tokio::spawn(sweep_orphans_periodically(self.context.clone()));
-        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            signal.await;
-            tracing::info!("shutdown signal received; finishing in-flight requests");
-            let _ = stopping_tx.send(());
-        });
         let deadline = self.shutdown_timeout;
-        let context = self.context.clone();
-        tokio::select! {
-            served = server => served.context("serving HTTP")?,
-            () = async move {
-                if stopping_rx.await.is_ok() {
-                    tokio::time::sleep(deadline).await;
-                } else {
-                    std::future::pending::<()>().await;
-                }
-            } => tracing::warn!(?deadline, "shutdown deadline passed; abandoning unfinished requests"),
+        let finished = crate::server::serve(self.listener, self.router, signal, deadline).await;
+        if !finished {
+            tracing::warn!(
+                ?deadline,
+                "shutdown deadline passed; abandoning unfinished requests"
+            );
         }
-        context.database.close().await;
+        self.context.database.close().await;
         tracing::info!("stopped");
         Ok(())
     }

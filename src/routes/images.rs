@@ -129,6 +129,12 @@ pub async fn upload(State(ctx): State<ApiContext>, request: Request) -> Result<R
             "send images as multipart/form-data, each in a field named `file`".into(),
         ));
     }
+    // Wait for a slot before reading the body: bounded memory and disk contention.
+    let _permit = ctx
+        .upload_permits
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
     let mut multipart = Multipart::from_request(request, &ctx)
         .await
         .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;

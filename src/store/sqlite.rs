@@ -193,7 +193,7 @@ fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
         | OpenFlags::SQLITE_OPEN_URI;
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(Duration::from_secs(5))?;
-    conn.pragma_update(None, "cache_size", "-16000")?;
+    conn.pragma_update(None, "cache_size", "-2000")?; // 2 MiB each; the OS page cache holds the rest
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
 }

@@ -186,7 +186,9 @@ async fn thumbnails_are_small_jpegs_made_once_and_kept() {
     let first = first.bytes().await.unwrap();
     let thumb = image::load_from_memory(&first).unwrap();
     assert_eq!((thumb.width(), thumb.height()), (256, 128));
-    let kept = app.storage_dir.join("thumbnails").join(format!("{id}.jpg"));
+    let kept = app
+        .storage_dir
+        .join(Blobs::thumbnail_key(ImageId::parse(&id).unwrap()).as_ref());
     assert!(kept.exists(), "the thumbnail is stored");
     // Kept: the stored file is served as is (a planted marker proves no re-render).
     std::fs::write(&kept, b"kept").unwrap();
@@ -529,4 +531,18 @@ async fn memory_storage_works_for_fast_tests() {
         200
     );
     assert!(app.stored_files().is_empty(), "nothing on disk");
+}
+
+#[tokio::test]
+async fn uploads_beyond_the_concurrency_bound_wait_their_turn() {
+    let app = spawn_app_with(|s| s.max_concurrent_uploads = 1).await;
+    let uploads = (0..6).map(|n| {
+        let name = format!("{n}.png");
+        let bytes = encode(Format::Png, 30, 30);
+        let request = app.upload(&[(name.as_str(), bytes)]);
+        async move { request.await.status() }
+    });
+    let statuses: Vec<_> = futures::future::join_all(uploads).await;
+    assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+    assert_eq!(image_count(&app).await, 6);
 }
