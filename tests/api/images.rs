@@ -536,11 +536,12 @@ async fn memory_storage_works_for_fast_tests() {
 #[tokio::test]
 async fn uploads_beyond_the_concurrency_bound_wait_their_turn() {
     let app = spawn_app_with(|s| s.max_concurrent_uploads = 1).await;
-    let uploads = (0..6).map(|n| {
+    let app = &app;
+    let uploads = (0..6).map(|n| async move {
         let name = format!("{n}.png");
-        let bytes = encode(Format::Png, 30, 30);
-        let request = app.upload(&[(name.as_str(), bytes)]);
-        async move { request.await.status() }
+        app.upload(&[(name.as_str(), encode(Format::Png, 30, 30))])
+            .await
+            .status()
     });
     let statuses: Vec<_> = futures::future::join_all(uploads).await;
     assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
