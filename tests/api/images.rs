@@ -545,5 +545,5 @@ async fn uploads_beyond_the_concurrency_bound_wait_their_turn() {
     });
     let statuses: Vec<_> = futures::future::join_all(uploads).await;
     assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
-    assert_eq!(image_count(&app).await, 6);
+    assert_eq!(image_count(app).await, 6);
 }
