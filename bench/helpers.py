@@ -81,14 +81,58 @@ def cold_start(binary: str, port: int, workdir: str) -> float:
     return timings[len(timings) // 2]
 
 
-def table(results_file: str, rss_file: str, cold_ms: str) -> None:
+def disk_probe(directory: str, seconds: float = 4.0, threads: int = 16) -> float:
+    """Durable 256 KiB file creations per second on this disk, the way an upload does it
+    (write a staging file, fsync it, rename it into place, fsync the directory), from 16
+    threads with no HTTP and no hashing: the ceiling for POST /upload here."""
+    import threading
+    import uuid
+
+    data = os.urandom(262144)
+    counts = [0] * threads
+    stop = time.time() + seconds
+
+    def worker(index: int) -> None:
+        folder = os.path.join(directory, f"probe{index}")
+        os.makedirs(folder, exist_ok=True)
+        folder_fd = os.open(folder, os.O_RDONLY)
+        try:
+            while time.time() < stop:
+                name = os.path.join(folder, uuid.uuid4().hex)
+                fd = os.open(name + "#1", os.O_WRONLY | os.O_CREAT, 0o644)
+                os.write(fd, data)
+                os.fsync(fd)
+                os.close(fd)
+                os.rename(name + "#1", name)
+                os.fsync(folder_fd)
+                counts[index] += 1
+        finally:
+            os.close(folder_fd)
+
+    workers = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return sum(counts) / seconds
+
+
+def table(results_file: str, rss_file: str, cold_ms: str, disk_files_per_s: str) -> None:
     rows = [json.loads(line) for line in open(results_file)]
     ceiling = next(r for r in rows if r["name"] == "ceiling GET /health")["rps"]
-    print("| scenario | req/s | p50 ms | p99 ms | non-2xx | share of ceiling |")
-    print("|---|---:|---:|---:|---:|---:|")
+    blob = next(r for r in rows if r["name"].startswith("ceiling GET 64 KiB"))["rps"]
+    disk = float(disk_files_per_s)
+    print("| scenario | req/s | p50 ms | p99 ms | non-2xx | share of ceiling | other reference |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         share = r["rps"] / ceiling * 100
-        print(f"| {r['name']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['non2xx'] + r['socket_errors']} | {share:.1f} % |")
+        other = ""
+        if "/image/" in r["name"]:
+            other = f"{r['rps'] / blob * 100:.0f} % of a 64 KiB body from memory"
+        elif "/upload" in r["name"]:
+            other = f"{r['rps'] / disk * 100:.0f} % of raw durable 256 KiB writes ({disk:,.0f}/s)"
+        errors = int(r["non2xx"] + r["socket_errors"])
+        print(f"| {r['name']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {errors} | {share:.1f} % | {other} |")
     rss = open(rss_file).read().split()
     print()
     print(f"pier peak RSS under load: {int(rss[0]) / 1024:.1f} MiB (ceiling server: {int(rss[1]) / 1024:.1f} MiB); "
@@ -103,7 +147,9 @@ if __name__ == "__main__":
         seed(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
     elif command == "cold-start":
         print(f"{cold_start(sys.argv[2], int(sys.argv[3]), sys.argv[4]):.2f}")
+    elif command == "disk-probe":
+        print(f"{disk_probe(sys.argv[2]):.0f}")
     elif command == "table":
-        table(sys.argv[2], sys.argv[3], sys.argv[4])
+        table(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
     else:
         raise SystemExit(f"unknown command {command}")

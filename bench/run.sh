@@ -50,8 +50,14 @@ CPORT=$(free_port)
 "$CEILING" "127.0.0.1:$CPORT" & PIDS+=($!); CEILING_PID=$!
 wait_up "$CPORT"
 PATH_TO_GET=/health run_wrk "ceiling GET /health" "$CPORT" get.lua
+PATH_TO_GET=/blob run_wrk "ceiling GET 64 KiB from memory" "$CPORT" get.lua
 CEILING_RSS=$(peak_rss_kib "$CEILING_PID")
 kill "$CEILING_PID"
+
+echo "==> disk: durable 256 KiB file writes, 16 threads, no HTTP"
+DISK=$(python3 "$BENCH_DIR/helpers.py" disk-probe "$WORK/disk")
+rm -rf "$WORK/disk"
+echo "   ${DISK} files/s"
 
 echo "==> pier cold start"
 COLD_MS=$(python3 "$BENCH_DIR/helpers.py" cold-start "$PIER" "$(free_port)" "$WORK")
@@ -77,4 +83,4 @@ echo "$PIER_RSS $CEILING_RSS" >"$WORK/rss"
 
 echo
 echo "==> results ($(nproc) cores, wrk on the same machine)"
-python3 "$BENCH_DIR/helpers.py" table "$RESULTS" "$WORK/rss" "$COLD_MS"
+python3 "$BENCH_DIR/helpers.py" table "$RESULTS" "$WORK/rss" "$COLD_MS" "$DISK"

@@ -109,6 +109,10 @@ pub struct Settings {
     #[arg(long = "max-concurrent-uploads", env = "PIER_MAX_CONCURRENT_UPLOADS", default_value = "16", value_parser = clap::value_parser!(u32).range(1..=1024), global = true)]
     pub max_concurrent_uploads: u32,
 
+    /// Bytes of recently read small images and thumbnails kept in memory (0 = off).
+    #[arg(long = "object-cache-bytes", env = "PIER_OBJECT_CACHE_BYTES", default_value = "16777216", value_parser = clap::value_parser!(u64).range(0..=(64u64 << 30)), global = true)]
+    pub object_cache_bytes: u64,
+
     /// Largest accepted image in pixels (width × height); guards against decompression bombs.
     #[arg(long = "max-image-pixels", env = "PIER_MAX_IMAGE_PIXELS", default_value = "50000000", value_parser = clap::value_parser!(u64).range(1..=1_000_000_000), global = true)]
     pub max_image_pixels: u64,

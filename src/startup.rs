@@ -44,7 +44,9 @@ impl Application {
             .migrate()
             .await
             .context("applying database migrations")?;
-        let blobs = Blobs::open(&settings.storage).context("opening PIER_STORAGE")?;
+        let blobs = Blobs::open(&settings.storage)
+            .context("opening PIER_STORAGE")?
+            .with_cache(settings.object_cache_bytes);
         let database = Arc::new(database);
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let context = ApiContext::new(Shared {

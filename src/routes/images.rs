@@ -369,25 +369,31 @@ pub async fn get(
     if method == Method::HEAD {
         return Ok(response);
     }
-    let object = ctx
-        .blobs
-        .get(&Blobs::image_key(id), range)
-        .await?
-        .ok_or_else(|| {
-            ApiError::Internal(anyhow::anyhow!(
-                "image {id} has metadata but no object in storage"
-            ))
-        })?;
-    // Small objects are read in one go (one blocking read instead of one per chunk);
-    // large ones stream, so memory stays bounded whatever the object size.
-    let body =
-        if length <= INLINE_READ_LIMIT {
-            Body::from(object.bytes().await.map_err(|e| {
-                ApiError::Internal(anyhow::Error::new(e).context("reading an image"))
-            })?)
-        } else {
-            Body::from_stream(object.into_stream())
-        };
+    let missing = || {
+        ApiError::Internal(anyhow::anyhow!(
+            "image {id} has metadata but no object in storage"
+        ))
+    };
+    let key = Blobs::image_key(id);
+    // Small objects are read in one go (and cached); large ones stream, so memory stays
+    // bounded whatever the object size.
+    let body = if length <= INLINE_READ_LIMIT {
+        let span = range.unwrap_or(0..size);
+        Body::from(
+            ctx.blobs
+                .read(&key, size, span)
+                .await?
+                .ok_or_else(missing)?,
+        )
+    } else {
+        Body::from_stream(
+            ctx.blobs
+                .get(&key, range)
+                .await?
+                .ok_or_else(missing)?
+                .into_stream(),
+        )
+    };
     Ok(response.map(|_| body))
 }
 

@@ -21,6 +21,7 @@ pub struct Blobs {
     store: Arc<dyn ObjectStore>,
     location: &'static str,
     local_root: Option<PathBuf>,
+    cache: Option<Arc<ObjectCache>>,
     buffer: usize,
 }
 
@@ -40,6 +41,7 @@ impl Blobs {
                     store: Arc::new(store),
                     location: "local",
                     local_root: Some(root),
+                    cache: None,
                     buffer: 256 * 1024,
                 })
             }
@@ -47,9 +49,26 @@ impl Blobs {
                 store: Arc::new(InMemory::new()),
                 location: "memory",
                 local_root: None,
+                cache: None,
                 buffer: 256 * 1024,
             }),
         }
+    }
+
+    /// Keeps recently read small objects (≤ [`CACHEABLE_OBJECT`]) in memory, up to
+    /// `bytes` in total; 0 turns the cache off. Objects are immutable (a key is an id,
+    /// never rewritten), so a cached copy is never stale; deletion goes through the
+    /// metadata, which every read consults first, so other replicas' caches cannot
+    /// serve a deleted image either.
+    pub fn with_cache(mut self, bytes: u64) -> Self {
+        self.cache = (bytes > 0).then(|| {
+            Arc::new(ObjectCache::with_weighter(
+                (bytes / 16_384).max(16) as usize,
+                bytes,
+                ByteWeight,
+            ))
+        });
+        self
     }
 
     /// Names the backend in image records (`local`, `memory`, …).
@@ -101,45 +120,65 @@ impl Blobs {
         }
     }
 
-    /// Reads a byte range of an object into memory in one go; `None` when it does not
-    /// exist. On local disk this is one blocking call (open, seek, read) instead of
-    /// object_store's open-then-read-per-chunk, and the buffer is not zeroed first.
-    pub async fn read(&self, key: &Path, range: Range<u64>) -> Result<Option<Bytes>, ApiError> {
-        let Some(root) = &self.local_root else {
-            return match self.get(key, Some(range)).await? {
-                Some(result) => Ok(Some(result.bytes().await.map_err(storage_error)?)),
-                None => Ok(None),
-            };
+    /// Reads a byte range of an object of known `size` into memory in one go; `None`
+    /// when it does not exist. Small objects are read whole and kept in the cache, and
+    /// the range is a slice of them. On local disk a read is one blocking call (open,
+    /// seek, read) instead of object_store's open-then-read-per-chunk, and the buffer
+    /// is not zeroed first.
+    pub async fn read(
+        &self,
+        key: &Path,
+        size: u64,
+        range: Range<u64>,
+    ) -> Result<Option<Bytes>, ApiError> {
+        let cacheable = self.cache.is_some() && size <= CACHEABLE_OBJECT;
+        if let Some(cached) = self
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.get(key.as_ref()))
+        {
+            return Ok(Some(slice(&cached, range)));
+        }
+        let span = if cacheable { 0..size } else { range.clone() };
+        let bytes = match &self.local_root {
+            Some(root) => read_local(root.join(key.as_ref()), span).await?,
+            None => match self.get(key, Some(span)).await? {
+                Some(result) => Some(result.bytes().await.map_err(storage_error)?),
+                None => None,
+            },
         };
-        let path = root.join(key.as_ref());
-        let read = tokio::task::spawn_blocking(move || -> std::io::Result<Option<Bytes>> {
-            use std::io::{Read, Seek, SeekFrom};
-            let mut file = match std::fs::File::open(&path) {
-                Ok(file) => file,
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                Err(error) => return Err(error),
-            };
-            let length = range.end.saturating_sub(range.start);
-            file.seek(SeekFrom::Start(range.start))?;
-            let mut buffer = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
-            file.take(length).read_to_end(&mut buffer)?;
-            Ok(Some(Bytes::from(buffer)))
-        });
-        read.await
-            .map_err(|e| ApiError::Internal(e.into()))?
-            .map_err(|e| {
-                ApiError::Internal(
-                    anyhow::Error::new(e).context("reading an object from local storage"),
-                )
-            })
+        let Some(bytes) = bytes else { return Ok(None) };
+        if !cacheable {
+            return Ok(Some(bytes));
+        }
+        if let Some(cache) = &self.cache {
+            cache.insert(key.as_ref().to_owned(), bytes.clone());
+        }
+        Ok(Some(slice(&bytes, range)))
     }
 
-    /// Reads a whole object into memory (for thumbnails; objects are size-limited).
+    /// Reads a whole object of unknown size into memory (thumbnails, and originals to
+    /// make them from; objects are size-limited), through the cache when it is small.
     pub async fn get_bytes(&self, key: &Path) -> Result<Option<Bytes>, ApiError> {
-        match self.get(key, None).await? {
-            Some(result) => Ok(Some(result.bytes().await.map_err(storage_error)?)),
-            None => Ok(None),
+        if let Some(cached) = self
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.get(key.as_ref()))
+        {
+            return Ok(Some(cached));
         }
+        let Some(result) = self.get(key, None).await? else {
+            return Ok(None);
+        };
+        let bytes = result.bytes().await.map_err(storage_error)?;
+        if let Some(cache) = self
+            .cache
+            .as_ref()
+            .filter(|_| bytes.len() as u64 <= CACHEABLE_OBJECT)
+        {
+            cache.insert(key.as_ref().to_owned(), bytes.clone());
+        }
+        Ok(Some(bytes))
     }
 
     /// Stores a small object in one durable put.
@@ -153,6 +192,9 @@ impl Blobs {
 
     /// Deletes an object; deleting what is not there is not an error.
     pub async fn delete(&self, key: &Path) -> Result<(), ApiError> {
+        if let Some(cache) = &self.cache {
+            cache.remove(key.as_ref());
+        }
         match self.store.delete(key).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(error) => Err(storage_error(error)),
@@ -234,6 +276,53 @@ fn sweep_staging_files(root: &std::path::Path, grace: Duration) -> usize {
         }
     }
     removed
+}
+
+/// Largest object kept in the read cache.
+pub const CACHEABLE_OBJECT: u64 = 256 * 1024;
+
+/// Recently read small objects by key, bounded by their total size.
+type ObjectCache = quick_cache::sync::Cache<String, Bytes, ByteWeight>;
+
+/// Weighs a cached object by its length, so the bound is in bytes.
+#[derive(Clone)]
+struct ByteWeight;
+
+impl quick_cache::Weighter<String, Bytes> for ByteWeight {
+    fn weight(&self, key: &String, value: &Bytes) -> u64 {
+        (key.len() + value.len()) as u64
+    }
+}
+
+/// The part of `bytes` that `range` selects (clamped to what is there).
+fn slice(bytes: &Bytes, range: Range<u64>) -> Bytes {
+    let end = (range.end as usize).min(bytes.len());
+    let start = (range.start as usize).min(end);
+    bytes.slice(start..end)
+}
+
+/// One blocking call: open, seek, read `span` without zeroing the buffer first.
+async fn read_local(path: PathBuf, span: Range<u64>) -> Result<Option<Bytes>, ApiError> {
+    let read = tokio::task::spawn_blocking(move || -> std::io::Result<Option<Bytes>> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = match std::fs::File::open(&path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        let length = span.end.saturating_sub(span.start);
+        file.seek(SeekFrom::Start(span.start))?;
+        let mut buffer = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
+        file.take(length).read_to_end(&mut buffer)?;
+        Ok(Some(Bytes::from(buffer)))
+    });
+    read.await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(|e| {
+            ApiError::Internal(
+                anyhow::Error::new(e).context("reading an object from local storage"),
+            )
+        })
 }
 
 /// Maps an object store failure onto the API: unreachable stores are a 503.

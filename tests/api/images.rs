@@ -547,3 +547,37 @@ async fn uploads_beyond_the_concurrency_bound_wait_their_turn() {
     assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
     assert_eq!(image_count(app).await, 6);
 }
+
+#[tokio::test]
+async fn small_images_are_served_from_the_cache_until_deleted() {
+    let app = spawn_app().await;
+    let bytes = noisy_png(40, 40, 5);
+    let id = app.upload_ok(&[("c.png", bytes.clone())]).await.remove(0);
+    let path = format!("/image/{id}");
+    assert_eq!(
+        app.get(&path).await.bytes().await.unwrap().as_ref(),
+        bytes.as_slice()
+    );
+    // Take the file away behind pier's back: the cached copy still answers, ranges too.
+    std::fs::remove_file(
+        app.storage_dir
+            .join(Blobs::image_key(ImageId::parse(&id).unwrap()).as_ref()),
+    )
+    .unwrap();
+    assert_eq!(
+        app.get(&path).await.bytes().await.unwrap().as_ref(),
+        bytes.as_slice()
+    );
+    let part = app
+        .client
+        .get(app.url(&path))
+        .header("range", "bytes=2-5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.bytes().await.unwrap().as_ref(), &bytes[2..6]);
+    // Deletion goes through the metadata, which every read consults first.
+    assert_eq!(app.delete(&path).await.status(), 204);
+    assert_problem(app.get(&path).await, 404).await;
+}
