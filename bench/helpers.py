@@ -54,6 +54,18 @@ def seed(port: int, items: int, images: int, ids_file: str) -> None:
         out.write("\n".join(ids) + "\n")
 
 
+def upload(port: int, path: str, count: int) -> None:
+    """Uploads the file at `path` `count` times, one after another."""
+    payload = open(path, "rb").read()
+    for n in range(count):
+        content_type, body = multipart(f"big{n}.png", payload)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request("POST", "/upload", body, {"Content-Type": content_type})
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 201, response.status
+
+
 def cold_start(binary: str, port: int, workdir: str) -> float:
     """Milliseconds from exec to the first 200 on /health (median of 5 fresh starts)."""
     timings = []
@@ -117,7 +129,7 @@ def disk_probe(directory: str, seconds: float = 4.0, threads: int = 16) -> float
     return sum(counts) / seconds
 
 
-def table(results_file: str, rss_file: str, cold_ms: str, disk_files_per_s: str) -> None:
+def table(results_file: str, rss_file: str, cold_ms: str, disk_files_per_s: str, big_file: str) -> None:
     rows = [json.loads(line) for line in open(results_file)]
     ceiling = next(r for r in rows if r["name"] == "ceiling GET /health")["rps"]
     blob = next(r for r in rows if r["name"].startswith("ceiling GET 64 KiB"))["rps"]
@@ -137,6 +149,8 @@ def table(results_file: str, rss_file: str, cold_ms: str, disk_files_per_s: str)
     print()
     print(f"pier peak RSS under load: {int(rss[0]) / 1024:.1f} MiB (ceiling server: {int(rss[1]) / 1024:.1f} MiB); "
           f"cold start to first 200 on /health: {float(cold_ms):.1f} ms (median of 5)")
+    idle, peak = (int(v) / 1024 for v in open(big_file).read().split())
+    print(f"streaming check: RSS {idle:.1f} MiB idle, peak {peak:.1f} MiB while receiving five 9.5 MiB uploads")
 
 
 if __name__ == "__main__":
@@ -145,11 +159,13 @@ if __name__ == "__main__":
         sys.stdout.buffer.write(png(int(sys.argv[2]), int(sys.argv[3])))
     elif command == "seed":
         seed(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
+    elif command == "upload":
+        upload(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
     elif command == "cold-start":
         print(f"{cold_start(sys.argv[2], int(sys.argv[3]), sys.argv[4]):.2f}")
     elif command == "disk-probe":
         print(f"{disk_probe(sys.argv[2]):.0f}")
     elif command == "table":
-        table(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
+        table(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6])
     else:
         raise SystemExit(f"unknown command {command}")

@@ -63,6 +63,18 @@ echo "==> pier cold start"
 COLD_MS=$(python3 "$BENCH_DIR/helpers.py" cold-start "$PIER" "$(free_port)" "$WORK")
 echo "   ${COLD_MS} ms"
 
+echo "==> pier: memory while receiving large uploads (streamed, not held whole)"
+BPORT=$(free_port)
+mkdir -p "$WORK/big"
+python3 "$BENCH_DIR/helpers.py" png 10000000 7 >"$WORK/big.png"
+(cd "$WORK/big" && PIER_ADDR="127.0.0.1:$BPORT" exec "$PIER" >/dev/null 2>&1) & PIDS+=($!); BIG_PID=$!
+wait_up "$BPORT"
+IDLE_RSS=$(awk '/VmRSS/ {print $2}' "/proc/$BIG_PID/status")
+python3 "$BENCH_DIR/helpers.py" upload "$BPORT" "$WORK/big.png" 5
+echo "$IDLE_RSS $(peak_rss_kib "$BIG_PID")" >"$WORK/big_rss"
+kill "$BIG_PID"
+echo "   idle $IDLE_RSS KiB, peak $(cat "$WORK/big_rss" | cut -d' ' -f2) KiB"
+
 echo "==> pier: seeding 1000 items and 50 images of 64 KiB"
 PORT=$(free_port)
 mkdir -p "$WORK/pier"
@@ -83,4 +95,4 @@ echo "$PIER_RSS $CEILING_RSS" >"$WORK/rss"
 
 echo
 echo "==> results ($(nproc) cores, wrk on the same machine)"
-python3 "$BENCH_DIR/helpers.py" table "$RESULTS" "$WORK/rss" "$COLD_MS" "$DISK"
+python3 "$BENCH_DIR/helpers.py" table "$RESULTS" "$WORK/rss" "$COLD_MS" "$DISK" "$WORK/big_rss"
