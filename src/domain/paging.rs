@@ -30,11 +30,38 @@ impl PageLimit {
     pub fn get(self) -> u16 {
         self.0
     }
+
+    /// How many rows to fetch: one more than the page, to learn whether another follows.
+    pub fn fetch(self) -> u16 {
+        self.0 + 1
+    }
+
+    /// Cuts rows fetched with [`PageLimit::fetch`] to the page and returns the cursor of
+    /// the next page (the last row's key), or `None` on the last page.
+    pub fn cut<T, K>(self, rows: &mut Vec<T>, key: impl Fn(&T) -> K) -> Option<K> {
+        if rows.len() <= usize::from(self.0) {
+            return None;
+        }
+        rows.truncate(usize::from(self.0));
+        rows.last().map(key)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cut_reports_a_next_page_only_when_there_is_one() {
+        let limit = PageLimit::parse(Some("3")).unwrap();
+        assert_eq!(limit.fetch(), 4);
+        let mut full = vec![1, 2, 3, 4];
+        assert_eq!(limit.cut(&mut full, |n| *n), Some(3));
+        assert_eq!(full, [1, 2, 3]);
+        let mut last = vec![1, 2, 3];
+        assert_eq!(limit.cut(&mut last, |n| *n), None);
+        assert_eq!(last, [1, 2, 3]);
+    }
 
     #[test]
     fn limits() {

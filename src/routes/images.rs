@@ -30,50 +30,23 @@ const INLINE_READ_LIMIT: u64 = 1 << 20;
 /// Cache policy for content-addressed, never-changing bytes.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
-/// An image as the API shows it.
+/// An image as the API shows it: its record and where to fetch it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ImageView {
-    /// UUIDv7: sorts by creation time.
-    #[schema(value_type = String, format = Uuid)]
-    pub id: ImageId,
-    /// The client's file name without any path.
-    pub filename: String,
-    /// Decided from the bytes: image/png, image/jpeg, image/gif or image/webp.
-    pub content_type: String,
-    /// Bytes.
-    pub size: u64,
-    /// Pixels.
-    pub width: u32,
-    /// Pixels.
-    pub height: u32,
-    /// Hex SHA-256 of the bytes; also the ETag.
-    pub sha256: String,
+    #[serde(flatten)]
+    pub image: ImageRecord,
     /// Where to fetch the bytes.
     pub url: String,
     /// Where to fetch a ≤ 256 px JPEG thumbnail.
     pub thumbnail_url: String,
-    /// Which backend holds the bytes (`local`, `memory`, `s3`…).
-    pub location: String,
-    /// When it was stored (RFC 3339, UTC).
-    #[serde(serialize_with = "crate::domain::timestamp::serialize")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: OffsetDateTime,
 }
 
 impl From<ImageRecord> for ImageView {
-    fn from(record: ImageRecord) -> Self {
+    fn from(image: ImageRecord) -> Self {
         Self {
-            url: format!("/image/{}", record.id),
-            thumbnail_url: format!("/image/{}/thumbnail", record.id),
-            id: record.id,
-            filename: record.filename,
-            content_type: record.content_type,
-            size: record.size,
-            width: record.width,
-            height: record.height,
-            sha256: record.sha256,
-            location: record.location,
-            created_at: record.created_at,
+            url: format!("/image/{}", image.id),
+            thumbnail_url: format!("/image/{}/thumbnail", image.id),
+            image,
         }
     }
 }
@@ -308,13 +281,8 @@ pub async fn list(
                 .ok_or_else(|| ApiError::field("after", "must be an image id (a UUID)"))
         })
         .transpose()?;
-    let mut records = ctx.images.list(after, limit.get() + 1).await?;
-    let next = if records.len() > usize::from(limit.get()) {
-        records.truncate(usize::from(limit.get()));
-        records.last().map(|r| r.id)
-    } else {
-        None
-    };
+    let mut records = ctx.images.list(after, limit.fetch()).await?;
+    let next = limit.cut(&mut records, |record| record.id);
     let capacity = 64 + records.len() * 420;
     let images = records.into_iter().map(ImageView::from).collect();
     Ok(JsonResponse::new(ImagePage { images, next }, capacity))

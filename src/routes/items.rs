@@ -109,13 +109,8 @@ pub async fn list(
                 .map_err(|_| ApiError::field("after", "must be an item id (a whole number)"))
         })
         .transpose()?;
-    let mut items = ctx.items.list(after, limit.get() + 1).await?;
-    let next = if items.len() > usize::from(limit.get()) {
-        items.truncate(usize::from(limit.get()));
-        items.last().map(|item| item.id)
-    } else {
-        None
-    };
+    let mut items = ctx.items.list(after, limit.fetch()).await?;
+    let next = limit.cut(&mut items, |item| item.id);
     let capacity = 64
         + items
             .iter()

@@ -38,18 +38,30 @@ pub struct Item {
     pub updated_at: OffsetDateTime,
 }
 
-/// The metadata of one stored image.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The metadata of one stored image, as stored and as the API shows it (the API adds
+/// the URLs, see `routes::images::ImageView`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ImageRecord {
+    /// UUIDv7: sorts by creation time.
+    #[schema(value_type = String, format = Uuid)]
     pub id: ImageId,
+    /// The client's file name without any path.
     pub filename: String,
+    /// Decided from the bytes: image/png, image/jpeg, image/gif or image/webp.
     pub content_type: String,
+    /// Bytes.
     pub size: u64,
+    /// Pixels.
     pub width: u32,
+    /// Pixels.
     pub height: u32,
+    /// Hex SHA-256 of the bytes; also the ETag.
     pub sha256: String,
     /// Which backend holds the bytes (`local`, `memory`, `s3`…).
     pub location: String,
+    /// When it was stored (RFC 3339, UTC).
+    #[serde(serialize_with = "crate::domain::timestamp::serialize")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
 }
 
