@@ -9,6 +9,7 @@ cd "$ROOT"
 WORK="$(mktemp -d -t pier-test.XXXXXX)"
 VENV="${PIER_TEST_VENV:-$ROOT/target/test-venv}"
 SCHEMATHESIS_VERSION="4.32.5"
+VADER_VERSION="3.3.2"
 STAGE="setup"
 SERVER_PID=""
 
@@ -34,11 +35,16 @@ command -v cargo >/dev/null || { echo "cargo is required (install Rust with rust
 command -v python3 >/dev/null || { echo "python3 is required (apt-get install python3 python3-venv)" >&2; exit 1; }
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
-if [ ! -x "$VENV/bin/st" ] || ! "$VENV/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+if [ ! -x "$VENV/bin/st" ] || ! "$VENV/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION" \
+   || ! "$VENV/bin/pip" show vaderSentiment 2>/dev/null | grep -q "^Version: $VADER_VERSION"; then
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+  # schemathesis fuzzes the API; vaderSentiment is the reference the sentiment model is
+  # checked against (tests/sentiment.rs).
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+    "schemathesis==$SCHEMATHESIS_VERSION" "vaderSentiment==$VADER_VERSION"
 fi
 "$VENV/bin/st" --version
+export PIER_TEST_PYTHON="$VENV/bin/python"
 
 stage "format (cargo fmt --check)"
 cargo fmt --all -- --check

@@ -10,6 +10,7 @@ pub mod imaging;
 pub mod middleware;
 pub mod response;
 pub mod routes;
+pub mod sentiment;
 pub mod server;
 pub mod startup;
 pub mod store;

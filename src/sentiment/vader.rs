@@ -1,0 +1,665 @@
+//! VADER (Hutto & Gilbert, 2014), ported rule for rule from the reference Python package
+//! `vaderSentiment` 3.3.2 (MIT; its lexicons are vendored beside this file), including
+//! its quirks, so that scores match the reference to the last rounded digit. Where
+//! Python's string semantics matter (`str.split`, `str.strip`, `str.isupper`,
+//! `string.punctuation`, `round`) they are reproduced exactly; a differential test
+//! (`tests/sentiment.rs`) compares thousands of generated texts with the reference.
+
+use std::collections::HashMap;
+
+use super::{Label, ModelInfo, Scores, SentimentModel};
+
+const B_INCR: f64 = 0.293;
+const B_DECR: f64 = -0.293;
+const C_INCR: f64 = 0.733;
+const N_SCALAR: f64 = -0.74;
+
+const LEXICON: &str = include_str!("vader_lexicon.txt");
+const EMOJI_LEXICON: &str = include_str!("emoji_utf8_lexicon.txt");
+
+const NEGATE: &[&str] = &[
+    "aint",
+    "arent",
+    "cannot",
+    "cant",
+    "couldnt",
+    "darent",
+    "didnt",
+    "doesnt",
+    "ain't",
+    "aren't",
+    "can't",
+    "couldn't",
+    "daren't",
+    "didn't",
+    "doesn't",
+    "dont",
+    "hadnt",
+    "hasnt",
+    "havent",
+    "isnt",
+    "mightnt",
+    "mustnt",
+    "neither",
+    "don't",
+    "hadn't",
+    "hasn't",
+    "haven't",
+    "isn't",
+    "mightn't",
+    "mustn't",
+    "neednt",
+    "needn't",
+    "never",
+    "none",
+    "nope",
+    "nor",
+    "not",
+    "nothing",
+    "nowhere",
+    "oughtnt",
+    "shant",
+    "shouldnt",
+    "uhuh",
+    "wasnt",
+    "werent",
+    "oughtn't",
+    "shan't",
+    "shouldn't",
+    "uh-uh",
+    "wasn't",
+    "weren't",
+    "without",
+    "wont",
+    "wouldnt",
+    "won't",
+    "wouldn't",
+    "rarely",
+    "seldom",
+    "despite",
+];
+
+const BOOSTERS: &[(&str, f64)] = &[
+    ("absolutely", B_INCR),
+    ("amazingly", B_INCR),
+    ("awfully", B_INCR),
+    ("completely", B_INCR),
+    ("considerable", B_INCR),
+    ("considerably", B_INCR),
+    ("decidedly", B_INCR),
+    ("deeply", B_INCR),
+    ("effing", B_INCR),
+    ("enormous", B_INCR),
+    ("enormously", B_INCR),
+    ("entirely", B_INCR),
+    ("especially", B_INCR),
+    ("exceptional", B_INCR),
+    ("exceptionally", B_INCR),
+    ("extreme", B_INCR),
+    ("extremely", B_INCR),
+    ("fabulously", B_INCR),
+    ("flipping", B_INCR),
+    ("flippin", B_INCR),
+    ("frackin", B_INCR),
+    ("fracking", B_INCR),
+    ("fricking", B_INCR),
+    ("frickin", B_INCR),
+    ("frigging", B_INCR),
+    ("friggin", B_INCR),
+    ("fully", B_INCR),
+    ("fuckin", B_INCR),
+    ("fucking", B_INCR),
+    ("fuggin", B_INCR),
+    ("fugging", B_INCR),
+    ("greatly", B_INCR),
+    ("hella", B_INCR),
+    ("highly", B_INCR),
+    ("hugely", B_INCR),
+    ("incredible", B_INCR),
+    ("incredibly", B_INCR),
+    ("intensely", B_INCR),
+    ("major", B_INCR),
+    ("majorly", B_INCR),
+    ("more", B_INCR),
+    ("most", B_INCR),
+    ("particularly", B_INCR),
+    ("purely", B_INCR),
+    ("quite", B_INCR),
+    ("really", B_INCR),
+    ("remarkably", B_INCR),
+    ("so", B_INCR),
+    ("substantially", B_INCR),
+    ("thoroughly", B_INCR),
+    ("total", B_INCR),
+    ("totally", B_INCR),
+    ("tremendous", B_INCR),
+    ("tremendously", B_INCR),
+    ("uber", B_INCR),
+    ("unbelievably", B_INCR),
+    ("unusually", B_INCR),
+    ("utter", B_INCR),
+    ("utterly", B_INCR),
+    ("very", B_INCR),
+    ("almost", B_DECR),
+    ("barely", B_DECR),
+    ("hardly", B_DECR),
+    ("just enough", B_DECR),
+    ("kind of", B_DECR),
+    ("kinda", B_DECR),
+    ("kindof", B_DECR),
+    ("kind-of", B_DECR),
+    ("less", B_DECR),
+    ("little", B_DECR),
+    ("marginal", B_DECR),
+    ("marginally", B_DECR),
+    ("occasional", B_DECR),
+    ("occasionally", B_DECR),
+    ("partly", B_DECR),
+    ("scarce", B_DECR),
+    ("scarcely", B_DECR),
+    ("slight", B_DECR),
+    ("slightly", B_DECR),
+    ("somewhat", B_DECR),
+    ("sort of", B_DECR),
+    ("sorta", B_DECR),
+    ("sortof", B_DECR),
+    ("sort-of", B_DECR),
+];
+
+const SPECIAL_CASES: &[(&str, f64)] = &[
+    ("the shit", 3.0),
+    ("the bomb", 3.0),
+    ("bad ass", 1.5),
+    ("badass", 1.5),
+    ("bus stop", 0.0),
+    ("yeah right", -2.0),
+    ("kiss of death", -1.5),
+    ("to die for", 3.0),
+    ("beating heart", 3.5),
+];
+
+/// The VADER model with its lexicons loaded.
+pub struct Vader {
+    lexicon: HashMap<String, f64>,
+    emojis: HashMap<char, String>,
+    boosters: HashMap<&'static str, f64>,
+    special_cases: HashMap<&'static str, f64>,
+}
+
+impl Default for Vader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Vader {
+    /// Parses the vendored lexicons (once, at start-up).
+    pub fn new() -> Self {
+        let mut lexicon = HashMap::with_capacity(7600);
+        for line in LEXICON.trim_end_matches('\n').split('\n') {
+            if line.is_empty() {
+                continue;
+            }
+            let mut fields = py_strip(line).split('\t');
+            let (Some(word), Some(measure)) = (fields.next(), fields.next()) else {
+                continue;
+            };
+            if let Ok(measure) = measure.parse::<f64>() {
+                lexicon.insert(word.to_owned(), measure);
+            }
+        }
+        let mut emojis = HashMap::with_capacity(1300);
+        for line in EMOJI_LEXICON.trim_end_matches('\n').split('\n') {
+            let mut fields = py_strip(line).split('\t');
+            let (Some(emoji), Some(description)) = (fields.next(), fields.next()) else {
+                continue;
+            };
+            // The reference replaces text one character at a time, so only one-character
+            // entries can ever match.
+            let mut chars = emoji.chars();
+            if let (Some(c), None) = (chars.next(), chars.next()) {
+                emojis.insert(c, description.to_owned());
+            }
+        }
+        Self {
+            lexicon,
+            emojis,
+            boosters: BOOSTERS.iter().copied().collect(),
+            special_cases: SPECIAL_CASES.iter().copied().collect(),
+        }
+    }
+
+    /// `polarity_scores` of the reference: rounded like it (3 digits, compound 4).
+    pub fn polarity_scores(&self, text: &str) -> Scores {
+        let text = self.replace_emojis(text);
+        let text = py_strip(&text);
+        let words: Vec<&str> = text
+            .split(py_is_space)
+            .filter(|w| !w.is_empty())
+            .map(strip_punc_if_word)
+            .collect();
+        let lower: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
+        let is_cap_diff = allcap_differential(&words);
+        let mut sentiments: Vec<f64> = Vec::with_capacity(words.len());
+        for (i, word) in lower.iter().enumerate() {
+            if self.boosters.contains_key(word.as_str()) {
+                sentiments.push(0.0);
+                continue;
+            }
+            if i + 1 < lower.len() && word == "kind" && lower[i + 1] == "of" {
+                sentiments.push(0.0);
+                continue;
+            }
+            sentiments.push(self.sentiment_valence(&words, &lower, is_cap_diff, i));
+        }
+        but_check(&lower, &mut sentiments);
+        score_valence(&sentiments, text)
+    }
+
+    fn replace_emojis(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut prev_space = true;
+        for c in text.chars() {
+            match self.emojis.get(&c) {
+                Some(description) => {
+                    if !prev_space {
+                        out.push(' ');
+                    }
+                    out.push_str(description);
+                    prev_space = false;
+                }
+                None => {
+                    out.push(c);
+                    prev_space = c == ' ';
+                }
+            }
+        }
+        out
+    }
+
+    fn in_lexicon(&self, lower: &str) -> bool {
+        self.lexicon.contains_key(lower)
+    }
+
+    fn sentiment_valence(
+        &self,
+        words: &[&str],
+        lower: &[String],
+        is_cap_diff: bool,
+        i: usize,
+    ) -> f64 {
+        let item = words[i];
+        let item_lower = lower[i].as_str();
+        let Some(&base) = self.lexicon.get(item_lower) else {
+            return 0.0;
+        };
+        let mut valence = base;
+        if item_lower == "no" && i != lower.len() - 1 && self.in_lexicon(&lower[i + 1]) {
+            valence = 0.0;
+        }
+        if (i > 0 && lower[i - 1] == "no")
+            || (i > 1 && lower[i - 2] == "no")
+            || (i > 2 && lower[i - 3] == "no" && (lower[i - 1] == "or" || lower[i - 1] == "nor"))
+        {
+            valence = base * N_SCALAR;
+        }
+        if py_is_upper(item) && is_cap_diff {
+            if valence > 0.0 {
+                valence += C_INCR;
+            } else {
+                valence -= C_INCR;
+            }
+        }
+        for start_i in 0..3 {
+            if i > start_i && !self.in_lexicon(&lower[i - (start_i + 1)]) {
+                let mut s = self.scalar_inc_dec(
+                    words[i - (start_i + 1)],
+                    &lower[i - (start_i + 1)],
+                    valence,
+                    is_cap_diff,
+                );
+                if start_i == 1 && s != 0.0 {
+                    s *= 0.95;
+                }
+                if start_i == 2 && s != 0.0 {
+                    s *= 0.9;
+                }
+                valence += s;
+                valence = negation_check(valence, lower, start_i, i);
+                if start_i == 2 {
+                    valence = self.special_idioms_check(valence, lower, i);
+                }
+            }
+        }
+        self.least_check(valence, lower, i)
+    }
+
+    fn scalar_inc_dec(&self, word: &str, word_lower: &str, valence: f64, is_cap_diff: bool) -> f64 {
+        let Some(&booster) = self.boosters.get(word_lower) else {
+            return 0.0;
+        };
+        let mut scalar = booster;
+        if valence < 0.0 {
+            scalar *= -1.0;
+        }
+        if py_is_upper(word) && is_cap_diff {
+            if valence > 0.0 {
+                scalar += C_INCR;
+            } else {
+                scalar -= C_INCR;
+            }
+        }
+        scalar
+    }
+
+    fn least_check(&self, valence: f64, lower: &[String], i: usize) -> f64 {
+        if i > 1 && !self.in_lexicon(&lower[i - 1]) && lower[i - 1] == "least" {
+            if lower[i - 2] != "at" && lower[i - 2] != "very" {
+                return valence * N_SCALAR;
+            }
+        } else if i > 0 && !self.in_lexicon(&lower[i - 1]) && lower[i - 1] == "least" {
+            return valence * N_SCALAR;
+        }
+        valence
+    }
+
+    /// Only called with `i > 2`, as in the reference.
+    fn special_idioms_check(&self, mut valence: f64, lower: &[String], i: usize) -> f64 {
+        let onezero = format!("{} {}", lower[i - 1], lower[i]);
+        let twoonezero = format!("{} {} {}", lower[i - 2], lower[i - 1], lower[i]);
+        let twoone = format!("{} {}", lower[i - 2], lower[i - 1]);
+        let threetwoone = format!("{} {} {}", lower[i - 3], lower[i - 2], lower[i - 1]);
+        let threetwo = format!("{} {}", lower[i - 3], lower[i - 2]);
+        for sequence in [&onezero, &twoonezero, &twoone, &threetwoone, &threetwo] {
+            if let Some(&special) = self.special_cases.get(sequence.as_str()) {
+                valence = special;
+                break;
+            }
+        }
+        if lower.len() - 1 > i {
+            let zeroone = format!("{} {}", lower[i], lower[i + 1]);
+            if let Some(&special) = self.special_cases.get(zeroone.as_str()) {
+                valence = special;
+            }
+        }
+        if lower.len() - 1 > i + 1 {
+            let zeroonetwo = format!("{} {} {}", lower[i], lower[i + 1], lower[i + 2]);
+            if let Some(&special) = self.special_cases.get(zeroonetwo.as_str()) {
+                valence = special;
+            }
+        }
+        for n_gram in [&threetwoone, &threetwo, &twoone] {
+            if let Some(&booster) = self.boosters.get(n_gram.as_str()) {
+                valence += booster;
+            }
+        }
+        valence
+    }
+}
+
+fn negated(word: &str) -> bool {
+    NEGATE.contains(&word) || word.contains("n't")
+}
+
+fn negation_check(valence: f64, lower: &[String], start_i: usize, i: usize) -> f64 {
+    let w = |back: usize| lower[i - back].as_str();
+    match start_i {
+        0 if negated(w(1)) => return valence * N_SCALAR,
+        1 => {
+            if w(2) == "never" && (w(1) == "so" || w(1) == "this") {
+                return valence * 1.25;
+            } else if w(2) == "without" && w(1) == "doubt" {
+                return valence;
+            } else if negated(w(2)) {
+                return valence * N_SCALAR;
+            }
+        }
+        2 => {
+            // Python's precedence: (never and (so or this)) or (so or this one back).
+            if (w(3) == "never" && (w(2) == "so" || w(2) == "this"))
+                || (w(1) == "so" || w(1) == "this")
+            {
+                return valence * 1.25;
+            } else if w(3) == "without" && (w(2) == "doubt" || w(1) == "doubt") {
+                return valence;
+            } else if negated(w(3)) {
+                return valence * N_SCALAR;
+            }
+        }
+        _ => {}
+    }
+    valence
+}
+
+/// The reference's "but" rule, quirks included: for each position it looks up the
+/// *first* entry equal to the current value (`list.index`) and scales that one.
+fn but_check(lower: &[String], sentiments: &mut [f64]) {
+    let Some(bi) = lower.iter().position(|w| w == "but") else {
+        return;
+    };
+    for k in 0..sentiments.len() {
+        let sentiment = sentiments[k];
+        let si = sentiments.iter().position(|s| *s == sentiment).unwrap_or(k);
+        if si < bi {
+            sentiments[si] = sentiment * 0.5;
+        } else if si > bi {
+            sentiments[si] = sentiment * 1.5;
+        }
+    }
+}
+
+fn score_valence(sentiments: &[f64], text: &str) -> Scores {
+    if sentiments.is_empty() {
+        return Scores::from_rounded(0.0, 0.0, 0.0, 0.0);
+    }
+    let mut sum_s = 0.0;
+    for s in sentiments {
+        sum_s += s;
+    }
+    let punct = punctuation_emphasis(text);
+    if sum_s > 0.0 {
+        sum_s += punct;
+    } else if sum_s < 0.0 {
+        sum_s -= punct;
+    }
+    let compound = normalize(sum_s);
+    let (mut pos_sum, mut neg_sum, mut neu_count) = (0.0f64, 0.0f64, 0u32);
+    for &s in sentiments {
+        if s > 0.0 {
+            pos_sum += s + 1.0;
+        }
+        if s < 0.0 {
+            neg_sum += s - 1.0;
+        }
+        if s == 0.0 {
+            neu_count += 1;
+        }
+    }
+    if pos_sum > neg_sum.abs() {
+        pos_sum += punct;
+    } else if pos_sum < neg_sum.abs() {
+        neg_sum -= punct;
+    }
+    let total = pos_sum + neg_sum.abs() + f64::from(neu_count);
+    Scores::from_rounded(
+        py_round((neg_sum / total).abs(), 3),
+        py_round((f64::from(neu_count) / total).abs(), 3),
+        py_round((pos_sum / total).abs(), 3),
+        py_round(compound, 4),
+    )
+}
+
+fn punctuation_emphasis(text: &str) -> f64 {
+    let ep = text.matches('!').count().min(4) as f64 * 0.292;
+    let qm_count = text.matches('?').count();
+    let qm = if qm_count > 1 {
+        if qm_count <= 3 {
+            qm_count as f64 * 0.18
+        } else {
+            0.96
+        }
+    } else {
+        0.0
+    };
+    ep + qm
+}
+
+fn normalize(score: f64) -> f64 {
+    (score / (score * score + 15.0).sqrt()).clamp(-1.0, 1.0)
+}
+
+/// Python's `round(x, digits)`: the exact binary value rounded half-to-even, which is
+/// what Rust's fixed-precision formatting does too.
+fn py_round(x: f64, digits: usize) -> f64 {
+    format!("{x:.digits$}").parse().unwrap_or(x)
+}
+
+/// Python's `str.isspace` for one character (Unicode White_Space plus U+001C..U+001F).
+fn py_is_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+/// Python's `str.strip()` with no arguments.
+fn py_strip(s: &str) -> &str {
+    s.trim_matches(py_is_space)
+}
+
+/// `string.punctuation`.
+fn is_ascii_punctuation(c: char) -> bool {
+    c.is_ascii_punctuation()
+}
+
+/// The reference's `_strip_punc_if_word`: strip ASCII punctuation at both ends unless
+/// that leaves two characters or fewer (then it was likely an emoticon such as `:)`).
+fn strip_punc_if_word(token: &str) -> &str {
+    let stripped = token.trim_matches(is_ascii_punctuation);
+    if stripped.chars().count() <= 2 {
+        token
+    } else {
+        stripped
+    }
+}
+
+/// Python's `str.isupper`: every cased character upper case, and at least one.
+fn py_is_upper(word: &str) -> bool {
+    let mut cased = false;
+    for c in word.chars() {
+        if c.is_lowercase() || is_titlecase(c) {
+            return false;
+        }
+        if c.is_uppercase() {
+            cased = true;
+        }
+    }
+    cased
+}
+
+/// Unicode general category Lt (titlecase letters); Python counts them as not upper.
+fn is_titlecase(c: char) -> bool {
+    matches!(c,
+        '\u{01C5}' | '\u{01C8}' | '\u{01CB}' | '\u{01F2}'
+        | '\u{1F88}'..='\u{1F8F}' | '\u{1F98}'..='\u{1F9F}' | '\u{1FA8}'..='\u{1FAF}'
+        | '\u{1FBC}' | '\u{1FCC}' | '\u{1FFC}')
+}
+
+fn allcap_differential(words: &[&str]) -> bool {
+    let allcap = words.iter().filter(|w| py_is_upper(w)).count();
+    let differential = words.len() - allcap;
+    0 < differential && differential < words.len()
+}
+
+impl SentimentModel for Vader {
+    fn info(&self) -> ModelInfo {
+        ModelInfo {
+            name: "vader",
+            version: "vaderSentiment 3.3.2 lexicon",
+            lexicon_size: self.lexicon.len(),
+            emoji_lexicon_size: self.emojis.len(),
+            positive_threshold: Label::POSITIVE_AT,
+            negative_threshold: Label::NEGATIVE_AT,
+        }
+    }
+
+    fn score(&self, text: &str) -> Scores {
+        self.polarity_scores(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reference package's own demo sentences and their published scores.
+    #[test]
+    fn reproduces_the_reference_demo() {
+        let vader = Vader::new();
+        for (text, neg, neu, pos, compound) in [
+            (
+                "VADER is smart, handsome, and funny.",
+                0.0,
+                0.254,
+                0.746,
+                0.8316,
+            ),
+            (
+                "VADER is VERY SMART, handsome, and FUNNY!!!",
+                0.0,
+                0.233,
+                0.767,
+                0.9342,
+            ),
+            (
+                "VADER is not smart, handsome, nor funny.",
+                0.646,
+                0.354,
+                0.0,
+                -0.7424,
+            ),
+            (
+                "At least it isn't a horrible book.",
+                0.0,
+                0.678,
+                0.322,
+                0.431,
+            ),
+            (
+                "The plot was good, but the characters are uncompelling and the dialog is not great.",
+                0.327,
+                0.579,
+                0.094,
+                -0.7042,
+            ),
+            (
+                "Today only kinda sux! But I'll get by, lol",
+                0.127,
+                0.556,
+                0.317,
+                0.5249,
+            ),
+            ("Make sure you :) or :D today!", 0.0, 0.294, 0.706, 0.8633),
+            ("Not bad at all", 0.0, 0.513, 0.487, 0.431),
+            ("", 0.0, 0.0, 0.0, 0.0),
+        ] {
+            let s = vader.polarity_scores(text);
+            assert_eq!(
+                (s.neg, s.neu, s.pos, s.compound),
+                (neg, neu, pos, compound),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn python_string_semantics() {
+        assert!(py_is_upper("GOOD!"));
+        assert!(!py_is_upper("Good"));
+        assert!(!py_is_upper(":)"));
+        assert!(!py_is_upper("ǅX"));
+        assert_eq!(strip_punc_if_word("good!!"), "good");
+        assert_eq!(strip_punc_if_word(":)"), ":)");
+        assert_eq!(strip_punc_if_word("'ok'"), "'ok'");
+        assert_eq!(py_strip("\u{1f} a \u{3000}"), "a");
+        assert_eq!(py_round(0.125, 2), 0.12);
+        assert_eq!(py_round(0.375, 2), 0.38);
+    }
+}
