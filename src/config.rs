@@ -121,6 +121,18 @@ pub struct Settings {
     #[arg(long = "max-json-bytes", env = "PIER_MAX_JSON_BYTES", default_value = "65536", value_parser = clap::value_parser!(u64).range(1024..=16 * 1024 * 1024), global = true)]
     pub max_json_bytes: u64,
 
+    /// Longest text `/predict` scores, in characters (1 ..= 1,000,000).
+    #[arg(long = "max-text-chars", env = "PIER_MAX_TEXT_CHARS", default_value = "10000", value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
+    pub max_text_chars: u32,
+
+    /// Most texts in one `/predict` batch (1 ..= 100,000).
+    #[arg(long = "max-batch-texts", env = "PIER_MAX_BATCH_TEXTS", default_value = "1000", value_parser = clap::value_parser!(u32).range(1..=100_000), global = true)]
+    pub max_batch_texts: u32,
+
+    /// Largest `/predict` body, in bytes (1 KiB ..= 256 MiB).
+    #[arg(long = "max-predict-bytes", env = "PIER_MAX_PREDICT_BYTES", default_value = "4194304", value_parser = clap::value_parser!(u64).range(1024..=256 * 1024 * 1024), global = true)]
+    pub max_predict_bytes: u64,
+
     /// Longest time one request may take before it is answered 408 (e.g. `60s`, `500ms`).
     #[arg(long = "request-timeout", env = "PIER_REQUEST_TIMEOUT", default_value = "60s", value_parser = parse_duration, global = true)]
     pub request_timeout: Duration,

@@ -6,6 +6,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::{
     imaging::Thumbnailer,
+    sentiment::SentimentModel,
     store::{Blobs, Database, ImageMetaStore, ItemStore},
 };
 
@@ -20,6 +21,12 @@ pub struct Limits {
     pub max_image_pixels: u64,
     /// Largest JSON body.
     pub max_json_bytes: u64,
+    /// Longest text to score, in characters.
+    pub max_text_chars: u32,
+    /// Most texts in one prediction batch.
+    pub max_batch_texts: u32,
+    /// Largest `/predict` body.
+    pub max_predict_bytes: u64,
 }
 
 /// Shared state: the backends chosen at start-up and the limits. One `Arc`, so the
@@ -54,6 +61,8 @@ pub struct Shared {
     pub blobs: Blobs,
     /// Permits for uploads in progress (`PIER_MAX_CONCURRENT_UPLOADS`).
     pub upload_permits: Arc<tokio::sync::Semaphore>,
+    /// The sentiment model, loaded once.
+    pub model: Arc<dyn SentimentModel>,
     /// Thumbnail maker with its own concurrency bound.
     pub thumbnails: Thumbnailer,
     /// Request limits.

@@ -13,16 +13,16 @@ use crate::{context::ApiContext, error::ApiError};
 /// domain type is left to that type's parser, which reports per-field errors.
 pub struct JsonBody(pub Bytes);
 
-impl FromRequest<ApiContext> for JsonBody {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &ApiContext) -> Result<Self, ApiError> {
+impl JsonBody {
+    /// Reads a JSON body of at most `limit` bytes (endpoints with larger bodies, such as
+    /// batch prediction, call this with their own limit).
+    pub async fn read(request: Request, limit: u64) -> Result<Self, ApiError> {
         if !is_json(request.headers().get(header::CONTENT_TYPE)) {
             return Err(ApiError::UnsupportedMediaType(
                 "the body must be JSON, sent with Content-Type: application/json".into(),
             ));
         }
-        let limit = usize::try_from(state.limits.max_json_bytes).unwrap_or(usize::MAX);
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         match axum::body::to_bytes(request.into_body(), limit).await {
             Ok(bytes) => Ok(Self(bytes)),
             Err(error) if is_length_limit(&error) => Err(ApiError::PayloadTooLarge(format!(
@@ -32,6 +32,14 @@ impl FromRequest<ApiContext> for JsonBody {
                 "the body could not be read: {error}"
             ))),
         }
+    }
+}
+
+impl FromRequest<ApiContext> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &ApiContext) -> Result<Self, ApiError> {
+        Self::read(request, state.limits.max_json_bytes).await
     }
 }
 

@@ -57,12 +57,16 @@ impl Application {
             upload_permits: Arc::new(tokio::sync::Semaphore::new(
                 settings.max_concurrent_uploads as usize,
             )),
+            model: Arc::new(crate::sentiment::vader::Vader::new()),
             thumbnails: Thumbnailer::new(settings.max_image_pixels, cores),
             limits: Limits {
                 max_upload_bytes: settings.max_upload_bytes,
                 max_files_per_upload: settings.max_files_per_upload,
                 max_image_pixels: settings.max_image_pixels,
                 max_json_bytes: settings.max_json_bytes,
+                max_text_chars: settings.max_text_chars,
+                max_batch_texts: settings.max_batch_texts,
+                max_predict_bytes: settings.max_predict_bytes,
             },
             started: Instant::now(),
             metrics: telemetry::metrics_handle(),

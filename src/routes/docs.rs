@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{health, images, items, metrics, root};
+use super::{health, images, items, metrics, predict, root};
 use crate::context::Limits;
 
 /// The OpenAPI 3.1 document, generated from the handlers' annotations.
@@ -16,12 +16,14 @@ use crate::context::Limits;
     paths(
         items::create, items::list, items::get, items::replace, items::delete,
         images::upload, images::list, images::get, images::thumbnail, images::delete,
+        predict::predict, predict::model_info,
         health::health, health::ready, metrics::metrics, root::root,
     ),
     components(schemas(crate::error::Problem)),
     tags(
         (name = "items", description = "The catalogue"),
         (name = "images", description = "Upload, list, fetch and delete images"),
+        (name = "sentiment", description = "The sentiment model (VADER)"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]
@@ -83,6 +85,9 @@ mod tests {
             max_files_per_upload: 20,
             max_image_pixels: 1,
             max_json_bytes: 1,
+            max_text_chars: 10_000,
+            max_batch_texts: 1000,
+            max_predict_bytes: 1,
         }
     }
 

@@ -5,6 +5,7 @@ pub mod health;
 pub mod images;
 pub mod items;
 pub mod metrics;
+pub mod predict;
 pub mod root;
 
 use axum::{
@@ -39,6 +40,8 @@ pub fn router(ctx: ApiContext) -> Router {
         .route("/images", get(images::list))
         .route("/image/{id}", get(images::get).delete(images::delete))
         .route("/image/{id}/thumbnail", get(images::thumbnail))
+        .route("/predict", post(predict::predict))
+        .route("/model/info", get(predict::model_info))
         .route("/health", get(health::health))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(metrics::metrics))

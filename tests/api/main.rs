@@ -6,4 +6,5 @@ mod health;
 mod helpers;
 mod images;
 mod items;
+mod predict;
 mod shutdown;

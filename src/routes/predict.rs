@@ -1,0 +1,232 @@
+//! `/predict` and `/model/info`: the sentiment model over HTTP.
+
+use std::{collections::HashMap, sync::OnceLock};
+
+use axum::{
+    extract::{Request, State},
+    response::{IntoResponse, Response},
+};
+use serde_json::value::RawValue;
+use utoipa::ToSchema;
+
+use crate::{
+    context::ApiContext,
+    error::{ApiError, FieldErrors, Problem},
+    extract::JsonBody,
+    response::JsonResponse,
+    sentiment::{Label, ModelInfo, Scores},
+};
+
+/// Batches with more characters than this are scored on a blocking thread, so a large
+/// batch never holds an async worker for long.
+const INLINE_CHARS: usize = 20_000;
+
+/// The body of `POST /predict`: exactly one of `text` or `texts` (documentation only;
+/// parsed by hand so that every problem is reported per field).
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(untagged)]
+#[allow(dead_code)]
+#[schema(as = PredictRequest)]
+pub enum PredictRequestDoc {
+    /// One text.
+    One {
+        /// Up to 10,000 characters.
+        #[schema(max_length = 10000)]
+        text: String,
+    },
+    /// Several texts, scored in the order sent.
+    Many {
+        /// Up to 1,000 texts of up to 10,000 characters each.
+        #[schema(max_items = 1000, inline)]
+        texts: Vec<TextDoc>,
+    },
+}
+
+/// One text of a batch (documentation only).
+#[derive(ToSchema, serde::Deserialize)]
+#[schema(value_type = String, max_length = 10000)]
+#[allow(dead_code)]
+pub struct TextDoc(String);
+
+/// The answer of `POST /predict` (documentation only).
+#[derive(ToSchema, serde::Serialize)]
+#[serde(untagged)]
+#[allow(dead_code)]
+#[schema(as = PredictResponse)]
+pub enum PredictResponseDoc {
+    /// For `text`.
+    One(Scores),
+    /// For `texts`, in the order sent.
+    Many(Vec<Scores>),
+}
+
+/// What a client asked to score.
+enum Input {
+    One(String),
+    Many(Vec<String>),
+}
+
+fn parse(body: &[u8], max_chars: u32, max_texts: u32) -> Result<Input, ApiError> {
+    let value: Box<RawValue> = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    let fields: HashMap<String, Box<RawValue>> = serde_json::from_str(value.get())
+        .map_err(|_| ApiError::field("body", "must be a JSON object"))?;
+    let too_long = |chars: usize| format!("must be at most {max_chars} characters (got {chars})");
+    match (fields.get("text"), fields.get("texts")) {
+        (Some(_), Some(_)) => Err(ApiError::field(
+            "body",
+            "send either `text` or `texts`, not both",
+        )),
+        (None, None) => Err(ApiError::field(
+            "body",
+            "send `text` (a string) or `texts` (a list of strings)",
+        )),
+        (Some(raw), None) => {
+            let text: String = serde_json::from_str(raw.get())
+                .map_err(|_| ApiError::field("text", "must be a string"))?;
+            let chars = text.chars().count();
+            if chars > max_chars as usize {
+                return Err(ApiError::field("text", too_long(chars)));
+            }
+            Ok(Input::One(text))
+        }
+        (None, Some(raw)) => {
+            let texts: Vec<Box<RawValue>> = serde_json::from_str(raw.get())
+                .map_err(|_| ApiError::field("texts", "must be a list of strings"))?;
+            if texts.len() > max_texts as usize {
+                return Err(ApiError::field(
+                    "texts",
+                    format!("must hold at most {max_texts} texts (got {})", texts.len()),
+                ));
+            }
+            let mut errors = FieldErrors::new();
+            let mut parsed = Vec::with_capacity(texts.len());
+            for (index, raw) in texts.iter().enumerate() {
+                match serde_json::from_str::<String>(raw.get()) {
+                    Ok(text) => {
+                        let chars = text.chars().count();
+                        if chars > max_chars as usize {
+                            errors
+                                .entry(format!("texts[{index}]"))
+                                .or_default()
+                                .push(too_long(chars));
+                        }
+                        parsed.push(text);
+                    }
+                    Err(_) => errors
+                        .entry(format!("texts[{index}]"))
+                        .or_default()
+                        .push("must be a string".into()),
+                }
+            }
+            if errors.is_empty() {
+                Ok(Input::Many(parsed))
+            } else {
+                Err(ApiError::validation(errors))
+            }
+        }
+    }
+}
+
+/// Counts a prediction by label; the three counters are resolved once.
+fn count(label: Label) {
+    static COUNTERS: OnceLock<[metrics::Counter; 3]> = OnceLock::new();
+    let counters = COUNTERS.get_or_init(|| {
+        [Label::Positive, Label::Neutral, Label::Negative]
+            .map(|l| metrics::counter!("predictions_total", "label" => l.as_str()))
+    });
+    counters[label as usize].increment(1);
+}
+
+/// Score one text (`{text}`) or a batch (`{texts: […]}`, answered as a list in order).
+#[utoipa::path(operation_id = "predict", post, path = "/predict", tag = "sentiment",
+    request_body(content = PredictRequestDoc, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Scores for `text`, or a list of scores for `texts` in the order sent", body = PredictResponseDoc),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A text too long, too many texts, or a wrong type", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn predict(
+    State(ctx): State<ApiContext>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let JsonBody(body) = JsonBody::read(request, ctx.limits.max_predict_bytes).await?;
+    match parse(&body, ctx.limits.max_text_chars, ctx.limits.max_batch_texts)? {
+        Input::One(text) => {
+            let scores = ctx.model.score(&text);
+            count(scores.label);
+            Ok(JsonResponse::new(scores, 96).into_response())
+        }
+        Input::Many(texts) => {
+            let chars: usize = texts.iter().map(String::len).sum();
+            let model = ctx.model.clone();
+            let score_all = move || {
+                texts
+                    .iter()
+                    .map(|t| model.score(t))
+                    .collect::<Vec<Scores>>()
+            };
+            let scores = if chars > INLINE_CHARS {
+                tokio::task::spawn_blocking(score_all)
+                    .await
+                    .map_err(|e| ApiError::Internal(e.into()))?
+            } else {
+                score_all()
+            };
+            for s in &scores {
+                count(s.label);
+            }
+            let capacity = 2 + scores.len() * 96;
+            Ok(JsonResponse::new(scores, capacity).into_response())
+        }
+    }
+}
+
+/// The model's name, lexicon version and size, and the label thresholds.
+#[utoipa::path(operation_id = "model_info", get, path = "/model/info", tag = "sentiment",
+    responses((status = 200, description = "About the model", body = ModelInfo)))]
+pub async fn model_info(State(ctx): State<ApiContext>) -> JsonResponse<ModelInfo> {
+    JsonResponse::new(ctx.model.info(), 256)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_rules() {
+        assert!(matches!(
+            parse(br#"{"text":"good"}"#, 10, 3),
+            Ok(Input::One(_))
+        ));
+        assert!(
+            matches!(parse(br#"{"texts":["a","b"]}"#, 10, 3), Ok(Input::Many(v)) if v.len() == 2)
+        );
+        assert!(matches!(parse(br#"{"texts":[]}"#, 10, 3), Ok(Input::Many(v)) if v.is_empty()));
+        for (body, field) in [
+            (&br#"{"text":"a","texts":[]}"#[..], "body"),
+            (br#"{}"#, "body"),
+            (br#"[]"#, "body"),
+            (br#"{"text":null}"#, "text"),
+            (br#"{"text":5}"#, "text"),
+            (br#"{"text":"elevenchars"}"#, "text"),
+            (br#"{"texts":"a"}"#, "texts"),
+            (br#"{"texts":["a","b","c","d"]}"#, "texts"),
+            (br#"{"texts":["a",1]}"#, "texts[1]"),
+            (br#"{"texts":["a","elevenchars"]}"#, "texts[1]"),
+        ] {
+            match parse(body, 10, 3) {
+                Err(ApiError::Validation { errors, .. }) => {
+                    assert!(errors.contains_key(field), "{errors:?}")
+                }
+                _ => panic!(
+                    "{} should be a 422 on {field}",
+                    String::from_utf8_lossy(body)
+                ),
+            }
+        }
+        assert!(matches!(parse(b"{", 10, 3), Err(ApiError::BadRequest(_))));
+    }
+}
