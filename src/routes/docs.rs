@@ -38,6 +38,12 @@ pub fn openapi_document(limits: &Limits) -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises");
     doc["paths"]["/upload"]["post"]["requestBody"]["content"]["multipart/form-data"]["encoding"] =
         json!({ "file": { "contentType": IMAGE_TYPES } });
+    // A prediction body has exactly one of the two fields and nothing else.
+    if let Some(branches) = doc["components"]["schemas"]["PredictRequest"]["oneOf"].as_array_mut() {
+        for branch in branches {
+            branch["additionalProperties"] = json!(false);
+        }
+    }
     // An image is served with the media type its bytes were sniffed as.
     let image_content: serde_json::Map<String, Value> = IMAGE_TYPES
         .split(", ")

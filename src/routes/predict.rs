@@ -72,6 +72,13 @@ fn parse(body: &[u8], max_chars: u32, max_texts: u32) -> Result<Input, ApiError>
     let fields: HashMap<String, Box<RawValue>> = serde_json::from_str(value.get())
         .map_err(|_| ApiError::field("body", "must be a JSON object"))?;
     let too_long = |chars: usize| format!("must be at most {max_chars} characters (got {chars})");
+    if let Some(unknown) = fields.keys().find(|key| *key != "text" && *key != "texts") {
+        let shown: String = unknown.chars().take(40).collect();
+        return Err(ApiError::field(
+            "body",
+            format!("unknown field `{shown}`; send only `text` or `texts`"),
+        ));
+    }
     match (fields.get("text"), fields.get("texts")) {
         (Some(_), Some(_)) => Err(ApiError::field(
             "body",
@@ -208,6 +215,7 @@ mod tests {
         for (body, field) in [
             (&br#"{"text":"a","texts":[]}"#[..], "body"),
             (br#"{}"#, "body"),
+            (br#"{"text":"a","extra":1}"#, "body"),
             (br#"[]"#, "body"),
             (br#"{"text":null}"#, "text"),
             (br#"{"text":5}"#, "text"),
