@@ -141,6 +141,8 @@ def table(results_file: str, rss_file: str, cold_ms: str, disk_files_per_s: str,
         other = ""
         if "/image/" in r["name"]:
             other = f"{r['rps'] / blob * 100:.0f} % of a 64 KiB body from memory"
+        elif "batch of 100" in r["name"]:
+            other = f"{r['rps'] * 100:,.0f} texts/s"
         elif "/upload" in r["name"]:
             other = f"{r['rps'] / disk * 100:.0f} % of raw durable 256 KiB writes ({disk:,.0f}/s)"
         errors = int(r["non2xx"] + r["socket_errors"])

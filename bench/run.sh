@@ -90,6 +90,8 @@ PATH_TO_GET="/items?limit=50" run_wrk "pier GET /items?limit=50" "$PORT" get.lua
 run_wrk "pier POST /items" "$PORT" post_item.lua
 IMAGE_IDS="$WORK/image_ids" run_wrk "pier GET /image/{id} (64 KiB)" "$PORT" get_image.lua
 UPLOAD_FILE="$WORK/upload.png" run_wrk "pier POST /upload (256 KiB)" "$PORT" upload.lua
+run_wrk "pier POST /predict (one 20-word text)" "$PORT" predict.lua
+run_wrk "pier POST /predict (batch of 100 texts)" "$PORT" predict_batch.lua
 PIER_RSS=$(peak_rss_kib "$PIER_PID")
 echo "$PIER_RSS $CEILING_RSS" >"$WORK/rss"
 

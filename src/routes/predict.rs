@@ -66,7 +66,21 @@ enum Input {
     Many(Vec<String>),
 }
 
+/// The common request, `{"text": "…"}` and nothing else, read without intermediate maps.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OneText<'a> {
+    #[serde(borrow)]
+    text: std::borrow::Cow<'a, str>,
+}
+
 fn parse(body: &[u8], max_chars: u32, max_texts: u32) -> Result<Input, ApiError> {
+    if let Ok(one) = serde_json::from_slice::<OneText>(body) {
+        if one.text.chars().count() <= max_chars as usize {
+            return Ok(Input::One(one.text.into_owned()));
+        }
+    }
+    // Anything else (including every error) takes the path that explains itself.
     let value: Box<RawValue> = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
     let fields: HashMap<String, Box<RawValue>> = serde_json::from_str(value.get())

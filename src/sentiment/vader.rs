@@ -5,7 +5,7 @@
 //! `string.punctuation`, `round`) they are reproduced exactly; a differential test
 //! (`tests/sentiment.rs`) compares thousands of generated texts with the reference.
 
-use std::collections::HashMap;
+use std::{borrow::Cow, collections::HashMap};
 
 use super::{Label, ModelInfo, Scores, SentimentModel};
 
@@ -183,7 +183,10 @@ pub struct Vader {
     lexicon: HashMap<String, f64>,
     emojis: HashMap<char, String>,
     boosters: HashMap<&'static str, f64>,
-    special_cases: HashMap<&'static str, f64>,
+    /// SPECIAL_CASES as word lists, compared without building strings.
+    special_cases: Vec<(Vec<&'static str>, f64)>,
+    /// The boosters of more than one word ("kind of"…), the only ones an n-gram can match.
+    phrase_boosters: Vec<(Vec<&'static str>, f64)>,
 }
 
 impl Default for Vader {
@@ -225,7 +228,15 @@ impl Vader {
             lexicon,
             emojis,
             boosters: BOOSTERS.iter().copied().collect(),
-            special_cases: SPECIAL_CASES.iter().copied().collect(),
+            special_cases: SPECIAL_CASES
+                .iter()
+                .map(|(p, v)| (p.split(' ').collect(), *v))
+                .collect(),
+            phrase_boosters: BOOSTERS
+                .iter()
+                .filter(|(p, _)| p.contains(' '))
+                .map(|(p, v)| (p.split(' ').collect(), *v))
+                .collect(),
         }
     }
 
@@ -238,11 +249,11 @@ impl Vader {
             .filter(|w| !w.is_empty())
             .map(strip_punc_if_word)
             .collect();
-        let lower: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
+        let lower: Vec<Cow<str>> = words.iter().map(|w| py_lower(w)).collect();
         let is_cap_diff = allcap_differential(&words);
         let mut sentiments: Vec<f64> = Vec::with_capacity(words.len());
         for (i, word) in lower.iter().enumerate() {
-            if self.boosters.contains_key(word.as_str()) {
+            if self.boosters.contains_key(word.as_ref()) {
                 sentiments.push(0.0);
                 continue;
             }
@@ -256,7 +267,14 @@ impl Vader {
         score_valence(&sentiments, text)
     }
 
-    fn replace_emojis(&self, text: &str) -> String {
+    fn replace_emojis<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        // Every emoji is outside ASCII: most texts need no copy.
+        if !text
+            .chars()
+            .any(|c| !c.is_ascii() && self.emojis.contains_key(&c))
+        {
+            return Cow::Borrowed(text);
+        }
         let mut out = String::with_capacity(text.len());
         let mut prev_space = true;
         for c in text.chars() {
@@ -274,7 +292,7 @@ impl Vader {
                 }
             }
         }
-        out
+        Cow::Owned(out)
     }
 
     fn in_lexicon(&self, lower: &str) -> bool {
@@ -284,12 +302,12 @@ impl Vader {
     fn sentiment_valence(
         &self,
         words: &[&str],
-        lower: &[String],
+        lower: &[Cow<str>],
         is_cap_diff: bool,
         i: usize,
     ) -> f64 {
         let item = words[i];
-        let item_lower = lower[i].as_str();
+        let item_lower = lower[i].as_ref();
         let Some(&base) = self.lexicon.get(item_lower) else {
             return 0.0;
         };
@@ -352,7 +370,7 @@ impl Vader {
         scalar
     }
 
-    fn least_check(&self, valence: f64, lower: &[String], i: usize) -> f64 {
+    fn least_check(&self, valence: f64, lower: &[Cow<str>], i: usize) -> f64 {
         if i > 1 && !self.in_lexicon(&lower[i - 1]) && lower[i - 1] == "least" {
             if lower[i - 2] != "at" && lower[i - 2] != "very" {
                 return valence * N_SCALAR;
@@ -363,33 +381,34 @@ impl Vader {
         valence
     }
 
-    /// Only called with `i > 2`, as in the reference.
-    fn special_idioms_check(&self, mut valence: f64, lower: &[String], i: usize) -> f64 {
-        let onezero = format!("{} {}", lower[i - 1], lower[i]);
-        let twoonezero = format!("{} {} {}", lower[i - 2], lower[i - 1], lower[i]);
-        let twoone = format!("{} {}", lower[i - 2], lower[i - 1]);
-        let threetwoone = format!("{} {} {}", lower[i - 3], lower[i - 2], lower[i - 1]);
-        let threetwo = format!("{} {}", lower[i - 3], lower[i - 2]);
-        for sequence in [&onezero, &twoonezero, &twoone, &threetwoone, &threetwo] {
-            if let Some(&special) = self.special_cases.get(sequence.as_str()) {
-                valence = special;
-                break;
-            }
+    /// Only called with `i > 2`, as in the reference. Its n-grams are compared as word
+    /// lists (words never contain spaces, so this equals the reference's string keys).
+    fn special_idioms_check(&self, mut valence: f64, lower: &[Cow<str>], i: usize) -> f64 {
+        let special = |words: &[Cow<str>]| lookup(&self.special_cases, words);
+        // onezero, twoonezero, twoone, threetwoone, threetwo: the first that matches wins.
+        let sequences = [
+            &lower[i - 1..=i],
+            &lower[i - 2..=i],
+            &lower[i - 2..i],
+            &lower[i - 3..i],
+            &lower[i - 3..i - 1],
+        ];
+        if let Some(value) = sequences.iter().find_map(|words| special(words)) {
+            valence = value;
         }
         if lower.len() - 1 > i {
-            let zeroone = format!("{} {}", lower[i], lower[i + 1]);
-            if let Some(&special) = self.special_cases.get(zeroone.as_str()) {
-                valence = special;
+            if let Some(value) = special(&lower[i..=i + 1]) {
+                valence = value;
             }
         }
         if lower.len() - 1 > i + 1 {
-            let zeroonetwo = format!("{} {} {}", lower[i], lower[i + 1], lower[i + 2]);
-            if let Some(&special) = self.special_cases.get(zeroonetwo.as_str()) {
-                valence = special;
+            if let Some(value) = special(&lower[i..=i + 2]) {
+                valence = value;
             }
         }
-        for n_gram in [&threetwoone, &threetwo, &twoone] {
-            if let Some(&booster) = self.boosters.get(n_gram.as_str()) {
+        // threetwoone, threetwo, twoone against the boosters.
+        for words in [&lower[i - 3..i], &lower[i - 3..i - 1], &lower[i - 2..i]] {
+            if let Some(booster) = lookup(&self.phrase_boosters, words) {
                 valence += booster;
             }
         }
@@ -397,12 +416,35 @@ impl Vader {
     }
 }
 
+/// The value of the phrase equal to `words`, if any.
+fn lookup(phrases: &[(Vec<&'static str>, f64)], words: &[Cow<str>]) -> Option<f64> {
+    phrases
+        .iter()
+        .find(|(phrase, _)| {
+            phrase.len() == words.len() && phrase.iter().zip(words).all(|(p, w)| *p == w.as_ref())
+        })
+        .map(|(_, value)| *value)
+}
+
+/// Python's `str.lower()`; borrows when nothing changes (the common case).
+fn py_lower(word: &str) -> Cow<'_, str> {
+    if word.is_ascii() {
+        if word.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(word.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(word)
+        }
+    } else {
+        Cow::Owned(word.to_lowercase())
+    }
+}
+
 fn negated(word: &str) -> bool {
     NEGATE.contains(&word) || word.contains("n't")
 }
 
-fn negation_check(valence: f64, lower: &[String], start_i: usize, i: usize) -> f64 {
-    let w = |back: usize| lower[i - back].as_str();
+fn negation_check(valence: f64, lower: &[Cow<str>], start_i: usize, i: usize) -> f64 {
+    let w = |back: usize| lower[i - back].as_ref();
     match start_i {
         0 if negated(w(1)) => return valence * N_SCALAR,
         1 => {
@@ -433,7 +475,7 @@ fn negation_check(valence: f64, lower: &[String], start_i: usize, i: usize) -> f
 
 /// The reference's "but" rule, quirks included: for each position it looks up the
 /// *first* entry equal to the current value (`list.index`) and scales that one.
-fn but_check(lower: &[String], sentiments: &mut [f64]) {
+fn but_check(lower: &[Cow<str>], sentiments: &mut [f64]) {
     let Some(bi) = lower.iter().position(|w| w == "but") else {
         return;
     };
