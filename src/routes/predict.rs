@@ -75,10 +75,10 @@ struct OneText<'a> {
 }
 
 fn parse(body: &[u8], max_chars: u32, max_texts: u32) -> Result<Input, ApiError> {
-    if let Ok(one) = serde_json::from_slice::<OneText>(body) {
-        if one.text.chars().count() <= max_chars as usize {
-            return Ok(Input::One(one.text.into_owned()));
-        }
+    if let Ok(one) = serde_json::from_slice::<OneText>(body)
+        && one.text.chars().count() <= max_chars as usize
+    {
+        return Ok(Input::One(one.text.into_owned()));
     }
     // Anything else (including every error) takes the path that explains itself.
     let value: Box<RawValue> = serde_json::from_slice(body)

@@ -396,15 +396,15 @@ impl Vader {
         if let Some(value) = sequences.iter().find_map(|words| special(words)) {
             valence = value;
         }
-        if lower.len() - 1 > i {
-            if let Some(value) = special(&lower[i..=i + 1]) {
-                valence = value;
-            }
+        if lower.len() - 1 > i
+            && let Some(value) = special(&lower[i..=i + 1])
+        {
+            valence = value;
         }
-        if lower.len() - 1 > i + 1 {
-            if let Some(value) = special(&lower[i..=i + 2]) {
-                valence = value;
-            }
+        if lower.len() - 1 > i + 1
+            && let Some(value) = special(&lower[i..=i + 2])
+        {
+            valence = value;
         }
         // threetwoone, threetwo, twoone against the boosters.
         for words in [&lower[i - 3..i], &lower[i - 3..i - 1], &lower[i - 2..i]] {
