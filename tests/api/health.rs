@@ -44,12 +44,7 @@ async fn readiness_reports_each_dependency_and_503s_when_one_is_down() {
 #[tokio::test]
 async fn metrics_use_route_templates_and_spec_names() {
     let app = spawn_app().await;
-    let item: Value = app
-        .post_json("/items", &json!({"name": "m"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let item: Value = app.create_item(&json!({"name": "m"})).await;
     app.get(&format!("/items/{}", item["id"])).await;
     app.get("/items/987654321").await;
     app.upload(&[("x.png", b"not an image".to_vec())]).await;

@@ -99,6 +99,13 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// Creates an item, asserting 201, and returns it.
+    pub async fn create_item(&self, body: &Value) -> Value {
+        let response = self.post_json("/items", body).await;
+        assert_eq!(response.status(), 201, "creating an item failed");
+        response.json().await.expect("JSON")
+    }
+
     /// Uploads `(file name, bytes)` pairs in fields named `file`.
     pub async fn upload(&self, files: &[(&str, Vec<u8>)]) -> Response {
         let mut form = multipart::Form::new();

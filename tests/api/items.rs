@@ -63,12 +63,7 @@ async fn prices_come_back_exactly_as_sent() {
             "{sent} came back as {text}"
         );
     }
-    let absent: Value = app
-        .post_json("/items", &json!({"name": "no price"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let absent: Value = app.create_item(&json!({"name": "no price"})).await;
     assert_eq!(absent["price"], Value::Null);
     assert_eq!(absent["description"], Value::Null);
 }
@@ -78,12 +73,7 @@ async fn list_pages_by_keyset_in_ascending_id_order() {
     let app = spawn_app().await;
     let mut ids = Vec::new();
     for n in 0..7 {
-        let item: Value = app
-            .post_json("/items", &json!({"name": format!("item {n}")}))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let item: Value = app.create_item(&json!({"name": format!("item {n}")})).await;
         ids.push(item["id"].as_i64().unwrap());
     }
     let mut seen = Vec::new();
@@ -125,14 +115,8 @@ async fn list_pages_by_keyset_in_ascending_id_order() {
 async fn put_replaces_every_field() {
     let app = spawn_app().await;
     let item: Value = app
-        .post_json(
-            "/items",
-            &json!({"name": "a", "description": "d", "price": 1}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .create_item(&json!({"name": "a", "description": "d", "price": 1}))
+        .await;
     let path = format!("/items/{}", item["id"]);
     let response = app.put_json(&path, &json!({"name": "b"})).await;
     assert_eq!(response.status(), 200);
@@ -159,23 +143,13 @@ async fn put_replaces_every_field() {
 #[tokio::test]
 async fn delete_removes_and_then_404s() {
     let app = spawn_app().await;
-    let item: Value = app
-        .post_json("/items", &json!({"name": "a"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let item: Value = app.create_item(&json!({"name": "a"})).await;
     let path = format!("/items/{}", item["id"]);
     assert_eq!(app.delete(&path).await.status(), 204);
     assert_problem(app.get(&path).await, 404).await;
     assert_problem(app.delete(&path).await, 404).await;
     // Ids are never reused.
-    let next: Value = app
-        .post_json("/items", &json!({"name": "b"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let next: Value = app.create_item(&json!({"name": "b"})).await;
     assert!(next["id"].as_i64() > item["id"].as_i64());
 }
 
@@ -252,12 +226,7 @@ async fn malformed_oversize_and_non_json_bodies_are_refused() {
         assert_problem(send(body.to_vec(), content_type).await.unwrap(), status).await;
     }
     // The same rules on PUT.
-    let item: Value = app
-        .post_json("/items", &json!({"name": "a"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let item: Value = app.create_item(&json!({"name": "a"})).await;
     let path = format!("/items/{}", item["id"]);
     let put = app
         .client
