@@ -56,7 +56,9 @@ stage "unit and integration tests (cargo test)"
 cargo test --locked --all-targets 2>&1 | tee "$WORK/cargo-test.log"
 
 stage "API fuzzing (schemathesis against a live pier)"
-cargo build --locked --bin pier
+# `cargo test` above built target/debug/pier (the binary tests need); building it alone
+# would resolve features differently and recompile dependencies for nothing.
+test -x "$ROOT/target/debug/pier" || cargo build --locked --bin pier
 PORT="$(free_port)"
 mkdir -p "$WORK/st"
 (cd "$WORK/st" && PIER_ADDR="127.0.0.1:$PORT" RUST_LOG=warn exec "$ROOT/target/debug/pier" >"$WORK/st/pier.log" 2>&1) &
