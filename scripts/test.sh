@@ -45,6 +45,13 @@ if [ ! -x "$VENV/bin/st" ] || ! "$VENV/bin/st" --version 2>/dev/null | grep -q "
 fi
 "$VENV/bin/st" --version
 export PIER_TEST_PYTHON="$VENV/bin/python"
+# PostgreSQL server binaries for the tests' throwaway clusters (tests/api/pg.rs).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "installing Debian's postgresql for the PostgreSQL tests"
+  (apt-get install -y -qq postgresql >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; }) \
+    || { echo "cannot install postgresql: the PostgreSQL tests need initdb and pg_ctl" >&2; exit 1; }
+fi
+ls -d /usr/lib/postgresql/*/bin | tail -1
 
 stage "format (cargo fmt --check)"
 cargo fmt --all -- --check

@@ -41,6 +41,8 @@ pub enum Command {
 pub enum DatabaseUrl {
     /// An SQLite file, created with its directory when missing.
     Sqlite(PathBuf),
+    /// A PostgreSQL server (the URL as given; never logged, it may hold a password).
+    Postgres(String),
 }
 
 /// Where image bytes live. Parsed from `PIER_STORAGE`.
@@ -75,7 +77,7 @@ pub struct Settings {
     #[arg(long = "addr", env = "PIER_ADDR", default_value = "0.0.0.0:8000", value_parser = parse_addr, global = true)]
     pub addr: SocketAddr,
 
-    /// SQL database: `sqlite://PATH` (file created when missing).
+    /// SQL database: `sqlite://PATH` (file created when missing) or `postgres://…`.
     #[arg(long = "database-url", env = "DATABASE_URL", default_value = "sqlite://data/pier.db", value_parser = parse_database_url, global = true)]
     pub database_url: DatabaseUrl,
 
@@ -183,11 +185,14 @@ fn parse_database_url(value: &str) -> Result<DatabaseUrl, String> {
         return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
     }
     if value.starts_with("postgres://") || value.starts_with("postgresql://") {
-        return Err(
-            "DATABASE_URL postgres:// is not supported by this build yet; use sqlite://PATH".into(),
-        );
+        return match value.parse::<sqlx::postgres::PgConnectOptions>() {
+            Ok(_) => Ok(DatabaseUrl::Postgres(value.to_owned())),
+            Err(_) => {
+                Err("DATABASE_URL is not a valid postgres://USER:PASSWORD@HOST:PORT/DB URL".into())
+            }
+        };
     }
-    Err("DATABASE_URL must be sqlite://PATH (e.g. sqlite://data/pier.db)".into())
+    Err("DATABASE_URL must be sqlite://PATH (e.g. sqlite://data/pier.db) or postgres://USER:PASSWORD@HOST:PORT/DB".into())
 }
 
 fn parse_storage_url(value: &str) -> Result<StorageUrl, String> {
@@ -264,6 +269,11 @@ mod tests {
         for (flag, value, name) in [
             ("--addr", "nonsense", "PIER_ADDR"),
             ("--database-url", "mysql://x", "DATABASE_URL"),
+            (
+                "--database-url",
+                "postgres://u@h:notaport/db",
+                "DATABASE_URL",
+            ),
             ("--storage", "ftp://x", "PIER_STORAGE"),
             ("--max-upload-bytes", "0", "PIER_MAX_UPLOAD_BYTES"),
         ] {

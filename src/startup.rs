@@ -17,7 +17,7 @@ use crate::{
     context::{ApiContext, Limits, Shared},
     imaging::Thumbnailer,
     routes,
-    store::{Blobs, sqlite::SqliteDatabase},
+    store::{Blobs, Database, postgres::PgDatabase, sqlite::SqliteDatabase},
     telemetry,
 };
 
@@ -40,14 +40,23 @@ impl Application {
     /// Opens the backends (applying migrations), builds the router and binds the address.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         let database = open_database(settings).await?;
-        database
-            .migrate()
-            .await
-            .context("applying database migrations")?;
+        match &database {
+            OpenedDatabase::Sqlite(db) => {
+                db.migrate().await.context("applying database migrations")?
+            }
+            // A server that is down now must not stop the start: answer 503 until it is
+            // back and migrated.
+            OpenedDatabase::Postgres(db) => {
+                if let Err(error) = db.migrate().await {
+                    tracing::warn!(error = %format!("{error:#}"), "database not ready at start-up; retrying in the background");
+                    tokio::spawn(db.clone().migrate_until_done());
+                }
+            }
+        }
         let blobs = Blobs::open(&settings.storage)
             .context("opening PIER_STORAGE")?
             .with_cache(settings.object_cache_bytes);
-        let database = Arc::new(database);
+        let database = database.into_arc();
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let context = ApiContext::new(Shared {
             items: database.clone(),
@@ -121,14 +130,42 @@ impl Application {
     }
 }
 
-/// Opens the database named by `DATABASE_URL`.
-pub async fn open_database(settings: &Settings) -> anyhow::Result<SqliteDatabase> {
+/// The SQL database named by `DATABASE_URL`.
+pub enum OpenedDatabase {
+    /// The embedded default.
+    Sqlite(SqliteDatabase),
+    /// A shared server.
+    Postgres(PgDatabase),
+}
+
+impl OpenedDatabase {
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Self::Sqlite(db) => db.migrate().await,
+            Self::Postgres(db) => db.migrate().await,
+        }
+    }
+
+    /// The database as the routes see it.
+    fn into_arc(self) -> Arc<dyn Database> {
+        match self {
+            Self::Sqlite(db) => Arc::new(db),
+            Self::Postgres(db) => Arc::new(db),
+        }
+    }
+}
+
+/// Opens the database named by `DATABASE_URL` (PostgreSQL lazily: it may be down now).
+pub async fn open_database(settings: &Settings) -> anyhow::Result<OpenedDatabase> {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
     match &settings.database_url {
-        DatabaseUrl::Sqlite(path) => {
-            let readers = std::thread::available_parallelism().map_or(4, |n| n.get() as u32 * 2);
-            SqliteDatabase::connect(path, readers)
-                .await
-                .with_context(|| format!("opening DATABASE_URL sqlite://{}", path.display()))
+        DatabaseUrl::Sqlite(path) => SqliteDatabase::connect(path, cores * 2)
+            .await
+            .map(OpenedDatabase::Sqlite)
+            .with_context(|| format!("opening DATABASE_URL sqlite://{}", path.display())),
+        DatabaseUrl::Postgres(url) => {
+            PgDatabase::connect_lazy(url, cores * 4).map(OpenedDatabase::Postgres)
         }
     }
 }

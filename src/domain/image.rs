@@ -18,6 +18,16 @@ impl ImageId {
         Self(Uuid::now_v7())
     }
 
+    /// The id as a UUID, for databases with a native UUID type.
+    pub fn as_uuid(self) -> Uuid {
+        self.0
+    }
+
+    /// An id read back from a database.
+    pub fn from_uuid(uuid: Uuid) -> Self {
+        Self(uuid)
+    }
+
     /// Parses an id from a path or query; `None` for anything that is not a UUID.
     pub fn parse(raw: &str) -> Option<Self> {
         if raw.len() != 36 {

@@ -2,6 +2,7 @@
 //! picks implementations from `Settings` and hands them over in `ApiContext`.
 
 pub mod blobs;
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;

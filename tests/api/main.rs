@@ -6,5 +6,7 @@ mod health;
 mod helpers;
 mod images;
 mod items;
+mod pg;
+mod postgres;
 mod predict;
 mod shutdown;

@@ -1,0 +1,313 @@
+//! Items and image metadata on PostgreSQL: what a fleet of replicas shares.
+//!
+//! The pool connects lazily, so pier starts (and answers 503 on the endpoints that need
+//! the database) while PostgreSQL is down, and recovers by itself when it returns:
+//! migrations are retried in the background and every query waits at most a few
+//! seconds for a connection.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use sqlx::{
+    PgPool, Row,
+    postgres::{PgConnectOptions, PgPoolOptions, PgRow},
+};
+use time::OffsetDateTime;
+
+use super::{Database, ImageMetaStore, ImageRecord, Item, ItemStore};
+use crate::{
+    domain::{ImageId, ItemId, NewItem, Price},
+    error::ApiError,
+};
+
+/// Migrations embedded in the binary, applied by `pier migrate` and at serve start.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The PostgreSQL database behind a connection pool.
+#[derive(Clone)]
+pub struct PgDatabase {
+    pool: PgPool,
+    migrated: Arc<AtomicBool>,
+}
+
+impl PgDatabase {
+    /// Prepares a pool for `url` without connecting yet.
+    pub fn connect_lazy(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        let options: PgConnectOptions = url
+            .parse()
+            .map_err(|e| anyhow::anyhow!("DATABASE_URL is not a valid postgres:// URL: {e}"))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(3))
+            .idle_timeout(Duration::from_secs(300))
+            // A broken connection fails one query (503) and is replaced; no ping per query.
+            .test_before_acquire(false)
+            .connect_lazy_with(options);
+        Ok(Self {
+            pool,
+            migrated: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// Applies pending migrations; until they have succeeded every query answers 503.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        MIGRATOR.run(&self.pool).await?;
+        self.migrated.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Retries migrations every two seconds until they succeed (database down at start).
+    pub async fn migrate_until_done(self) {
+        loop {
+            match self.migrate().await {
+                Ok(()) => {
+                    tracing::info!("database migrations applied");
+                    return;
+                }
+                Err(error) => {
+                    tracing::warn!(error = %format!("{error:#}"), "database not ready; retrying migrations")
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+
+    fn pool(&self) -> Result<&PgPool, ApiError> {
+        if self.migrated.load(Ordering::Acquire) {
+            Ok(&self.pool)
+        } else {
+            Err(ApiError::Unavailable(
+                "the database is unavailable: its schema is not ready yet".into(),
+            ))
+        }
+    }
+}
+
+/// Maps database failures onto the API: one that cannot be reached now is a 503.
+fn pg_error(error: sqlx::Error) -> ApiError {
+    let unavailable = match &error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // connection exceptions, admin shutdown, crash shutdown, cannot connect now,
+            // too many connections
+            code.starts_with("08") || code.starts_with("57P") || code == "53300"
+        }),
+        _ => false,
+    };
+    if unavailable {
+        ApiError::Unavailable(format!("the database is unavailable: {error}"))
+    } else {
+        ApiError::Internal(anyhow::Error::new(error).context("database query failed"))
+    }
+}
+
+fn now() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    // PostgreSQL keeps microseconds; drop the rest so what we return is what is stored.
+    now.replace_nanosecond(now.nanosecond() / 1000 * 1000)
+        .unwrap_or(now)
+}
+
+fn item_from_row(row: &PgRow) -> Result<Item, sqlx::Error> {
+    let price: Option<String> = row.try_get("price")?;
+    Ok(Item {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        price: price.and_then(|text| Price::parse_json_number(&text).ok()),
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+#[async_trait]
+impl ItemStore for PgDatabase {
+    async fn create(&self, item: &NewItem) -> Result<Item, ApiError> {
+        let row = sqlx::query(
+            "INSERT INTO items (name, description, price, created_at, updated_at) VALUES ($1, $2, $3::numeric, $4, $4) \
+             RETURNING id, name, description, price::text AS price, created_at, updated_at",
+        )
+        .bind(item.name.as_str())
+        .bind(item.description.as_ref().map(|d| d.as_str()))
+        .bind(item.price.map(|p| p.to_string()))
+        .bind(now())
+        .fetch_one(self.pool()?)
+        .await
+        .map_err(pg_error)?;
+        item_from_row(&row).map_err(pg_error)
+    }
+
+    async fn get(&self, id: ItemId) -> Result<Option<Item>, ApiError> {
+        let row = sqlx::query("SELECT id, name, description, price::text AS price, created_at, updated_at FROM items WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool()?)
+            .await
+            .map_err(pg_error)?;
+        row.as_ref()
+            .map(item_from_row)
+            .transpose()
+            .map_err(pg_error)
+    }
+
+    async fn list(&self, after: Option<ItemId>, limit: u16) -> Result<Vec<Item>, ApiError> {
+        let rows = sqlx::query(
+            "SELECT id, name, description, price::text AS price, created_at, updated_at FROM items \
+             WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after.unwrap_or(i64::MIN))
+        .bind(i64::from(limit))
+        .fetch_all(self.pool()?)
+        .await
+        .map_err(pg_error)?;
+        rows.iter()
+            .map(item_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(pg_error)
+    }
+
+    async fn replace(&self, id: ItemId, item: &NewItem) -> Result<Option<Item>, ApiError> {
+        let row = sqlx::query(
+            "UPDATE items SET name = $1, description = $2, price = $3::numeric, updated_at = $4 WHERE id = $5 \
+             RETURNING id, name, description, price::text AS price, created_at, updated_at",
+        )
+        .bind(item.name.as_str())
+        .bind(item.description.as_ref().map(|d| d.as_str()))
+        .bind(item.price.map(|p| p.to_string()))
+        .bind(now())
+        .bind(id)
+        .fetch_optional(self.pool()?)
+        .await
+        .map_err(pg_error)?;
+        row.as_ref()
+            .map(item_from_row)
+            .transpose()
+            .map_err(pg_error)
+    }
+
+    async fn delete(&self, id: ItemId) -> Result<bool, ApiError> {
+        let done = sqlx::query("DELETE FROM items WHERE id = $1")
+            .bind(id)
+            .execute(self.pool()?)
+            .await
+            .map_err(pg_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+fn image_from_row(row: &PgRow) -> Result<ImageRecord, sqlx::Error> {
+    let corrupt = |column: &str| sqlx::Error::ColumnDecode {
+        index: column.into(),
+        source: "out of range".into(),
+    };
+    Ok(ImageRecord {
+        id: ImageId::from_uuid(row.try_get("id")?),
+        filename: row.try_get("filename")?,
+        content_type: row.try_get("content_type")?,
+        size: u64::try_from(row.try_get::<i64, _>("size")?).map_err(|_| corrupt("size"))?,
+        width: u32::try_from(row.try_get::<i32, _>("width")?).map_err(|_| corrupt("width"))?,
+        height: u32::try_from(row.try_get::<i32, _>("height")?).map_err(|_| corrupt("height"))?,
+        sha256: row.try_get("sha256")?,
+        location: row.try_get("location")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+#[async_trait]
+impl ImageMetaStore for PgDatabase {
+    async fn insert_all(&self, records: &[ImageRecord]) -> Result<(), ApiError> {
+        let mut tx = self.pool()?.begin().await.map_err(pg_error)?;
+        for r in records {
+            sqlx::query(
+                "INSERT INTO images (id, filename, content_type, size, width, height, sha256, location, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(r.id.as_uuid())
+            .bind(&r.filename)
+            .bind(&r.content_type)
+            .bind(i64::try_from(r.size).unwrap_or(i64::MAX))
+            .bind(i32::try_from(r.width).unwrap_or(i32::MAX))
+            .bind(i32::try_from(r.height).unwrap_or(i32::MAX))
+            .bind(&r.sha256)
+            .bind(&r.location)
+            .bind(r.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(pg_error)?;
+        }
+        tx.commit().await.map_err(pg_error)
+    }
+
+    async fn get(&self, id: ImageId) -> Result<Option<ImageRecord>, ApiError> {
+        let row = sqlx::query(
+            "SELECT id, filename, content_type, size, width, height, sha256, location, created_at FROM images WHERE id = $1",
+        )
+        .bind(id.as_uuid())
+        .fetch_optional(self.pool()?)
+        .await
+        .map_err(pg_error)?;
+        row.as_ref()
+            .map(image_from_row)
+            .transpose()
+            .map_err(pg_error)
+    }
+
+    async fn list(
+        &self,
+        before: Option<ImageId>,
+        limit: u16,
+    ) -> Result<Vec<ImageRecord>, ApiError> {
+        let before = before.map_or(uuid::Uuid::max(), ImageId::as_uuid);
+        let rows = sqlx::query(
+            "SELECT id, filename, content_type, size, width, height, sha256, location, created_at FROM images \
+             WHERE id < $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool()?)
+        .await
+        .map_err(pg_error)?;
+        rows.iter()
+            .map(image_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(pg_error)
+    }
+
+    async fn delete(&self, id: ImageId) -> Result<bool, ApiError> {
+        let done = sqlx::query("DELETE FROM images WHERE id = $1")
+            .bind(id.as_uuid())
+            .execute(self.pool()?)
+            .await
+            .map_err(pg_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+#[async_trait]
+impl Database for PgDatabase {
+    async fn ping(&self) -> Result<(), ApiError> {
+        sqlx::query("SELECT 1")
+            .execute(self.pool()?)
+            .await
+            .map_err(pg_error)?;
+        Ok(())
+    }
+
+    fn pool_state(&self) -> (u32, u32) {
+        let idle = self.pool.num_idle() as u32;
+        (self.pool.size().saturating_sub(idle), idle)
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
