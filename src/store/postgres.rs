@@ -111,6 +111,25 @@ fn pg_error(error: sqlx::Error) -> ApiError {
     }
 }
 
+/// Decodes an optional row, mapping decode failures like query failures.
+fn decode_optional<T>(
+    row: Option<PgRow>,
+    decode: fn(&PgRow) -> Result<T, sqlx::Error>,
+) -> Result<Option<T>, ApiError> {
+    row.as_ref().map(decode).transpose().map_err(pg_error)
+}
+
+/// Decodes every row of a listing.
+fn decode_all<T>(
+    rows: Vec<PgRow>,
+    decode: fn(&PgRow) -> Result<T, sqlx::Error>,
+) -> Result<Vec<T>, ApiError> {
+    rows.iter()
+        .map(decode)
+        .collect::<Result<_, _>>()
+        .map_err(pg_error)
+}
+
 fn now() -> OffsetDateTime {
     let now = OffsetDateTime::now_utc();
     // PostgreSQL keeps microseconds; drop the rest so what we return is what is stored.
@@ -153,10 +172,7 @@ impl ItemStore for PgDatabase {
             .fetch_optional(self.pool()?)
             .await
             .map_err(pg_error)?;
-        row.as_ref()
-            .map(item_from_row)
-            .transpose()
-            .map_err(pg_error)
+        decode_optional(row, item_from_row)
     }
 
     async fn list(&self, after: Option<ItemId>, limit: u16) -> Result<Vec<Item>, ApiError> {
@@ -169,10 +185,7 @@ impl ItemStore for PgDatabase {
         .fetch_all(self.pool()?)
         .await
         .map_err(pg_error)?;
-        rows.iter()
-            .map(item_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(pg_error)
+        decode_all(rows, item_from_row)
     }
 
     async fn replace(&self, id: ItemId, item: &NewItem) -> Result<Option<Item>, ApiError> {
@@ -188,10 +201,7 @@ impl ItemStore for PgDatabase {
         .fetch_optional(self.pool()?)
         .await
         .map_err(pg_error)?;
-        row.as_ref()
-            .map(item_from_row)
-            .transpose()
-            .map_err(pg_error)
+        decode_optional(row, item_from_row)
     }
 
     async fn delete(&self, id: ItemId) -> Result<bool, ApiError> {
@@ -255,10 +265,7 @@ impl ImageMetaStore for PgDatabase {
         .fetch_optional(self.pool()?)
         .await
         .map_err(pg_error)?;
-        row.as_ref()
-            .map(image_from_row)
-            .transpose()
-            .map_err(pg_error)
+        decode_optional(row, image_from_row)
     }
 
     async fn list(
@@ -276,10 +283,7 @@ impl ImageMetaStore for PgDatabase {
         .fetch_all(self.pool()?)
         .await
         .map_err(pg_error)?;
-        rows.iter()
-            .map(image_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(pg_error)
+        decode_all(rows, image_from_row)
     }
 
     async fn delete(&self, id: ImageId) -> Result<bool, ApiError> {
