@@ -10,6 +10,7 @@ WORK="$(mktemp -d -t pier-test.XXXXXX)"
 VENV="${PIER_TEST_VENV:-$ROOT/target/test-venv}"
 SCHEMATHESIS_VERSION="4.32.5"
 VADER_VERSION="3.3.2"
+MOTO_VERSION="5.2.5"
 STAGE="setup"
 SERVER_PID=""
 
@@ -36,15 +37,17 @@ command -v python3 >/dev/null || { echo "python3 is required (apt-get install py
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 if [ ! -x "$VENV/bin/st" ] || ! "$VENV/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION" \
-   || ! "$VENV/bin/pip" show vaderSentiment 2>/dev/null | grep -q "^Version: $VADER_VERSION"; then
+   || ! "$VENV/bin/pip" show vaderSentiment 2>/dev/null | grep -q "^Version: $VADER_VERSION" \
+   || ! "$VENV/bin/pip" show moto 2>/dev/null | grep -q "^Version: $MOTO_VERSION"; then
   python3 -m venv "$VENV"
   # schemathesis fuzzes the API; vaderSentiment is the reference the sentiment model is
-  # checked against (tests/sentiment.rs).
+  # checked against (tests/sentiment.rs); moto is the S3 server of tests/api/s3.rs.
   "$VENV/bin/pip" install --quiet --disable-pip-version-check \
-    "schemathesis==$SCHEMATHESIS_VERSION" "vaderSentiment==$VADER_VERSION"
+    "schemathesis==$SCHEMATHESIS_VERSION" "vaderSentiment==$VADER_VERSION" "moto[server]==$MOTO_VERSION"
 fi
 "$VENV/bin/st" --version
 export PIER_TEST_PYTHON="$VENV/bin/python"
+export PIER_TEST_MOTO="$VENV/bin/moto_server"
 # PostgreSQL server binaries for the tests' throwaway clusters (tests/api/pg.rs).
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   echo "installing Debian's postgresql for the PostgreSQL tests"

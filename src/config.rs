@@ -52,6 +52,57 @@ pub enum StorageUrl {
     File(PathBuf),
     /// Process memory: fast tests and throwaway demos; lost on exit.
     Memory,
+    /// An S3 (or S3-compatible) bucket, with an optional key prefix.
+    S3 {
+        /// The bucket name.
+        bucket: String,
+        /// Keys are stored under this prefix (no leading or trailing `/`).
+        prefix: Option<String>,
+    },
+}
+
+/// A secret setting: its `Debug` never shows the value, so it cannot reach a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The standard AWS settings, for S3 and S3-compatible servers (MinIO, test servers).
+#[derive(Debug, Clone, Args)]
+pub struct AwsSettings {
+    /// A custom endpoint (e.g. `http://127.0.0.1:9000`); requests then use path-style URLs.
+    #[arg(long = "aws-endpoint-url", env = "AWS_ENDPOINT_URL", global = true)]
+    pub endpoint_url: Option<String>,
+    /// Region of the bucket.
+    #[arg(
+        long = "aws-region",
+        env = "AWS_REGION",
+        default_value = "us-east-1",
+        global = true
+    )]
+    pub region: String,
+    /// Access key id; when unset the SDK's usual sources (instance/task role) are used.
+    #[arg(
+        long = "aws-access-key-id",
+        env = "AWS_ACCESS_KEY_ID",
+        global = true,
+        hide_env_values = true
+    )]
+    pub access_key_id: Option<String>,
+    /// Secret access key.
+    #[arg(long = "aws-secret-access-key", env = "AWS_SECRET_ACCESS_KEY", value_parser = parse_secret, global = true, hide_env_values = true)]
+    pub secret_access_key: Option<Secret>,
+    /// Session token for temporary credentials.
+    #[arg(long = "aws-session-token", env = "AWS_SESSION_TOKEN", value_parser = parse_secret, global = true, hide_env_values = true)]
+    pub session_token: Option<Secret>,
+}
+
+fn parse_secret(value: &str) -> Result<Secret, String> {
+    Ok(Secret(value.to_owned()))
 }
 
 /// Where image metadata lives. Parsed from `PIER_METADATA`.
@@ -81,7 +132,7 @@ pub struct Settings {
     #[arg(long = "database-url", env = "DATABASE_URL", default_value = "sqlite://data/pier.db", value_parser = parse_database_url, global = true)]
     pub database_url: DatabaseUrl,
 
-    /// Object storage for image bytes: `file://DIR` or `memory://`.
+    /// Object storage for image bytes: `file://DIR`, `s3://BUCKET[/PREFIX]` or `memory://`.
     #[arg(long = "storage", env = "PIER_STORAGE", default_value = "file://data/images", value_parser = parse_storage_url, global = true)]
     pub storage: StorageUrl,
 
@@ -142,6 +193,10 @@ pub struct Settings {
     /// How long a shutdown waits for in-flight requests before it gives up on them.
     #[arg(long = "shutdown-timeout", env = "PIER_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true)]
     pub shutdown_timeout: Duration,
+
+    /// AWS settings (standard `AWS_*` variables).
+    #[command(flatten)]
+    pub aws: AwsSettings,
 
     /// Log format; `pretty` on a terminal, `json` otherwise. Level comes from `RUST_LOG`.
     #[arg(
@@ -207,7 +262,25 @@ fn parse_storage_url(value: &str) -> Result<StorageUrl, String> {
         }
         return Ok(StorageUrl::File(PathBuf::from(dir)));
     }
-    Err("PIER_STORAGE must be file://DIR or memory:// (s3:// arrives with the S3 backend)".into())
+    if let Some(rest) = value.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let valid_bucket = (3..=63).contains(&bucket.len())
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !valid_bucket {
+            return Err("PIER_STORAGE s3://BUCKET[/PREFIX] needs a valid bucket name (3-63 of a-z, 0-9, '-', '.')".into());
+        }
+        let prefix = prefix.trim_matches('/');
+        if prefix.split('/').any(|part| part == "." || part == "..") {
+            return Err("PIER_STORAGE s3:// prefix must not contain . or .. segments".into());
+        }
+        return Ok(StorageUrl::S3 {
+            bucket: bucket.to_owned(),
+            prefix: (!prefix.is_empty()).then(|| prefix.to_owned()),
+        });
+    }
+    Err("PIER_STORAGE must be file://DIR, s3://BUCKET[/PREFIX] or memory://".into())
 }
 
 fn parse_metadata(value: &str) -> Result<MetadataBackend, String> {
@@ -282,6 +355,39 @@ mod tests {
                 .to_string();
             assert!(error.contains(name), "{error}");
         }
+    }
+
+    #[test]
+    fn storage_urls() {
+        assert_eq!(
+            parse_storage_url("s3://my-bucket/a/b/").unwrap(),
+            StorageUrl::S3 {
+                bucket: "my-bucket".into(),
+                prefix: Some("a/b".into())
+            }
+        );
+        assert_eq!(
+            parse_storage_url("s3://my-bucket").unwrap(),
+            StorageUrl::S3 {
+                bucket: "my-bucket".into(),
+                prefix: None
+            }
+        );
+        for bad in [
+            "s3://",
+            "s3://A",
+            "s3://b_/x",
+            "s3://bucket/../x",
+            "ftp://x",
+        ] {
+            assert!(parse_storage_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let cli = Cli::try_parse_from(["pier", "--aws-secret-access-key", "hunter2"]).unwrap();
+        assert!(!format!("{:?}", cli.settings).contains("hunter2"));
     }
 
     #[test]

@@ -53,7 +53,7 @@ impl Application {
                 }
             }
         }
-        let blobs = Blobs::open(&settings.storage)
+        let blobs = Blobs::open(&settings.storage, &settings.aws)
             .context("opening PIER_STORAGE")?
             .with_cache(settings.object_cache_bytes);
         let database = database.into_arc();

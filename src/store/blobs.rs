@@ -13,7 +13,50 @@ use object_store::{
 use tokio::io::AsyncWriteExt;
 
 use super::ImageMetaStore;
-use crate::{config::StorageUrl, domain::ImageId, error::ApiError};
+use crate::{
+    config::{AwsSettings, StorageUrl},
+    domain::ImageId,
+    error::ApiError,
+};
+
+/// An S3 client that notices an unreachable endpoint within seconds: short connect and
+/// request timeouts and few, quick retries, so an upload during an outage still answers
+/// (503 for now) well within 10 s.
+fn s3_store(bucket: &str, aws: &AwsSettings) -> anyhow::Result<object_store::aws::AmazonS3> {
+    use object_store::{BackoffConfig, ClientOptions, RetryConfig, aws::AmazonS3Builder};
+    let mut builder = AmazonS3Builder::new()
+        .with_bucket_name(bucket)
+        .with_region(&aws.region)
+        .with_client_options(
+            ClientOptions::new()
+                .with_connect_timeout(Duration::from_secs(2))
+                .with_timeout(Duration::from_secs(8)),
+        )
+        .with_retry(RetryConfig {
+            backoff: BackoffConfig {
+                init_backoff: Duration::from_millis(100),
+                max_backoff: Duration::from_secs(1),
+                base: 2.0,
+            },
+            max_retries: 2,
+            retry_timeout: Duration::from_secs(5),
+        });
+    if let Some(endpoint) = &aws.endpoint_url {
+        builder = builder
+            .with_endpoint(endpoint)
+            .with_allow_http(endpoint.starts_with("http://"));
+    }
+    if let Some(key) = &aws.access_key_id {
+        builder = builder.with_access_key_id(key);
+    }
+    if let Some(secret) = &aws.secret_access_key {
+        builder = builder.with_secret_access_key(&secret.0);
+    }
+    if let Some(token) = &aws.session_token {
+        builder = builder.with_token(&token.0);
+    }
+    Ok(builder.build()?)
+}
 
 /// The object store holding originals (`images/{id}`) and thumbnails (`thumbnails/{id}.jpg`).
 #[derive(Clone)]
@@ -27,7 +70,7 @@ pub struct Blobs {
 
 impl Blobs {
     /// Opens the store named by `PIER_STORAGE`, creating a local directory when missing.
-    pub fn open(url: &StorageUrl) -> anyhow::Result<Self> {
+    pub fn open(url: &StorageUrl, aws: &AwsSettings) -> anyhow::Result<Self> {
         match url {
             StorageUrl::File(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| {
@@ -43,6 +86,25 @@ impl Blobs {
                     local_root: Some(root),
                     cache: None,
                     buffer: 256 * 1024,
+                })
+            }
+            StorageUrl::S3 { bucket, prefix } => {
+                let store = s3_store(bucket, aws)?;
+                let store: Arc<dyn ObjectStore> = match prefix {
+                    Some(prefix) => Arc::new(object_store::prefix::PrefixStore::new(
+                        store,
+                        prefix.as_str(),
+                    )),
+                    None => Arc::new(store),
+                };
+                // S3 parts must be at least 5 MiB (but the last), so a streamed upload
+                // buffers that much before sending a part.
+                Ok(Self {
+                    store,
+                    location: "s3",
+                    local_root: None,
+                    cache: None,
+                    buffer: 5 * 1024 * 1024,
                 })
             }
             StorageUrl::Memory => Ok(Self {

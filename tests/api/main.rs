@@ -9,4 +9,5 @@ mod items;
 mod pg;
 mod postgres;
 mod predict;
+mod s3;
 mod shutdown;

@@ -1,0 +1,226 @@
+//! Images on S3, against a real S3-compatible server (moto, from PyPI, on 127.0.0.1).
+
+use std::{
+    net::TcpListener,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use pier::{
+    config::{Settings, StorageUrl},
+    store::Blobs,
+    test_images::{Format, encode, noisy_png},
+};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::helpers::{TestApp, assert_problem, spawn_app_with};
+
+/// A moto S3 server on a free loopback port, killed on drop.
+struct Moto {
+    child: Child,
+    port: u16,
+}
+
+impl Moto {
+    fn start() -> Self {
+        let binary = std::env::var_os("PIER_TEST_MOTO")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-venv/bin/moto_server")
+            });
+        assert!(
+            binary.exists(),
+            "moto_server not found at {}: run scripts/test.sh (it installs moto[server] into target/test-venv) or set PIER_TEST_MOTO",
+            binary.display()
+        );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(&binary)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let moto = Self { child, port };
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "moto_server did not start listening"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        moto
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    async fn create_bucket(&self, bucket: &str) {
+        let response = reqwest::Client::new()
+            .put(format!("{}/{bucket}", self.endpoint()))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "create bucket: {}",
+            response.status()
+        );
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn on_s3(settings: &mut Settings, moto: &Moto, bucket: &str) {
+    settings.storage = StorageUrl::S3 {
+        bucket: bucket.into(),
+        prefix: Some("pier/test".into()),
+    };
+    settings.aws.endpoint_url = Some(moto.endpoint());
+    settings.aws.access_key_id = Some("testing".into());
+    settings.aws.secret_access_key = Some(pier::config::Secret("testing".into()));
+}
+
+async fn app_on_s3(moto: &Moto, bucket: &str) -> TestApp {
+    moto.create_bucket(bucket).await;
+    spawn_app_with(|s| on_s3(s, moto, bucket)).await
+}
+
+#[tokio::test]
+async fn images_live_in_the_bucket() {
+    let moto = Moto::start();
+    let app = app_on_s3(&moto, "gallery").await;
+    let bytes = noisy_png(60, 60, 4);
+    let body: Value = app
+        .upload(&[
+            ("a.png", bytes.clone()),
+            ("b.jpg", encode(Format::Jpeg, 300, 200)),
+        ])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let images = body["images"].as_array().unwrap();
+    assert_eq!(images[0]["location"], "s3");
+    let id = images[0]["id"].as_str().unwrap();
+    let fetched = app
+        .get(&format!("/image/{id}"))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(fetched.as_ref(), bytes.as_slice());
+    let part = app
+        .client
+        .get(app.url(&format!("/image/{id}")))
+        .header("range", "bytes=5-9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.bytes().await.unwrap().as_ref(), &bytes[5..10]);
+    let second = images[1]["id"].as_str().unwrap();
+    let thumb = app.get(&format!("/image/{second}/thumbnail")).await;
+    assert_eq!(thumb.status(), 200);
+    let thumb = image::load_from_memory(&thumb.bytes().await.unwrap()).unwrap();
+    assert_eq!((thumb.width(), thumb.height()), (256, 171));
+    // The object is really in the bucket, under the prefix and the sharded key, and
+    // private: an anonymous request is refused.
+    let key = Blobs::image_key(pier::domain::ImageId::parse(id).unwrap());
+    let full_key = object_store::path::Path::from(format!("pier/test/{}", key.as_ref()));
+    let bucket = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(moto.endpoint())
+        .with_allow_http(true)
+        .with_bucket_name("gallery")
+        .with_region("us-east-1")
+        .with_access_key_id("testing")
+        .with_secret_access_key("testing")
+        .build()
+        .unwrap();
+    use object_store::ObjectStoreExt;
+    let stored = bucket.get(&full_key).await.unwrap().bytes().await.unwrap();
+    assert_eq!(Sha256::digest(&stored), Sha256::digest(&bytes));
+    let anonymous = reqwest::get(format!("{}/gallery/{full_key}", moto.endpoint()))
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 403, "objects are private");
+    let page: Value = app.get("/images").await.json().await.unwrap();
+    assert_eq!(page["images"].as_array().unwrap().len(), 2);
+    assert_eq!(app.delete(&format!("/image/{id}")).await.status(), 204);
+    assert_problem(app.get(&format!("/image/{id}")).await, 404).await;
+    let gone = reqwest::get(format!(
+        "{}/gallery/pier/test/{}",
+        moto.endpoint(),
+        key.as_ref()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(gone.status(), 404, "the object is deleted too");
+    let ready: Value = app.get("/health/ready").await.json().await.unwrap();
+    assert_eq!(ready["checks"]["storage"]["status"], "up");
+}
+
+#[tokio::test]
+async fn a_large_upload_streams_as_a_multipart_upload() {
+    let moto = Moto::start();
+    let app = app_on_s3(&moto, "large").await;
+    let big = noisy_png(1500, 1500, 8); // ~6.5 MB: more than one 5 MiB part
+    assert!(big.len() > 5 * 1024 * 1024);
+    let id = app.upload_ok(&[("big.png", big.clone())]).await.remove(0);
+    let fetched = app
+        .get(&format!("/image/{id}"))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(Sha256::digest(&fetched), Sha256::digest(&big));
+}
+
+#[tokio::test]
+async fn an_unreachable_bucket_is_a_quick_503() {
+    let mut moto = Moto::start();
+    let app = app_on_s3(&moto, "outage").await;
+    let id = app
+        .upload_ok(&[("a.png", encode(Format::Png, 8, 8))])
+        .await
+        .remove(0);
+    moto.stop();
+    let started = Instant::now();
+    assert_problem(
+        app.upload(&[("b.png", encode(Format::Png, 8, 8))]).await,
+        503,
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "an upload during an outage answers within 10 s"
+    );
+    let ready = app.get("/health/ready").await;
+    let ready = assert_problem(ready, 503).await;
+    assert_eq!(ready["checks"]["storage"]["status"], "down");
+    // Metadata is fine, the bytes are not reachable: 503, not 500, and no data loss.
+    let object = app
+        .client
+        .get(app.url(&format!("/image/{id}")))
+        .header("range", "bytes=0-3")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(object, 503).await;
+}
