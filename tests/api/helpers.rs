@@ -141,6 +141,24 @@ impl TestApp {
             .collect()
     }
 
+    /// Uploads one file, fetches it back and asserts the bytes are the same; returns its id.
+    pub async fn round_trip(&self, name: &str, bytes: &[u8]) -> String {
+        use sha2::{Digest, Sha256};
+        let id = self.upload_ok(&[(name, bytes.to_vec())]).await.remove(0);
+        let fetched = self
+            .get(&format!("/image/{id}"))
+            .await
+            .bytes()
+            .await
+            .expect("the bytes");
+        assert_eq!(
+            Sha256::digest(&fetched),
+            Sha256::digest(bytes),
+            "{name} came back changed"
+        );
+        id
+    }
+
     /// Every file under the storage directory (objects and staging files).
     pub fn stored_files(&self) -> Vec<PathBuf> {
         fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
