@@ -28,6 +28,15 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Copy every image and thumbnail from one store to another (resumable, verified).
+    MigrateStore {
+        /// The store to copy from: `file://DIR`, `s3://BUCKET[/PREFIX]` or `memory://`.
+        #[arg(long, value_parser = parse_storage_url)]
+        from: StorageUrl,
+        /// The store to copy to.
+        #[arg(long, value_parser = parse_storage_url)]
+        to: StorageUrl,
+    },
     /// Exit 0 if `/health` answers 200; for container HEALTHCHECKs in images without curl.
     Healthcheck {
         /// URL of the health endpoint; defaults to `/health` on the port of `PIER_ADDR`.

@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod imaging;
 pub mod middleware;
+pub mod migrate_store;
 pub mod response;
 pub mod routes;
 pub mod sentiment;

@@ -75,6 +75,28 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Healthcheck { url } => Ok(healthcheck(&cli.settings, url).await),
+        Command::MigrateStore { from, to } => {
+            let source = pier::store::Blobs::open(&from, &cli.settings.aws)?;
+            let destination = pier::store::Blobs::open(&to, &cli.settings.aws)?;
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} objects {elapsed_precise}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let summary = pier::migrate_store::copy_store(&source, &destination, |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })
+            .await?;
+            bar.finish();
+            println!(
+                "copied {} objects ({} bytes), {} already there",
+                summary.copied, summary.bytes, summary.skipped
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -167,3 +167,56 @@ fn healthcheck_fails_when_nothing_answers() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("pier healthcheck"));
 }
+
+#[test]
+fn migrate_store_copies_resumably() {
+    let dir = tempfile::tempdir().unwrap();
+    let from = dir.path().join("from");
+    for (shard, id) in [
+        ("0a", "01936f0e-0000-7000-8000-00000000000a"),
+        ("0b", "01936f0e-0000-7000-8000-00000000000b"),
+    ] {
+        std::fs::create_dir_all(from.join("images").join(shard)).unwrap();
+        std::fs::write(from.join("images").join(shard).join(id), id.as_bytes()).unwrap();
+    }
+    let run = || {
+        pier(dir.path())
+            .args([
+                "migrate-store",
+                "--from",
+                &format!("file://{}", from.display()),
+                "--to",
+                "file://to",
+            ])
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&first.stdout).contains("copied 2 objects"),
+        "{}",
+        String::from_utf8_lossy(&first.stdout)
+    );
+    let copied = dir
+        .path()
+        .join("to/images/0a/01936f0e-0000-7000-8000-00000000000a");
+    assert_eq!(
+        std::fs::read(copied).unwrap(),
+        b"01936f0e-0000-7000-8000-00000000000a"
+    );
+    let second = run();
+    assert!(
+        String::from_utf8_lossy(&second.stdout)
+            .contains("copied 0 objects (0 bytes), 2 already there")
+    );
+    let bad = pier(dir.path())
+        .args(["migrate-store", "--from", "ftp://x", "--to", "file://to"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}

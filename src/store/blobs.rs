@@ -252,6 +252,29 @@ impl Blobs {
         Ok(())
     }
 
+    /// Every image and thumbnail key with its size (staging files of interrupted local
+    /// uploads are not objects and are not listed).
+    pub async fn list_objects(&self) -> Result<Vec<(Path, u64)>, ApiError> {
+        let mut objects = Vec::new();
+        for prefix in ["images", "thumbnails"] {
+            let mut listing = self.store.list(Some(&Path::from(prefix)));
+            while let Some(entry) = listing.next().await {
+                let entry = entry.map_err(storage_error)?;
+                objects.push((entry.location, entry.size));
+            }
+        }
+        Ok(objects)
+    }
+
+    /// The size of an object, or `None` when it does not exist.
+    pub async fn size_of(&self, key: &Path) -> Result<Option<u64>, ApiError> {
+        match self.store.head(key).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(error) => Err(storage_error(error)),
+        }
+    }
+
     /// Deletes an object; deleting what is not there is not an error.
     pub async fn delete(&self, key: &Path) -> Result<(), ApiError> {
         if let Some(cache) = &self.cache {

@@ -217,3 +217,48 @@ async fn an_unreachable_bucket_is_a_quick_503() {
         .unwrap();
     assert_problem(object, 503).await;
 }
+
+#[tokio::test]
+async fn migrate_store_copies_local_images_into_the_bucket() {
+    let moto = Moto::start();
+    moto.create_bucket("moved").await;
+    let local = spawn_app_with(|_| {}).await;
+    let ids = [
+        local
+            .round_trip("a.png", &encode(Format::Png, 30, 30))
+            .await,
+        local
+            .round_trip("b.gif", &encode(Format::Gif, 30, 30))
+            .await,
+    ];
+    assert_eq!(
+        local
+            .get(&format!("/image/{}/thumbnail", ids[0]))
+            .await
+            .status(),
+        200
+    );
+    let mut settings = Settings::for_tests(PathBuf::from("unused.db"), StorageUrl::Memory);
+    on_s3(&mut settings, &moto, "moved");
+    let bucket = Blobs::open(&settings.storage, &settings.aws).unwrap();
+    let first = pier::migrate_store::copy_store(&local.context.blobs, &bucket, |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.copied, first.skipped),
+        (3, 0),
+        "two images and one thumbnail"
+    );
+    let again = pier::migrate_store::copy_store(&local.context.blobs, &bucket, |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.copied, again.skipped),
+        (0, 3),
+        "resumable: nothing copied twice"
+    );
+    for id in &ids {
+        let key = Blobs::image_key(pier::domain::ImageId::parse(id).unwrap());
+        assert!(bucket.size_of(&key).await.unwrap().is_some());
+    }
+}
