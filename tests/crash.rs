@@ -36,6 +36,15 @@ fn start(dir: &std::path::Path, port: u16) -> Child {
     panic!("pier did not start listening");
 }
 
+/// The body of a 201 answer; `None` once the server is gone (or answers anything else).
+async fn acknowledged(request: reqwest::RequestBuilder) -> Option<Value> {
+    let response = request.send().await.ok()?;
+    if response.status() != 201 {
+        return None;
+    }
+    response.json().await.ok()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_writes_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
@@ -65,18 +74,9 @@ async fn sigkill_during_writes_loses_nothing_acknowledged() {
                     "file",
                     reqwest::multipart::Part::bytes(bytes.clone()).file_name("c.png"),
                 );
-                let Ok(response) = client
-                    .post(format!("{base}/upload"))
-                    .multipart(form)
-                    .send()
-                    .await
+                let Some(body) =
+                    acknowledged(client.post(format!("{base}/upload")).multipart(form)).await
                 else {
-                    return;
-                };
-                if response.status() != 201 {
-                    return;
-                }
-                let Ok(body) = response.json::<Value>().await else {
                     return;
                 };
                 let id = body["images"][0]["id"].as_str().unwrap().to_owned();
@@ -84,18 +84,10 @@ async fn sigkill_during_writes_loses_nothing_acknowledged() {
                     .lock()
                     .unwrap()
                     .push((id, hex::encode(Sha256::digest(&bytes))));
-                let Ok(response) = client
-                    .post(format!("{base}/items"))
-                    .json(&serde_json::json!({"name": format!("w{worker}-{n}"), "price": 1.25}))
-                    .send()
-                    .await
+                let json = serde_json::json!({"name": format!("w{worker}-{n}"), "price": 1.25});
+                let Some(item) =
+                    acknowledged(client.post(format!("{base}/items")).json(&json)).await
                 else {
-                    return;
-                };
-                if response.status() != 201 {
-                    return;
-                }
-                let Ok(item) = response.json::<Value>().await else {
                     return;
                 };
                 acked_items

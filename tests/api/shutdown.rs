@@ -6,7 +6,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use pier::test_images::{Format, encode};
 
-use crate::helpers::spawn_app_with;
+use crate::helpers::{TestApp, spawn_app_with};
 
 /// A multipart body whose last part arrives only after `delay`.
 fn slow_upload(delay: Duration) -> (String, reqwest::Body) {
@@ -29,17 +29,25 @@ fn slow_upload(delay: Duration) -> (String, reqwest::Body) {
     )
 }
 
+/// Starts an upload whose body finishes only after `delay`; the request runs in a task.
+fn send_slow_upload(
+    app: &TestApp,
+    delay: Duration,
+) -> tokio::task::JoinHandle<reqwest::Result<reqwest::Response>> {
+    let (content_type, body) = slow_upload(delay);
+    tokio::spawn(
+        app.client
+            .post(app.url("/upload"))
+            .header("content-type", content_type)
+            .body(body)
+            .send(),
+    )
+}
+
 #[tokio::test]
 async fn in_flight_requests_finish_after_the_signal() {
     let mut app = spawn_app_with(|s| s.shutdown_timeout = Duration::from_secs(10)).await;
-    let (content_type, body) = slow_upload(Duration::from_millis(800));
-    let request = app
-        .client
-        .post(app.url("/upload"))
-        .header("content-type", content_type)
-        .body(body)
-        .send();
-    let in_flight = tokio::spawn(request);
+    let in_flight = send_slow_upload(&app, Duration::from_millis(800));
     tokio::time::sleep(Duration::from_millis(200)).await;
     app.stop.take().unwrap().send(()).unwrap();
     let response = in_flight
@@ -62,14 +70,7 @@ async fn in_flight_requests_finish_after_the_signal() {
 #[tokio::test]
 async fn shutdown_gives_up_after_the_deadline() {
     let mut app = spawn_app_with(|s| s.shutdown_timeout = Duration::from_millis(300)).await;
-    let (content_type, body) = slow_upload(Duration::from_secs(30));
-    let request = app
-        .client
-        .post(app.url("/upload"))
-        .header("content-type", content_type)
-        .body(body)
-        .send();
-    let _stuck = tokio::spawn(request);
+    let _stuck = send_slow_upload(&app, Duration::from_secs(30));
     tokio::time::sleep(Duration::from_millis(200)).await;
     let started = Instant::now();
     app.stop.take().unwrap().send(()).unwrap();
