@@ -119,6 +119,11 @@ fn parse_secret(value: &str) -> Result<Secret, String> {
 pub enum MetadataBackend {
     /// In the SQL database named by `DATABASE_URL`.
     Database,
+    /// In a DynamoDB table (`dynamodb://TABLE`), see `store::dynamo` for its schema.
+    DynamoDb {
+        /// The table name.
+        table: String,
+    },
 }
 
 /// Log line format.
@@ -218,6 +223,14 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Whether a backend lives across the network (S3, DynamoDB), so uploads need the
+    /// spool to survive its outages. Local disk and SQL metadata need none: the SQL
+    /// database is required for items anyway, and its outage is a 503.
+    pub fn uses_remote_backend(&self) -> bool {
+        matches!(self.storage, StorageUrl::S3 { .. })
+            || matches!(self.metadata, MetadataBackend::DynamoDb { .. })
+    }
+
     /// Settings for tests and embedding: defaults, listening on an OS-chosen loopback port.
     pub fn for_tests(database: PathBuf, storage: StorageUrl) -> Self {
         let mut settings = Cli::parse_from(["pier"]).settings;
@@ -293,10 +306,22 @@ fn parse_storage_url(value: &str) -> Result<StorageUrl, String> {
 }
 
 fn parse_metadata(value: &str) -> Result<MetadataBackend, String> {
-    match value {
-        "database" => Ok(MetadataBackend::Database),
-        _ => Err("PIER_METADATA must be `database`".into()),
+    if value == "database" {
+        return Ok(MetadataBackend::Database);
     }
+    if let Some(table) = value.strip_prefix("dynamodb://") {
+        let valid = (3..=255).contains(&table.len())
+            && table
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+        if !valid {
+            return Err("PIER_METADATA dynamodb://TABLE needs a valid table name (3-255 of A-Z, a-z, 0-9, '_', '-', '.')".into());
+        }
+        return Ok(MetadataBackend::DynamoDb {
+            table: table.to_owned(),
+        });
+    }
+    Err("PIER_METADATA must be `database` or dynamodb://TABLE".into())
 }
 
 fn parse_max_upload(value: &str) -> Result<u64, String> {

@@ -7,6 +7,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use crate::{
     imaging::Thumbnailer,
     sentiment::SentimentModel,
+    spool::Spool,
     store::{Blobs, Database, ImageMetaStore, ItemStore},
 };
 
@@ -59,6 +60,9 @@ pub struct Shared {
     pub database: Arc<dyn Database>,
     /// Image bytes.
     pub blobs: Blobs,
+    /// The durable fallback for uploads while a remote backend is down; `None` when
+    /// every backend is local (nothing to fall back from).
+    pub spool: Option<Arc<Spool>>,
     /// Permits for uploads in progress (`PIER_MAX_CONCURRENT_UPLOADS`).
     pub upload_permits: Arc<tokio::sync::Semaphore>,
     /// The sentiment model, loaded once.

@@ -13,6 +13,7 @@ pub mod response;
 pub mod routes;
 pub mod sentiment;
 pub mod server;
+pub mod spool;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

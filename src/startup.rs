@@ -13,11 +13,15 @@ use axum::{Router, middleware};
 use tokio::net::TcpListener;
 
 use crate::{
-    config::{DatabaseUrl, Settings},
+    config::{DatabaseUrl, MetadataBackend, Settings},
     context::{ApiContext, Limits, Shared},
     imaging::Thumbnailer,
     routes,
-    store::{Blobs, Database, postgres::PgDatabase, sqlite::SqliteDatabase},
+    spool::Spool,
+    store::{
+        Blobs, Database, ImageMetaStore, dynamo::DynamoMeta, postgres::PgDatabase,
+        sqlite::SqliteDatabase,
+    },
     telemetry,
 };
 
@@ -57,12 +61,19 @@ impl Application {
             .context("opening PIER_STORAGE")?
             .with_cache(settings.object_cache_bytes);
         let database = database.into_arc();
+        let images = open_metadata(settings, &database).await;
+        let spool = if settings.uses_remote_backend() {
+            Some(Spool::open(&settings.spool).context("opening PIER_SPOOL")?)
+        } else {
+            None
+        };
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let context = ApiContext::new(Shared {
             items: database.clone(),
-            images: database.clone(),
+            images,
             database,
             blobs,
+            spool,
             upload_permits: Arc::new(tokio::sync::Semaphore::new(
                 settings.max_concurrent_uploads as usize,
             )),
@@ -116,6 +127,13 @@ impl Application {
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tokio::spawn(sweep_orphans_periodically(self.context.clone()));
+        if let Some(spool) = &self.context.spool {
+            tokio::spawn(crate::spool::replay_forever(
+                spool.clone(),
+                self.context.blobs.clone(),
+                self.context.images.clone(),
+            ));
+        }
         let deadline = self.shutdown_timeout;
         let finished = crate::server::serve(self.listener, self.router, signal, deadline).await;
         if !finished {
@@ -170,6 +188,19 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<OpenedDatabase
     }
 }
 
+/// The image metadata store named by `PIER_METADATA`: the SQL database, or DynamoDB.
+pub async fn open_metadata(
+    settings: &Settings,
+    database: &Arc<dyn Database>,
+) -> Arc<dyn ImageMetaStore> {
+    match &settings.metadata {
+        MetadataBackend::Database => database.clone(),
+        MetadataBackend::DynamoDb { table } => {
+            Arc::new(DynamoMeta::connect(table, &settings.aws).await)
+        }
+    }
+}
+
 /// Wraps every route (and the fallback) in the one per-request middleware.
 fn with_layers(router: Router, request_timeout: Duration) -> Router {
     router.layer(middleware::from_fn_with_state(
@@ -180,9 +211,11 @@ fn with_layers(router: Router, request_timeout: Duration) -> Router {
 
 async fn sweep_orphans_periodically(ctx: ApiContext) {
     loop {
+        let spool = ctx.spool.clone();
+        let spooled = move |id| spool.as_ref().is_some_and(|s| s.holds(id));
         match ctx
             .blobs
-            .sweep_orphans(ctx.images.as_ref(), ORPHAN_GRACE)
+            .sweep_orphans(ctx.images.as_ref(), &spooled, ORPHAN_GRACE)
             .await
         {
             Ok(0) => {}

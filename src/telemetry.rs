@@ -136,6 +136,18 @@ fn describe_metrics() {
     metrics::describe_gauge!("db_pool_connections", "Database pool connections by state");
     metrics::describe_counter!("uploads_total", "Uploaded files, by result");
     metrics::describe_counter!(
+        "spool_writes_total",
+        "Uploaded images kept in the local spool because a remote backend failed"
+    );
+    metrics::describe_counter!(
+        "spool_replayed_total",
+        "Spooled images replayed to the remote backends"
+    );
+    metrics::describe_counter!(
+        "spool_replay_failures_total",
+        "Replay attempts that failed (the remote side still down)"
+    );
+    metrics::describe_counter!(
         "upload_bytes_total",
         metrics::Unit::Bytes,
         "Bytes of accepted uploads"

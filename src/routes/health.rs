@@ -31,19 +31,23 @@ pub struct Health {
 /// One dependency's state in a readiness answer.
 #[derive(Serialize, ToSchema)]
 pub struct Check {
-    /// `up` or `down`.
+    /// `up` or `down` (the spool: `empty` or `pending`).
     pub status: &'static str,
     /// Why it is down.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Images waiting in the spool (the spool check only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending: Option<usize>,
 }
 
 /// Readiness: whether this replica can serve requests, and each dependency's state.
 #[derive(Serialize, ToSchema)]
 pub struct Readiness {
-    /// `ready`.
+    /// `ready`, or `degraded` while uploads go to the spool (remote storage or
+    /// metadata down, or spooled uploads not yet replayed): the replica still serves.
     pub status: &'static str,
-    /// database, storage, metadata.
+    /// database, storage, metadata, and spool when remote backends are configured.
     pub checks: BTreeMap<&'static str, Check>,
 }
 
@@ -64,27 +68,44 @@ pub async fn health(State(ctx): State<ApiContext>) -> Json<Health> {
     (status = 503, description = "A dependency is down: a problem with a `checks` member", body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn ready(State(ctx): State<ApiContext>) -> Response {
-    let (database, storage) = tokio::join!(probe(ctx.database.ping()), probe(ctx.blobs.ping()));
-    let metadata = Check {
-        status: database.status,
-        error: database.error.clone(),
-    };
-    let all_up = database.status == "up" && storage.status == "up";
-    let checks = BTreeMap::from([
+    let (database, storage, metadata) = tokio::join!(
+        probe(ctx.database.ping()),
+        probe(ctx.blobs.ping()),
+        probe(ctx.images.reachable())
+    );
+    // The SQL database holds the items: without it this replica cannot serve. Remote
+    // storage and metadata have the spool to fall back on.
+    let mut ready = database.status == "up";
+    let remote_up = storage.status == "up" && metadata.status == "up";
+    let mut checks = BTreeMap::from([
         ("database", database),
         ("storage", storage),
         ("metadata", metadata),
     ]);
-    if all_up {
-        return Json(Readiness {
-            status: "ready",
-            checks,
-        })
-        .into_response();
+    let status = match &ctx.spool {
+        Some(spool) => {
+            let pending = spool.pending();
+            checks.insert(
+                "spool",
+                Check {
+                    status: if pending == 0 { "empty" } else { "pending" },
+                    error: None,
+                    pending: Some(pending),
+                },
+            );
+            if remote_up && pending == 0 { "ready" } else { "degraded" }
+        }
+        None => {
+            ready &= remote_up;
+            "ready"
+        }
+    };
+    if ready {
+        return Json(Readiness { status, checks }).into_response();
     }
     let down: Vec<&str> = checks
         .iter()
-        .filter(|(_, c)| c.status != "up")
+        .filter(|(_, c)| c.status == "down")
         .map(|(name, _)| *name)
         .collect();
     let body = serde_json::json!({
@@ -107,14 +128,17 @@ async fn probe(check: impl Future<Output = Result<(), ApiError>>) -> Check {
         Ok(Ok(())) => Check {
             status: "up",
             error: None,
+            pending: None,
         },
         Ok(Err(error)) => Check {
             status: "down",
             error: Some(error.to_string()),
+            pending: None,
         },
         Err(_) => Check {
             status: "down",
             error: Some("no answer within 2 s".into()),
+            pending: None,
         },
     }
 }

@@ -21,7 +21,8 @@ use crate::{
     error::{ApiError, FieldErrors, Problem},
     extract::QueryParams,
     response::JsonResponse,
-    store::{Blobs, ImageRecord},
+    spool::SpoolWriter,
+    store::{Blobs, ImageRecord, blobs::BlobWriter},
 };
 
 /// Objects up to this size are read whole before sending; larger ones are streamed.
@@ -114,17 +115,24 @@ pub async fn upload(State(ctx): State<ApiContext>, request: Request) -> Result<R
 
     let mut stored: Vec<ImageRecord> = Vec::new();
     let outcome = receive_all(&ctx, &mut multipart, &mut stored).await;
-    let outcome = match outcome {
-        Ok(()) => ctx.images.insert_all(&stored).await,
-        Err(error) => Err(error),
+    let outcome = match (outcome, &ctx.spool) {
+        (Ok(()), None) => ctx.images.insert_all(&stored).await,
+        // Remote backends: push now, or keep durably in the spool and replay later.
+        (Ok(()), Some(spool)) => match spool
+            .accept(&ctx.blobs, ctx.images.as_ref(), std::mem::take(&mut stored))
+            .await
+        {
+            Ok(accepted) => {
+                stored = accepted;
+                Ok(())
+            }
+            Err(error) => Err(error),
+        },
+        (Err(error), _) => Err(error),
     };
     if let Err(error) = outcome {
         // All-or-nothing: nothing of this request stays behind.
-        for record in &stored {
-            if let Err(cleanup) = ctx.blobs.delete(&Blobs::image_key(record.id)).await {
-                tracing::warn!(error = %cleanup, id = %record.id, "could not remove an object; the orphan sweep will");
-            }
-        }
+        discard(&ctx, &stored).await;
         metrics::counter!("uploads_total", "result" => "rejected").increment(1);
         return Err(error);
     }
@@ -133,6 +141,19 @@ pub async fn upload(State(ctx): State<ApiContext>, request: Request) -> Result<R
     metrics::counter!("upload_bytes_total").increment(bytes);
     let images = stored.into_iter().map(ImageView::from).collect();
     Ok((StatusCode::CREATED, Json(UploadResult { images })).into_response())
+}
+
+/// Removes what a refused upload wrote (its objects, or its spool files).
+async fn discard(ctx: &ApiContext, stored: &[ImageRecord]) {
+    if let Some(spool) = &ctx.spool {
+        spool.discard(stored.iter().map(|r| r.id).collect()).await;
+        return;
+    }
+    for record in stored {
+        if let Err(cleanup) = ctx.blobs.delete(&Blobs::image_key(record.id)).await {
+            tracing::warn!(error = %cleanup, id = %record.id, "could not remove an object; the orphan sweep will");
+        }
+    }
 }
 
 async fn receive_all(
@@ -177,7 +198,7 @@ async fn store_one(ctx: &ApiContext, mut field: Field<'_>) -> Result<ImageRecord
     let mut inspector = ImageInspector::new(ctx.limits.max_image_pixels);
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
-    let mut writer = None;
+    let mut sink: Option<Sink> = None;
     let result: Result<(), ApiError> = async {
         while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
             size += chunk.len() as u64;
@@ -190,10 +211,12 @@ async fn store_one(ctx: &ApiContext, mut field: Field<'_>) -> Result<ImageRecord
             }
             inspector.feed(&chunk).map_err(refuse)?;
             hasher.update(&chunk);
-            writer
-                .get_or_insert_with(|| ctx.blobs.writer(Blobs::image_key(id)))
-                .write(chunk)
-                .await?;
+            if sink.is_none() {
+                sink = Some(Sink::open(ctx, id).await?);
+            }
+            if let Some(sink) = sink.as_mut() {
+                sink.write(chunk).await?;
+            }
         }
         Ok(())
     }
@@ -202,14 +225,13 @@ async fn store_one(ctx: &ApiContext, mut field: Field<'_>) -> Result<ImageRecord
     let inspected = match inspected {
         Ok(inspected) => inspected,
         Err(error) => {
-            if let Some(writer) = writer {
-                writer.abort().await;
+            if let Some(sink) = sink {
+                sink.abort(ctx, id).await;
             }
             return Err(error);
         }
     };
-    writer
-        .ok_or_else(|| refuse(ImageRejection::Empty))?
+    sink.ok_or_else(|| refuse(ImageRejection::Empty))?
         .finish()
         .await?;
     Ok(ImageRecord {
@@ -223,6 +245,48 @@ async fn store_one(ctx: &ApiContext, mut field: Field<'_>) -> Result<ImageRecord
         location: ctx.blobs.location().to_owned(),
         created_at: OffsetDateTime::now_utc(),
     })
+}
+
+/// Where an upload's bytes stream to: the object store, or the spool when remote
+/// backends are configured (pushed from there once the whole upload is accepted).
+enum Sink {
+    Blob(BlobWriter),
+    Spool(SpoolWriter),
+}
+
+impl Sink {
+    async fn open(ctx: &ApiContext, id: ImageId) -> Result<Self, ApiError> {
+        Ok(match &ctx.spool {
+            Some(spool) => Self::Spool(spool.writer(id).await?),
+            None => Self::Blob(ctx.blobs.writer(Blobs::image_key(id))),
+        })
+    }
+
+    async fn write(&mut self, chunk: bytes::Bytes) -> Result<(), ApiError> {
+        match self {
+            Self::Blob(writer) => writer.write(chunk).await,
+            Self::Spool(writer) => writer.write(&chunk).await,
+        }
+    }
+
+    async fn finish(self) -> Result<(), ApiError> {
+        match self {
+            Self::Blob(writer) => writer.finish().await,
+            Self::Spool(writer) => writer.finish().await,
+        }
+    }
+
+    async fn abort(self, ctx: &ApiContext, id: ImageId) {
+        match self {
+            Self::Blob(writer) => writer.abort().await,
+            Self::Spool(writer) => {
+                drop(writer);
+                if let Some(spool) = &ctx.spool {
+                    spool.discard(vec![id]).await;
+                }
+            }
+        }
+    }
 }
 
 /// A refused file, named in the problem so a multi-file client knows which one.
@@ -247,6 +311,21 @@ fn multipart_error(error: MultipartError) -> ApiError {
             error.body_text()
         ))
     }
+}
+
+/// An image's record, and whether it is waiting in the spool. The spool's in-memory
+/// index is consulted first: it is free, and a spooled image has the same record and
+/// bytes wherever it is read from; otherwise the metadata store decides.
+async fn find(
+    ctx: &ApiContext,
+    id: ImageId,
+    raw: &str,
+) -> Result<(ImageRecord, bool), ApiError> {
+    if let Some(record) = ctx.spool.as_ref().and_then(|spool| spool.get(id)) {
+        return Ok((record, true));
+    }
+    let record = ctx.images.get(id).await?.ok_or_else(|| not_found(raw))?;
+    Ok((record, false))
 }
 
 /// An image id from the path; anything that is not a UUID cannot exist.
@@ -282,6 +361,9 @@ pub async fn list(
         })
         .transpose()?;
     let mut records = ctx.images.list(after, limit.fetch()).await?;
+    if let Some(spool) = &ctx.spool {
+        spool.merge_into(&mut records, after, usize::from(limit.fetch()));
+    }
     let next = limit.cut(&mut records, |record| record.id);
     let capacity = 64 + records.len() * 420;
     let images = records.into_iter().map(ImageView::from).collect();
@@ -305,7 +387,7 @@ pub async fn get(
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = image_id(&raw)?;
-    let record = ctx.images.get(id).await?.ok_or_else(|| not_found(&raw))?;
+    let (record, spooled) = find(&ctx, id, &raw).await?;
     let etag = format!("\"{}\"", record.sha256);
     if not_modified(&headers, &etag) {
         return Ok(cached_headers(StatusCode::NOT_MODIFIED, &etag, None));
@@ -343,10 +425,22 @@ pub async fn get(
         ))
     };
     let key = Blobs::image_key(id);
+    let span = range.clone().unwrap_or(0..size);
+    // A spooled image is read from the spool; if it has just been replayed (and left
+    // the spool) the object store has it.
+    if spooled && let Some(spool) = &ctx.spool {
+        let body = if length <= INLINE_READ_LIMIT {
+            spool.read(id, span.clone()).await?.map(Body::from)
+        } else {
+            spool.stream(id, span.clone()).await?.map(Body::from_stream)
+        };
+        if let Some(body) = body {
+            return Ok(response.map(|_| body));
+        }
+    }
     // Small objects are read in one go (and cached); large ones stream, so memory stays
     // bounded whatever the object size.
     let body = if length <= INLINE_READ_LIMIT {
-        let span = range.unwrap_or(0..size);
         Body::from(
             ctx.blobs
                 .read(&key, size, span)
@@ -379,10 +473,19 @@ pub async fn thumbnail(
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = image_id(&raw)?;
-    let record = ctx.images.get(id).await?.ok_or_else(|| not_found(&raw))?;
+    let (record, spooled) = find(&ctx, id, &raw).await?;
     let etag = format!("\"thumb-{}\"", record.sha256);
     if not_modified(&headers, &etag) {
         return Ok(cached_headers(StatusCode::NOT_MODIFIED, &etag, None));
+    }
+    // A spooled image's thumbnail is made from the spool and not kept: the object
+    // store may be the thing that is down.
+    if spooled && let Some(spool) = &ctx.spool {
+        if let Some(original) = spool.read(id, 0..record.size).await? {
+            let thumbnail = ctx.thumbnails.make(original).await?;
+            return Ok(cached_headers(StatusCode::OK, &etag, Some("image/jpeg"))
+                .map(|_| Body::from(thumbnail)));
+        }
     }
     let key = Blobs::thumbnail_key(id);
     let bytes = match ctx.blobs.get_bytes(&key).await? {
@@ -417,9 +520,19 @@ pub async fn delete(
     Path(raw): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = image_id(&raw)?;
+    // No replay may move this image from the spool to the remote side meanwhile.
+    let _paused = match &ctx.spool {
+        Some(spool) => Some(spool.pause_replay().await),
+        None => None,
+    };
     // Metadata first: once the row is gone the image is invisible; objects left by a
     // failure below are orphans that the sweep removes.
-    if !ctx.images.delete(id).await? {
+    let remote = ctx.images.delete(id).await?;
+    let spooled = match &ctx.spool {
+        Some(spool) => spool.remove(id).await?,
+        None => false,
+    };
+    if !remote && !spooled {
         return Err(not_found(&raw));
     }
     for key in [Blobs::image_key(id), Blobs::thumbnail_key(id)] {

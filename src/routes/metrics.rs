@@ -16,7 +16,8 @@ pub async fn metrics(State(ctx): State<ApiContext>) -> Response {
     let (active, idle) = ctx.database.pool_state();
     metrics::gauge!("db_pool_connections", "state" => "active").set(f64::from(active));
     metrics::gauge!("db_pool_connections", "state" => "idle").set(f64::from(idle));
-    metrics::gauge!("spool_pending").set(0.0);
+    let pending = ctx.spool.as_ref().map_or(0, |spool| spool.pending());
+    metrics::gauge!("spool_pending").set(pending as f64);
     (
         [(
             header::CONTENT_TYPE,

@@ -296,11 +296,13 @@ impl Blobs {
     }
 
     /// Removes what a crash between "object written" and "metadata committed" left
-    /// behind: originals and thumbnails older than `grace` without a metadata row, and
+    /// behind: originals and thumbnails older than `grace` without a metadata row (and
+    /// not `spooled`, i.e. waiting for the replay to write their row), and
     /// the local backend's staging files of interrupted uploads. Returns how many went.
     pub async fn sweep_orphans(
         &self,
         meta: &dyn ImageMetaStore,
+        spooled: &(dyn Fn(ImageId) -> bool + Sync),
         grace: Duration,
     ) -> Result<usize, ApiError> {
         let cutoff = chrono_cutoff(grace);
@@ -315,6 +317,8 @@ impl Blobs {
                 let name = entry.location.filename().unwrap_or_default();
                 let id = name.strip_suffix(".jpg").unwrap_or(name);
                 let orphan = match ImageId::parse(id) {
+                    // A spooled upload being replayed has its objects before its record.
+                    Some(id) if spooled(id) => false,
                     Some(id) => meta.get(id).await?.is_none(),
                     None => true,
                 };

@@ -2,6 +2,7 @@
 //! picks implementations from `Settings` and hands them over in `ApiContext`.
 
 pub mod blobs;
+pub mod dynamo;
 pub mod postgres;
 pub mod sqlite;
 
@@ -93,6 +94,8 @@ pub trait ImageMetaStore: Send + Sync {
     -> Result<Vec<ImageRecord>, ApiError>;
     /// Deletes a record; `false` when it did not exist.
     async fn delete(&self, id: ImageId) -> Result<bool, ApiError>;
+    /// Cheap round trip proving the store answers (readiness, and the spool's probe).
+    async fn reachable(&self) -> Result<(), ApiError>;
 }
 
 /// A database that can answer readiness probes and report its pool.

@@ -294,6 +294,10 @@ impl ImageMetaStore for PgDatabase {
             .map_err(pg_error)?;
         Ok(done.rows_affected() > 0)
     }
+
+    async fn reachable(&self) -> Result<(), ApiError> {
+        Database::ping(self).await
+    }
 }
 
 #[async_trait]

@@ -490,6 +490,10 @@ impl ImageMetaStore for SqliteDatabase {
         })
         .await
     }
+
+    async fn reachable(&self) -> Result<(), ApiError> {
+        Database::ping(self).await
+    }
 }
 
 #[async_trait]

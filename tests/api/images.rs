@@ -492,14 +492,14 @@ async fn orphans_from_a_crash_are_swept_and_live_objects_kept() {
     let removed = app
         .context
         .blobs
-        .sweep_orphans(app.context.images.as_ref(), Duration::from_secs(3600))
+        .sweep_orphans(app.context.images.as_ref(), &|_| false, Duration::from_secs(3600))
         .await
         .unwrap();
     assert_eq!(removed, 0);
     let removed = app
         .context
         .blobs
-        .sweep_orphans(app.context.images.as_ref(), Duration::ZERO)
+        .sweep_orphans(app.context.images.as_ref(), &|_| false, Duration::ZERO)
         .await
         .unwrap();
     assert_eq!(removed, 2);

@@ -1,0 +1,397 @@
+//! Image metadata on DynamoDB, through the official AWS SDK for Rust.
+//!
+//! # Table design
+//! - Partition key `id` (S): the image id, a UUIDv7 in its canonical lower-case text.
+//!   Gets, conditional puts and deletes address one item by it.
+//! - Global secondary index `by_time`: partition key `feed` (S, always `images`) and
+//!   sort key `id`. UUIDv7 text sorts by creation time, so a `Query` on the index with
+//!   `ScanIndexForward = false` and `id < :after` is the newest-first keyset page that
+//!   `GET /images` needs, with no scan. The projection is `ALL`, so a page is one query.
+//!   One index partition takes about 1000 writes per second, far above what an upload
+//!   service sees; a fleet that needs more would shard `feed` by month.
+//! - Other attributes: `filename`, `content_type`, `sha256`, `location` (S); `size`,
+//!   `width`, `height`, `created_ns` (N, nanoseconds since the epoch: exact).
+//! - Billing: on demand (`PAY_PER_REQUEST`), no capacity to tune.
+//!
+//! Writes are conditional (`attribute_not_exists(id)`), so nothing is ever overwritten;
+//! several records are one `TransactWriteItems`, all-or-nothing like the SQL stores.
+//! Reads by id are strongly consistent; index queries are eventually consistent (a
+//! fresh upload may take a moment to appear in the list on real DynamoDB).
+//! The Terraform in `deploy/terraform` creates the same schema.
+
+use std::{collections::HashMap, time::Duration};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::{
+    Client,
+    error::{ProvideErrorMetadata, SdkError},
+    types::{
+        AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex,
+        KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue,
+        ScalarAttributeType, TableStatus, TransactWriteItem,
+    },
+};
+use time::OffsetDateTime;
+
+use super::{ImageMetaStore, ImageRecord};
+use crate::{config::AwsSettings, domain::ImageId, error::ApiError};
+
+/// Name of the newest-first index.
+pub const INDEX: &str = "by_time";
+/// The one value of the index partition key.
+const FEED: &str = "images";
+/// DynamoDB's limit on items in one transaction.
+pub const MAX_TRANSACTION_ITEMS: usize = 100;
+
+/// Image metadata in one DynamoDB table.
+#[derive(Clone)]
+pub struct DynamoMeta {
+    client: Client,
+    table: String,
+}
+
+impl DynamoMeta {
+    /// A client for `table` from the standard AWS settings, with short timeouts and few
+    /// retries so that an unreachable endpoint is noticed within seconds.
+    pub async fn connect(table: &str, aws: &AwsSettings) -> Self {
+        use aws_config::{
+            BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig,
+        };
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(aws.region.clone()))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(2))
+                    .operation_attempt_timeout(Duration::from_secs(3))
+                    .operation_timeout(Duration::from_secs(7))
+                    .build(),
+            )
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(2)
+                    .with_initial_backoff(Duration::from_millis(100)),
+            );
+        if let Some(endpoint) = &aws.endpoint_url {
+            loader = loader.endpoint_url(endpoint);
+        }
+        if let (Some(key), Some(secret)) = (&aws.access_key_id, &aws.secret_access_key) {
+            loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                key.clone(),
+                secret.0.clone(),
+                aws.session_token.as_ref().map(|t| t.0.clone()),
+                None,
+                "pier-settings",
+            ));
+        }
+        let config = loader.load().await;
+        Self {
+            client: Client::new(&config),
+            table: table.to_owned(),
+        }
+    }
+
+    /// Creates the table and its index when missing (`pier migrate`) and waits until it
+    /// is active; an existing table must have the expected keys and index.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self.client.describe_table().table_name(&self.table).send().await {
+            Ok(described) => {
+                let table = described
+                    .table
+                    .ok_or_else(|| anyhow::anyhow!("DescribeTable returned no table"))?;
+                let key_ok = table.key_schema().iter().any(|k| {
+                    k.attribute_name() == "id" && k.key_type() == &KeyType::Hash
+                });
+                let index_ok = table
+                    .global_secondary_indexes()
+                    .iter()
+                    .any(|i| i.index_name() == Some(INDEX));
+                anyhow::ensure!(
+                    key_ok && index_ok,
+                    "DynamoDB table `{}` exists but has not pier's schema (partition key `id`, index `{INDEX}`)",
+                    self.table
+                );
+            }
+            Err(error) if is_not_found(&error) => {
+                self.create_table().await?;
+                tracing::info!(table = %self.table, "created the DynamoDB table");
+            }
+            Err(error) => {
+                return Err(anyhow::anyhow!(
+                    "cannot reach DynamoDB table `{}`: {}",
+                    self.table,
+                    describe(&error)
+                ));
+            }
+        }
+        self.wait_until_active().await
+    }
+
+    async fn create_table(&self) -> anyhow::Result<()> {
+        let attribute = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+        };
+        let key = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+        };
+        let index = GlobalSecondaryIndex::builder()
+            .index_name(INDEX)
+            .key_schema(key("feed", KeyType::Hash)?)
+            .key_schema(key("id", KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()?;
+        let created = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attribute("id")?)
+            .attribute_definitions(attribute("feed")?)
+            .key_schema(key("id", KeyType::Hash)?)
+            .global_secondary_indexes(index)
+            .send()
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            // Another replica created it first.
+            Err(error) if error.code() == Some("ResourceInUseException") => Ok(()),
+            Err(error) => Err(anyhow::anyhow!(
+                "cannot create DynamoDB table `{}`: {}",
+                self.table,
+                describe(&error)
+            )),
+        }
+    }
+
+    async fn wait_until_active(&self) -> anyhow::Result<()> {
+        for _ in 0..120 {
+            let described = self
+                .client
+                .describe_table()
+                .table_name(&self.table)
+                .send()
+                .await
+                .map_err(|e| anyhow::anyhow!("DescribeTable failed: {}", describe(&e)))?;
+            if described.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        anyhow::bail!("DynamoDB table `{}` did not become active within 60 s", self.table)
+    }
+
+    fn item(record: &ImageRecord) -> HashMap<String, AttributeValue> {
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        let n = |v: String| AttributeValue::N(v);
+        HashMap::from([
+            ("id".to_owned(), s(&record.id.to_string())),
+            ("feed".to_owned(), s(FEED)),
+            ("filename".to_owned(), s(&record.filename)),
+            ("content_type".to_owned(), s(&record.content_type)),
+            ("size".to_owned(), n(record.size.to_string())),
+            ("width".to_owned(), n(record.width.to_string())),
+            ("height".to_owned(), n(record.height.to_string())),
+            ("sha256".to_owned(), s(&record.sha256)),
+            ("location".to_owned(), s(&record.location)),
+            (
+                "created_ns".to_owned(),
+                n(record.created_at.unix_timestamp_nanos().to_string()),
+            ),
+        ])
+    }
+
+    fn record(item: &HashMap<String, AttributeValue>) -> Result<ImageRecord, ApiError> {
+        let corrupt = |what: &str| {
+            ApiError::Internal(anyhow::anyhow!(
+                "a DynamoDB image item has a missing or malformed `{what}`"
+            ))
+        };
+        let text = |name: &str| -> Result<String, ApiError> {
+            item.get(name)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .ok_or_else(|| corrupt(name))
+        };
+        fn number<T: std::str::FromStr>(
+            item: &HashMap<String, AttributeValue>,
+            name: &str,
+        ) -> Option<T> {
+            item.get(name)?.as_n().ok()?.parse().ok()
+        }
+        let id = ImageId::parse(&text("id")?).ok_or_else(|| corrupt("id"))?;
+        let created_ns: i128 = number(item, "created_ns").ok_or_else(|| corrupt("created_ns"))?;
+        Ok(ImageRecord {
+            id,
+            filename: text("filename")?,
+            content_type: text("content_type")?,
+            size: number(item, "size").ok_or_else(|| corrupt("size"))?,
+            width: number(item, "width").ok_or_else(|| corrupt("width"))?,
+            height: number(item, "height").ok_or_else(|| corrupt("height"))?,
+            sha256: text("sha256")?,
+            location: text("location")?,
+            created_at: OffsetDateTime::from_unix_timestamp_nanos(created_ns)
+                .map_err(|_| corrupt("created_ns"))?,
+        })
+    }
+
+    fn put(&self, record: &ImageRecord) -> Result<Put, ApiError> {
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(record)))
+            .condition_expression("attribute_not_exists(id)")
+            .build()
+            .map_err(|e| ApiError::Internal(e.into()))
+    }
+}
+
+#[async_trait]
+impl ImageMetaStore for DynamoMeta {
+    async fn insert_all(&self, records: &[ImageRecord]) -> Result<(), ApiError> {
+        match records {
+            [] => Ok(()),
+            [record] => {
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(Self::item(record)))
+                    .condition_expression("attribute_not_exists(id)")
+                    .send()
+                    .await
+                    .map_err(|e| dynamo_error("PutItem", e))?;
+                Ok(())
+            }
+            many => {
+                if many.len() > MAX_TRANSACTION_ITEMS {
+                    return Err(ApiError::Internal(anyhow::anyhow!(
+                        "more than {MAX_TRANSACTION_ITEMS} records in one DynamoDB transaction"
+                    )));
+                }
+                let items = many
+                    .iter()
+                    .map(|r| Ok(TransactWriteItem::builder().put(self.put(r)?).build()))
+                    .collect::<Result<Vec<_>, ApiError>>()?;
+                self.client
+                    .transact_write_items()
+                    .set_transact_items(Some(items))
+                    .send()
+                    .await
+                    .map_err(|e| dynamo_error("TransactWriteItems", e))?;
+                Ok(())
+            }
+        }
+    }
+
+    async fn get(&self, id: ImageId) -> Result<Option<ImageRecord>, ApiError> {
+        let found = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(id.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| dynamo_error("GetItem", e))?;
+        found.item().map(Self::record).transpose()
+    }
+
+    async fn list(
+        &self,
+        before: Option<ImageId>,
+        limit: u16,
+    ) -> Result<Vec<ImageRecord>, ApiError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX)
+            .scan_index_forward(false)
+            .limit(i32::from(limit))
+            .expression_attribute_names("#f", "feed")
+            .expression_attribute_values(":f", AttributeValue::S(FEED.to_owned()));
+        query = match before {
+            Some(before) => query
+                .key_condition_expression("#f = :f AND #i < :before")
+                .expression_attribute_names("#i", "id")
+                .expression_attribute_values(":before", AttributeValue::S(before.to_string())),
+            None => query.key_condition_expression("#f = :f"),
+        };
+        let page = query.send().await.map_err(|e| dynamo_error("Query", e))?;
+        page.items().iter().map(Self::record).collect()
+    }
+
+    async fn delete(&self, id: ImageId) -> Result<bool, ApiError> {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(id.to_string()))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| dynamo_error("DeleteItem", e))?;
+        Ok(deleted.attributes().is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn reachable(&self) -> Result<(), ApiError> {
+        self.client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| dynamo_error("DescribeTable", e))?;
+        Ok(())
+    }
+}
+
+fn is_not_found<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    error.code() == Some("ResourceNotFoundException")
+}
+
+/// The error code and message, or the transport failure, without the request.
+fn describe<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+    error: &SdkError<E, R>,
+) -> String {
+    match (error.code(), error.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_owned(),
+        _ => format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(error)),
+    }
+}
+
+/// Maps a DynamoDB failure onto the API: unreachable, throttled or failing service is a
+/// 503 (the upload path spools on it); a failed condition means the id already exists.
+fn dynamo_error<E, R>(operation: &str, error: SdkError<E, R>) -> ApiError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let text = describe(&error);
+    match &error {
+        SdkError::ServiceError(_) => match error.code() {
+            Some("ConditionalCheckFailedException") | Some("TransactionCanceledException")
+                if text.contains("ConditionalCheckFailed") =>
+            {
+                ApiError::Internal(anyhow::anyhow!(
+                    "DynamoDB {operation}: an image with this id already exists"
+                ))
+            }
+            Some("ResourceNotFoundException") => ApiError::Unavailable(format!(
+                "the DynamoDB metadata table is missing (run `pier migrate`): {text}"
+            )),
+            Some("ValidationException") | Some("SerializationException") => {
+                ApiError::Internal(anyhow::anyhow!("DynamoDB {operation} refused: {text}"))
+            }
+            _ => ApiError::Unavailable(format!("DynamoDB {operation} failed: {text}")),
+        },
+        _ => ApiError::Unavailable(format!("DynamoDB is unreachable ({operation}): {text}")),
+    }
+}
