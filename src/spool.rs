@@ -125,7 +125,10 @@ impl Spool {
         let mut index = Index::default();
         for entry in std::fs::read_dir(&batches)? {
             let path = entry?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
             let Some(first) = name.strip_suffix(".json").and_then(ImageId::parse) else {
                 // A temporary record of an upload that was never acknowledged.
                 let _ = std::fs::remove_file(&path);
@@ -152,7 +155,10 @@ impl Spool {
         let mut removed = 0;
         for entry in std::fs::read_dir(&data)? {
             let path = entry?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
             let named = ImageId::parse(name).is_some_and(|id| index.images.contains_key(&id));
             if !named && std::fs::remove_file(&path).is_ok() {
                 removed += 1;
@@ -166,7 +172,11 @@ impl Spool {
             tracing::warn!(pending, "spooled uploads found at start; replaying them");
         }
         metrics::gauge!("spool_pending").set(pending as f64);
-        for counter in ["spool_writes_total", "spool_replayed_total", "spool_replay_failures_total"] {
+        for counter in [
+            "spool_writes_total",
+            "spool_replayed_total",
+            "spool_replay_failures_total",
+        ] {
             metrics::counter!(counter).increment(0);
         }
         Ok(Arc::new(Self {
@@ -188,7 +198,9 @@ impl Spool {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Index> {
-        self.index.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.index
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Images waiting to be replayed.
@@ -419,8 +431,7 @@ impl Spool {
         &self,
         id: ImageId,
         range: std::ops::Range<u64>,
-    ) -> Result<Option<futures::stream::BoxStream<'static, std::io::Result<Bytes>>>, ApiError>
-    {
+    ) -> Result<Option<futures::stream::BoxStream<'static, std::io::Result<Bytes>>>, ApiError> {
         use futures::StreamExt;
         let mut file = match tokio::fs::File::open(self.data_path(id)).await {
             Ok(file) => file,
@@ -431,19 +442,20 @@ impl Spool {
             .await
             .map_err(|e| io_error("reading a spool file", e))?;
         let remaining = range.end.saturating_sub(range.start);
-        let chunks = futures::stream::try_unfold((file, remaining), |(mut file, remaining)| async move {
-            if remaining == 0 {
-                return Ok(None);
-            }
-            let want = remaining.min(256 * 1024) as usize;
-            let mut buffer = vec![0u8; want];
-            let read = file.read(&mut buffer).await?;
-            if read == 0 {
-                return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
-            }
-            buffer.truncate(read);
-            Ok(Some((Bytes::from(buffer), (file, remaining - read as u64))))
-        });
+        let chunks =
+            futures::stream::try_unfold((file, remaining), |(mut file, remaining)| async move {
+                if remaining == 0 {
+                    return Ok(None);
+                }
+                let want = remaining.min(256 * 1024) as usize;
+                let mut buffer = vec![0u8; want];
+                let read = file.read(&mut buffer).await?;
+                if read == 0 {
+                    return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
+                }
+                buffer.truncate(read);
+                Ok(Some((Bytes::from(buffer), (file, remaining - read as u64))))
+            });
         Ok(Some(chunks.boxed()))
     }
 
@@ -529,8 +541,10 @@ impl Spool {
         let batch = {
             let index = self.lock();
             index.batches.iter().next().map(|(first, ids)| {
-                let records: Vec<ImageRecord> =
-                    ids.iter().filter_map(|id| index.images.get(id).cloned()).collect();
+                let records: Vec<ImageRecord> = ids
+                    .iter()
+                    .filter_map(|id| index.images.get(id).cloned())
+                    .collect();
                 (*first, records)
             })
         };
@@ -543,7 +557,13 @@ impl Spool {
         let path = self.batch_path(first);
         tokio::fs::remove_file(&path)
             .await
-            .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
+            .or_else(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })
             .map_err(|e| io_error("removing a spool record", e))?;
         let batches = self.batches.clone();
         let _ = tokio::task::spawn_blocking(move || sync_dir(&batches)).await;
@@ -587,8 +607,8 @@ pub async fn replay_forever(spool: Arc<Spool>, blobs: Blobs, meta: Arc<dyn Image
                 }
                 if !replayed {
                     // Idle until an upload is spooled (or a minute passes).
-                    let _ = tokio::time::timeout(Duration::from_secs(60), spool.wake.notified())
-                        .await;
+                    let _ =
+                        tokio::time::timeout(Duration::from_secs(60), spool.wake.notified()).await;
                 }
             }
             Err(error) => {

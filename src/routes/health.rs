@@ -93,7 +93,11 @@ pub async fn ready(State(ctx): State<ApiContext>) -> Response {
                     pending: Some(pending),
                 },
             );
-            if remote_up && pending == 0 { "ready" } else { "degraded" }
+            if remote_up && pending == 0 {
+                "ready"
+            } else {
+                "degraded"
+            }
         }
         None => {
             ready &= remote_up;

@@ -316,11 +316,7 @@ fn multipart_error(error: MultipartError) -> ApiError {
 /// An image's record, and whether it is waiting in the spool. The spool's in-memory
 /// index is consulted first: it is free, and a spooled image has the same record and
 /// bytes wherever it is read from; otherwise the metadata store decides.
-async fn find(
-    ctx: &ApiContext,
-    id: ImageId,
-    raw: &str,
-) -> Result<(ImageRecord, bool), ApiError> {
+async fn find(ctx: &ApiContext, id: ImageId, raw: &str) -> Result<(ImageRecord, bool), ApiError> {
     if let Some(record) = ctx.spool.as_ref().and_then(|spool| spool.get(id)) {
         return Ok((record, true));
     }

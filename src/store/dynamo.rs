@@ -26,9 +26,9 @@ use aws_sdk_dynamodb::{
     Client,
     error::{ProvideErrorMetadata, SdkError},
     types::{
-        AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex,
-        KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue,
-        ScalarAttributeType, TableStatus, TransactWriteItem,
+        AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+        KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TableStatus,
+        TransactWriteItem,
     },
 };
 use time::OffsetDateTime;
@@ -54,9 +54,7 @@ impl DynamoMeta {
     /// A client for `table` from the standard AWS settings, with short timeouts and few
     /// retries so that an unreachable endpoint is noticed within seconds.
     pub async fn connect(table: &str, aws: &AwsSettings) -> Self {
-        use aws_config::{
-            BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig,
-        };
+        use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(aws.region.clone()))
             .timeout_config(
@@ -93,14 +91,21 @@ impl DynamoMeta {
     /// Creates the table and its index when missing (`pier migrate`) and waits until it
     /// is active; an existing table must have the expected keys and index.
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        match self.client.describe_table().table_name(&self.table).send().await {
+        match self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+        {
             Ok(described) => {
                 let table = described
                     .table
                     .ok_or_else(|| anyhow::anyhow!("DescribeTable returned no table"))?;
-                let key_ok = table.key_schema().iter().any(|k| {
-                    k.attribute_name() == "id" && k.key_type() == &KeyType::Hash
-                });
+                let key_ok = table
+                    .key_schema()
+                    .iter()
+                    .any(|k| k.attribute_name() == "id" && k.key_type() == &KeyType::Hash);
                 let index_ok = table
                     .global_secondary_indexes()
                     .iter()
@@ -186,7 +191,10 @@ impl DynamoMeta {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        anyhow::bail!("DynamoDB table `{}` did not become active within 60 s", self.table)
+        anyhow::bail!(
+            "DynamoDB table `{}` did not become active within 60 s",
+            self.table
+        )
     }
 
     fn item(record: &ImageRecord) -> HashMap<String, AttributeValue> {

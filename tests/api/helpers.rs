@@ -1,10 +1,17 @@
-//! `spawn_app`: builds the real application on an OS-chosen port with a throwaway
-//! SQLite file and object store, and serves it until the test ends.
+//! `spawn_app`: builds the real application on an OS-chosen port with throwaway
+//! backends, and serves it until the test ends.
+//!
+//! The backends come from `PIER_TEST_BACKEND`, so the same suite runs against each
+//! combination (the README test command runs all three):
+//! - `sqlite-local` (default): a SQLite file and a local directory;
+//! - `postgres-s3`: a fresh database on the PostgreSQL server at `PIER_TEST_POSTGRES_URL`
+//!   (a superuser URL) and a fresh bucket on the S3 server at `PIER_TEST_AWS_ENDPOINT`;
+//! - `postgres-s3-dynamodb`: the same plus a fresh DynamoDB table on that endpoint.
 
 use std::path::PathBuf;
 
 use pier::{
-    config::{Settings, StorageUrl},
+    config::{DatabaseUrl, MetadataBackend, Settings, StorageUrl},
     context::ApiContext,
     startup::Application,
 };
@@ -23,19 +30,113 @@ pub struct TestApp {
     pub served: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
-/// Starts the app on local-disk storage (the default backend).
+/// Which backends the suite runs against (`PIER_TEST_BACKEND`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    SqliteLocal,
+    PostgresS3,
+    PostgresS3Dynamo,
+}
+
+impl Backend {
+    pub fn from_env() -> Self {
+        match std::env::var("PIER_TEST_BACKEND").as_deref() {
+            Err(_) | Ok("") | Ok("sqlite-local") => Self::SqliteLocal,
+            Ok("postgres-s3") => Self::PostgresS3,
+            Ok("postgres-s3-dynamodb") => Self::PostgresS3Dynamo,
+            Ok(other) => panic!(
+                "PIER_TEST_BACKEND={other}: expected sqlite-local, postgres-s3 or postgres-s3-dynamodb"
+            ),
+        }
+    }
+}
+
+fn required_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: PIER_TEST_BACKEND={:?} needs running servers; run scripts/test.sh, which starts PostgreSQL and moto and sets it",
+            std::env::var("PIER_TEST_BACKEND").unwrap_or_default()
+        )
+    })
+}
+
+/// Points `settings` at fresh remote backends: a new database, bucket and table.
+async fn use_remote_backends(settings: &mut Settings, backend: Backend) {
+    use sqlx::Connection;
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    let admin = required_env("PIER_TEST_POSTGRES_URL");
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to PIER_TEST_POSTGRES_URL: {e}"));
+    let database = format!("t{unique}");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE DATABASE \"{database}\""
+    )))
+    .execute(&mut conn)
+    .await
+    .expect("create a test database");
+    let mut url = url::Url::parse(&admin).expect("PIER_TEST_POSTGRES_URL is a URL");
+    url.set_path(&database);
+    settings.database_url = DatabaseUrl::Postgres(url.to_string());
+
+    let endpoint = required_env("PIER_TEST_AWS_ENDPOINT");
+    let bucket = format!("pier-{}", &unique[..20]);
+    let created = reqwest::Client::new()
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach the S3 server at {endpoint}: {e}"));
+    assert!(
+        created.status().is_success(),
+        "create bucket: {}",
+        created.status()
+    );
+    settings.storage = StorageUrl::S3 {
+        bucket,
+        prefix: Some("gallery".into()),
+    };
+    settings.aws.endpoint_url = Some(endpoint);
+    settings.aws.access_key_id = Some("testing".into());
+    settings.aws.secret_access_key = Some(pier::config::Secret("testing".into()));
+    if backend == Backend::PostgresS3Dynamo {
+        let table = format!("pier-{unique}");
+        pier::store::dynamo::DynamoMeta::connect(&table, &settings.aws)
+            .await
+            .migrate()
+            .await
+            .expect("create the DynamoDB table");
+        settings.metadata = MetadataBackend::DynamoDb { table };
+    }
+}
+
+/// Starts the app on the backends of `PIER_TEST_BACKEND`.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-/// Starts the app after `adjust` has changed its settings.
+/// Starts the app on the backends of `PIER_TEST_BACKEND`, after `adjust` has changed
+/// its settings.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_on(Backend::from_env(), adjust).await
+}
+
+/// Starts the app on SQLite and local disk whatever `PIER_TEST_BACKEND` says, for tests
+/// of what only the local backend does (staging files, the file system).
+pub async fn spawn_local_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_on(Backend::SqliteLocal, adjust).await
+}
+
+async fn spawn_on(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let storage_dir = dir.path().join("images");
     let mut settings = Settings::for_tests(
         dir.path().join("pier.db"),
         StorageUrl::File(storage_dir.clone()),
     );
+    settings.spool = dir.path().join("spool");
+    if backend != Backend::SqliteLocal {
+        use_remote_backends(&mut settings, backend).await;
+    }
     adjust(&mut settings);
     pier::telemetry::init_logging(settings.log_format);
     let app = Application::build(&settings).await.expect("the app builds");
@@ -159,9 +260,10 @@ impl TestApp {
         id
     }
 
-    /// Every file under the storage directory (objects and staging files).
-    pub fn stored_files(&self) -> Vec<PathBuf> {
-        fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+    /// Everything an upload can leave behind: every object in the store, the local
+    /// backend's staging files, and the spool's files.
+    pub async fn stored_objects(&self) -> Vec<String> {
+        fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
             let Ok(entries) = std::fs::read_dir(dir) else {
                 return;
             };
@@ -170,12 +272,23 @@ impl TestApp {
                 if path.is_dir() {
                     walk(&path, out)
                 } else {
-                    out.push(path)
+                    out.push(path.display().to_string())
                 }
             }
         }
-        let mut out = Vec::new();
-        walk(&self.storage_dir, &mut out);
+        let mut out: Vec<String> = self
+            .context
+            .blobs
+            .list_objects()
+            .await
+            .expect("the store lists")
+            .into_iter()
+            .map(|(key, _)| key.to_string())
+            .collect();
+        let mut local = Vec::new();
+        walk(&self.storage_dir, &mut local);
+        out.extend(local.into_iter().filter(|file| file.contains('#')));
+        walk(&self._dir.path().join("spool"), &mut out);
         out
     }
 }

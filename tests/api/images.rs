@@ -11,7 +11,7 @@ use pier::{
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with, spawn_local_app_with};
 
 async fn image_count(app: &TestApp) -> usize {
     let page: Value = app.get("/images?limit=1000").await.json().await.unwrap();
@@ -49,7 +49,7 @@ async fn upload_stores_every_kind_and_describes_it() {
         assert_eq!(image["sha256"], hex::encode(Sha256::digest(bytes)));
         assert_eq!(image["url"], format!("/image/{id}"));
         assert_eq!(image["thumbnail_url"], format!("/image/{id}/thumbnail"));
-        assert_eq!(image["location"], "local");
+        assert_eq!(image["location"], app.context.blobs.location());
         assert!(image["created_at"].as_str().unwrap().ends_with('Z'));
         assert!(uuid::Uuid::parse_str(id).unwrap().get_version_num() == 7);
         let fetched = app.get(&format!("/image/{id}")).await;
@@ -186,12 +186,17 @@ async fn thumbnails_are_small_jpegs_made_once_and_kept() {
     let first = first.bytes().await.unwrap();
     let thumb = image::load_from_memory(&first).unwrap();
     assert_eq!((thumb.width(), thumb.height()), (256, 128));
-    let kept = app
-        .storage_dir
-        .join(Blobs::thumbnail_key(ImageId::parse(&id).unwrap()).as_ref());
-    assert!(kept.exists(), "the thumbnail is stored");
-    // Kept: the stored file is served as is (a planted marker proves no re-render).
-    std::fs::write(&kept, b"kept").unwrap();
+    let kept = Blobs::thumbnail_key(ImageId::parse(&id).unwrap());
+    let blobs = &app.context.blobs;
+    assert!(
+        blobs.size_of(&kept).await.unwrap().is_some(),
+        "the thumbnail is stored"
+    );
+    // Kept: the stored object is served as is (a planted marker proves no re-render).
+    blobs
+        .put_bytes(&kept, bytes::Bytes::from_static(b"kept"))
+        .await
+        .unwrap();
     assert_eq!(
         app.get(&path).await.bytes().await.unwrap().as_ref(),
         b"kept"
@@ -260,12 +265,13 @@ async fn delete_removes_metadata_object_and_thumbnail() {
         app.get(&format!("/image/{id}/thumbnail")).await.status(),
         200
     );
-    assert_eq!(app.stored_files().len(), 2);
+    assert_eq!(app.stored_objects().await.len(), 2);
     assert_eq!(app.delete(&format!("/image/{id}")).await.status(), 204);
     assert_problem(app.get(&format!("/image/{id}")).await, 404).await;
     assert_problem(app.get(&format!("/image/{id}/thumbnail")).await, 404).await;
     assert_problem(app.delete(&format!("/image/{id}")).await, 404).await;
-    assert!(app.stored_files().is_empty(), "{:?}", app.stored_files());
+    let left = app.stored_objects().await;
+    assert!(left.is_empty(), "{left:?}");
     assert_eq!(image_count(&app).await, 0);
 }
 
@@ -299,7 +305,8 @@ async fn non_images_truncated_empty_and_bombs_are_refused_and_nothing_is_stored(
         assert!(problem["errors"]["file"].is_array());
     }
     assert_eq!(image_count(&app).await, 0);
-    assert!(app.stored_files().is_empty(), "{:?}", app.stored_files());
+    let left = app.stored_objects().await;
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[tokio::test]
@@ -313,7 +320,7 @@ async fn oversize_files_get_413_and_leave_nothing() {
     assert!(fits.len() < 100_000);
     app.upload_ok(&[("fits.png", fits)]).await;
     assert_eq!(image_count(&app).await, 1);
-    assert_eq!(app.stored_files().len(), 1);
+    assert_eq!(app.stored_objects().await.len(), 1);
 }
 
 #[tokio::test]
@@ -342,7 +349,8 @@ async fn a_multi_file_upload_is_all_or_nothing_and_names_the_bad_file() {
         "{problem}"
     );
     assert_eq!(image_count(&app).await, 0);
-    assert!(app.stored_files().is_empty(), "{:?}", app.stored_files());
+    let left = app.stored_objects().await;
+    assert!(left.is_empty(), "{left:?}");
 
     let many: Vec<_> = (0..21)
         .map(|n| (format!("{n}.png"), encode(Format::Png, 4, 4)))
@@ -356,7 +364,8 @@ async fn a_multi_file_upload_is_all_or_nothing_and_names_the_bad_file() {
             .contains("at most 20 files")
     );
     assert_eq!(image_count(&app).await, 0);
-    assert!(app.stored_files().is_empty());
+    let left = app.stored_objects().await;
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[tokio::test]
@@ -382,12 +391,13 @@ async fn file_names_cannot_traverse_paths() {
         html["images"][0]["filename"], "<img src=x onerror=alert(1)>.png",
         "kept as text, never interpreted"
     );
-    for file in app.stored_files() {
-        assert!(file.starts_with(&app.storage_dir));
-        let name = file.file_name().unwrap().to_str().unwrap();
+    let objects = app.stored_objects().await;
+    assert_eq!(objects.len(), 2, "{objects:?}");
+    for key in objects {
+        let name = key.rsplit('/').next().unwrap();
         assert!(
             ImageId::parse(name).is_some(),
-            "objects are named by id only: {name}"
+            "objects are named by id only: {key}"
         );
     }
 }
@@ -445,7 +455,8 @@ async fn malformed_requests_to_upload_are_4xx() {
         .unwrap();
     assert!(empty.status().is_client_error());
     assert_eq!(image_count(&app).await, 0);
-    assert!(app.stored_files().is_empty());
+    let left = app.stored_objects().await;
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[tokio::test]
@@ -469,7 +480,7 @@ async fn unknown_image_ids_of_every_shape_are_404() {
 
 #[tokio::test]
 async fn orphans_from_a_crash_are_swept_and_live_objects_kept() {
-    let app = spawn_app().await;
+    let app = spawn_local_app_with(|_| {}).await; // local disk is what it tests
     let live = app
         .upload_ok(&[("live.png", encode(Format::Png, 5, 5))])
         .await
@@ -492,7 +503,11 @@ async fn orphans_from_a_crash_are_swept_and_live_objects_kept() {
     let removed = app
         .context
         .blobs
-        .sweep_orphans(app.context.images.as_ref(), &|_| false, Duration::from_secs(3600))
+        .sweep_orphans(
+            app.context.images.as_ref(),
+            &|_| false,
+            Duration::from_secs(3600),
+        )
         .await
         .unwrap();
     assert_eq!(removed, 0);
@@ -504,13 +519,13 @@ async fn orphans_from_a_crash_are_swept_and_live_objects_kept() {
         .unwrap();
     assert_eq!(removed, 2);
     assert!(!staging.exists());
-    assert_eq!(app.stored_files().len(), 1);
+    assert_eq!(app.stored_objects().await.len(), 1);
     assert_eq!(app.get(&format!("/image/{live}")).await.status(), 200);
 }
 
 #[tokio::test]
 async fn memory_storage_works_for_fast_tests() {
-    let app = spawn_app_with(|s| s.storage = pier::config::StorageUrl::Memory).await;
+    let app = spawn_local_app_with(|s| s.storage = pier::config::StorageUrl::Memory).await;
     let body: Value = app
         .upload(&[("m.gif", encode(Format::Gif, 9, 9))])
         .await
@@ -523,7 +538,12 @@ async fn memory_storage_works_for_fast_tests() {
         app.get(&format!("/image/{id}/thumbnail")).await.status(),
         200
     );
-    assert!(app.stored_files().is_empty(), "nothing on disk");
+    assert!(!app.storage_dir.exists(), "nothing on disk");
+    assert_eq!(
+        app.stored_objects().await.len(),
+        2,
+        "the image and its thumbnail, in memory"
+    );
 }
 
 #[tokio::test]
@@ -543,7 +563,7 @@ async fn uploads_beyond_the_concurrency_bound_wait_their_turn() {
 
 #[tokio::test]
 async fn small_images_are_served_from_the_cache_until_deleted() {
-    let app = spawn_app().await;
+    let app = spawn_local_app_with(|_| {}).await; // local disk is what it tests
     let bytes = noisy_png(40, 40, 5);
     let id = app.upload_ok(&[("c.png", bytes.clone())]).await.remove(0);
     let path = format!("/image/{id}");

@@ -6,6 +6,8 @@ mod health;
 mod helpers;
 mod images;
 mod items;
+mod moto;
+mod outage;
 mod pg;
 mod postgres;
 mod predict;
