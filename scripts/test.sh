@@ -102,13 +102,17 @@ cargo clippy --all-targets --locked -- -D warnings
 stage "unit and integration tests (cargo test)"
 cargo test --locked --all-targets 2>&1 | tee "$WORK/cargo-test.log"
 
-# The same API suite against the shared backends a fleet uses. The tests of one
-# backend's own behaviour (its outages, its harness) ran above and are skipped here.
+# The same API suite (and the SIGKILL-during-500-uploads test) against the shared
+# backends a fleet uses. The tests of one backend's own behaviour (its outages, the
+# spool under a closed gate, its harness) start their own servers, ran above, and are
+# skipped here.
 stage "API suite on PostgreSQL + S3 and on PostgreSQL + S3 + DynamoDB"
 start_shared_servers
 for backend in postgres-s3 postgres-s3-dynamodb; do
   echo "--- PIER_TEST_BACKEND=$backend"
-  PIER_TEST_BACKEND="$backend" cargo test --locked --test api -- --skip postgres:: --skip s3:: 2>&1 \
+  PIER_TEST_BACKEND="$backend" cargo test --locked --test api --test crash -- \
+    --skip postgres:: --skip s3:: --skip dynamodb:: --skip outage:: \
+    --skip sigkill_during_writes --skip sigkill_while_uploads 2>&1 \
     | tee -a "$WORK/cargo-test.log"
 done
 

@@ -390,7 +390,7 @@ impl Spool {
         }
         drop(index);
         if added {
-            page.sort_unstable_by(|a, b| b.id.cmp(&a.id));
+            page.sort_unstable_by_key(|r| std::cmp::Reverse(r.id));
             page.truncate(limit);
         }
     }

@@ -16,8 +16,13 @@ use sha2::{Digest, Sha256};
 const PIER: &str = env!("CARGO_BIN_EXE_pier");
 
 fn start(dir: &std::path::Path, port: u16) -> Child {
+    start_with(dir, port, &[])
+}
+
+fn start_with(dir: &std::path::Path, port: u16, env: &[(String, String)]) -> Child {
     let mut child = Command::new(PIER)
         .current_dir(dir)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .env("PIER_ADDR", format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -175,6 +180,279 @@ async fn sigkill_during_writes_loses_nothing_acknowledged() {
             image["sha256"].as_str().unwrap()
         );
     }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[path = "api/moto.rs"]
+mod moto;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The environment that points pier at the backends of `PIER_TEST_BACKEND`
+/// (`sqlite-local` by default: none), creating a fresh database, bucket and table on the
+/// shared servers that scripts/test.sh starts.
+async fn backend_env() -> Vec<(String, String)> {
+    let backend = std::env::var("PIER_TEST_BACKEND").unwrap_or_default();
+    if backend.is_empty() || backend == "sqlite-local" {
+        return Vec::new();
+    }
+    let need = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!("{name} is not set: PIER_TEST_BACKEND={backend} needs the servers that scripts/test.sh starts")
+        })
+    };
+    use sqlx::Connection;
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    let admin = need("PIER_TEST_POSTGRES_URL");
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    let database = format!("c{unique}");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE DATABASE \"{database}\""
+    )))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&database);
+    let endpoint = need("PIER_TEST_AWS_ENDPOINT");
+    let name = format!("crash-{}", &unique[..16]);
+    let created = reqwest::Client::new()
+        .put(format!("{endpoint}/{name}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success());
+    let mut env = aws_env(&endpoint);
+    env.push(("DATABASE_URL".into(), url.to_string()));
+    env.push(("PIER_STORAGE".into(), format!("s3://{name}")));
+    if backend == "postgres-s3-dynamodb" {
+        create_table(&endpoint, &name).await;
+        env.push(("PIER_METADATA".into(), format!("dynamodb://{name}")));
+    }
+    env
+}
+
+fn aws_env(endpoint: &str) -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+async fn create_table(endpoint: &str, name: &str) {
+    let mut settings =
+        pier::config::Settings::for_tests("unused.db".into(), pier::config::StorageUrl::Memory);
+    settings.aws.endpoint_url = Some(endpoint.into());
+    settings.aws.access_key_id = Some("testing".into());
+    settings.aws.secret_access_key = Some(pier::config::Secret("testing".into()));
+    pier::store::dynamo::DynamoMeta::connect(name, &settings.aws)
+        .await
+        .migrate()
+        .await
+        .unwrap();
+}
+
+/// Sends `count` uploads at once and SIGKILLs pier once `kill_after` of them have been
+/// acknowledged (or 20 s have passed). Returns the acknowledged (id, sha256) pairs.
+async fn crash_during_concurrent_uploads(
+    child: &mut Child,
+    base: &str,
+    count: u32,
+    kill_after: usize,
+) -> Vec<(String, String)> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let acked: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let mut uploads = Vec::new();
+    for n in 0..count {
+        let (client, base, acked) = (client.clone(), base.to_owned(), acked.clone());
+        uploads.push(tokio::spawn(async move {
+            let bytes = if n % 5 == 0 {
+                noisy_png(90, 90, n)
+            } else {
+                encode(Format::Png, 16 + n % 40, 16)
+            };
+            let form = reqwest::multipart::Form::new().part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes.clone()).file_name(format!("u{n}.png")),
+            );
+            if let Some(body) =
+                acknowledged(client.post(format!("{base}/upload")).multipart(form)).await
+            {
+                let id = body["images"][0]["id"].as_str().unwrap().to_owned();
+                acked
+                    .lock()
+                    .unwrap()
+                    .push((id, hex::encode(Sha256::digest(&bytes))));
+            }
+        }));
+    }
+    let started = Instant::now();
+    while acked.lock().unwrap().len() < kill_after && started.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().expect("SIGKILL"); // mid-stream: no shutdown, no flush
+    child.wait().unwrap();
+    for upload in uploads {
+        let _ = upload.await;
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() >= kill_after && acked.len() < count as usize,
+        "the crash came in the middle of the uploads ({} of {count} acknowledged)",
+        acked.len()
+    );
+    acked
+}
+
+/// Every acknowledged upload is served whole, and every listed image is whole.
+async fn assert_intact(base: &str, acked: &[(String, String)]) {
+    let client = reqwest::Client::new();
+    for (id, sha) in acked {
+        let response = client
+            .get(format!("{base}/image/{id}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            200,
+            "acknowledged image {id} survived the crash"
+        );
+        assert_eq!(
+            &hex::encode(Sha256::digest(response.bytes().await.unwrap())),
+            sha,
+            "and is intact"
+        );
+    }
+    let page: Value = client
+        .get(format!("{base}/images?limit=1000"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed = page["images"].as_array().unwrap();
+    assert!(listed.len() >= acked.len());
+    for image in listed {
+        let bytes = client
+            .get(format!("{base}{}", image["url"].as_str().unwrap()))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(
+            hex::encode(Sha256::digest(&bytes)),
+            image["sha256"].as_str().unwrap(),
+            "nothing half-written is visible"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_in_the_middle_of_500_concurrent_uploads() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let env = backend_env().await;
+    let mut child = start_with(dir.path(), port, &env);
+    let base = format!("http://127.0.0.1:{port}");
+    let acked = crash_during_concurrent_uploads(&mut child, &base, 500, 60).await;
+    let mut child = start_with(dir.path(), port, &env);
+    assert_intact(&base, &acked).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_while_uploads_go_to_the_spool_loses_nothing() {
+    let moto = moto::Moto::start();
+    let mut gate = moto::Gate::open_to(moto.port()).await;
+    moto.create_bucket("spooled").await;
+    create_table(&moto.endpoint(), "spooled").await;
+    let mut env = aws_env(&gate.endpoint());
+    env.push(("PIER_STORAGE".into(), "s3://spooled".into()));
+    env.push(("PIER_METADATA".into(), "dynamodb://spooled".into()));
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = start_with(dir.path(), port, &env);
+    gate.close().await; // S3 and DynamoDB down: every upload goes to the spool
+    let acked = crash_during_concurrent_uploads(&mut child, &base, 500, 60).await;
+
+    gate.open().await;
+    let mut child = start_with(dir.path(), port, &env);
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ready: Value = client
+            .get(format!("{base}/health/ready"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if ready["status"] == "ready" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the spool did not drain: {ready}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_intact(&base, &acked).await;
+    // Directly on moto: every acknowledged upload has its object and its record.
+    let mut settings =
+        pier::config::Settings::for_tests("unused.db".into(), pier::config::StorageUrl::Memory);
+    settings.aws.endpoint_url = Some(moto.endpoint());
+    settings.aws.access_key_id = Some("testing".into());
+    settings.aws.secret_access_key = Some(pier::config::Secret("testing".into()));
+    let table = pier::store::dynamo::DynamoMeta::connect("spooled", &settings.aws).await;
+    let bucket = pier::store::Blobs::open(
+        &pier::config::StorageUrl::S3 {
+            bucket: "spooled".into(),
+            prefix: None,
+        },
+        &settings.aws,
+    )
+    .unwrap();
+    use pier::store::ImageMetaStore;
+    for (id, sha) in &acked {
+        let id = pier::domain::ImageId::parse(id).unwrap();
+        let record = table
+            .get(id)
+            .await
+            .unwrap()
+            .expect("the record is in DynamoDB");
+        assert_eq!(&record.sha256, sha);
+        let size = bucket
+            .size_of(&pier::store::Blobs::image_key(id))
+            .await
+            .unwrap();
+        assert_eq!(size, Some(record.size), "the object is in S3");
+    }
+    let spool_files = std::fs::read_dir(dir.path().join("data/spool/batches"))
+        .unwrap()
+        .count();
+    assert_eq!(spool_files, 0, "the spool has drained");
     child.kill().unwrap();
     child.wait().unwrap();
 }

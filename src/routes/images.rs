@@ -476,12 +476,13 @@ pub async fn thumbnail(
     }
     // A spooled image's thumbnail is made from the spool and not kept: the object
     // store may be the thing that is down.
-    if spooled && let Some(spool) = &ctx.spool {
-        if let Some(original) = spool.read(id, 0..record.size).await? {
-            let thumbnail = ctx.thumbnails.make(original).await?;
-            return Ok(cached_headers(StatusCode::OK, &etag, Some("image/jpeg"))
-                .map(|_| Body::from(thumbnail)));
-        }
+    if spooled
+        && let Some(spool) = &ctx.spool
+        && let Some(original) = spool.read(id, 0..record.size).await?
+    {
+        let thumbnail = ctx.thumbnails.make(original).await?;
+        return Ok(cached_headers(StatusCode::OK, &etag, Some("image/jpeg"))
+            .map(|_| Body::from(thumbnail)));
     }
     let key = Blobs::thumbnail_key(id);
     let bytes = match ctx.blobs.get_bytes(&key).await? {

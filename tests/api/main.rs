@@ -1,6 +1,7 @@
 //! Integration tests: the real application on port 0, over real HTTP.
 
 mod docs;
+mod dynamodb;
 mod errors;
 mod health;
 mod helpers;
