@@ -4,6 +4,7 @@
 #
 #   bench/run.sh            # 10 s per scenario, 64 connections
 #   DURATION=5s bench/run.sh
+#   REMOTE=1 bench/run.sh   # also pier on PostgreSQL + S3 (moto), the shared backends
 #
 # Prints a Markdown table (req/s, p50, p99, non-2xx, share of the ceiling), pier's peak
 # RSS and its cold start. Only 127.0.0.1 is ever contacted; every run is bounded by
@@ -16,7 +17,9 @@ CONNECTIONS="${CONNECTIONS:-64}"
 THREADS="${THREADS:-2}"
 WORK="$(mktemp -d -t pier-bench.XXXXXX)"
 PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
+VENV="${PIER_TEST_VENV:-$ROOT/target/test-venv}"
+source "$ROOT/scripts/servers.sh"
+cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; stop_shared_servers; rm -rf "$WORK"; }
 trap cleanup EXIT
 export BENCH_DIR
 
@@ -95,6 +98,31 @@ run_wrk "pier POST /predict (batch of 100 texts)" "$PORT" predict_batch.lua
 UPLOAD_FILE="$WORK/upload.png" run_wrk "pier POST /upload (256 KiB)" "$PORT" upload.lua
 PIER_RSS=$(peak_rss_kib "$PIER_PID")
 echo "$PIER_RSS $CEILING_RSS" >"$WORK/rss"
+kill "$PIER_PID"
+
+if [ "${REMOTE:-0}" = 1 ]; then
+  echo "==> pier on PostgreSQL (fsync on) + S3 (moto): seeding, then the same scenarios"
+  if [ ! -x "$VENV/bin/moto_server" ]; then
+    python3 -m venv "$VENV" && "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==5.2.5"
+  fi
+  PG_FSYNC=on start_shared_servers
+  psql "$PIER_TEST_POSTGRES_URL" -qc "CREATE DATABASE bench" >/dev/null
+  curl -sf -X PUT "$PIER_TEST_AWS_ENDPOINT/bench" >/dev/null
+  RPORT=$(free_port)
+  mkdir -p "$WORK/remote"
+  (cd "$WORK/remote" && PIER_ADDR="127.0.0.1:$RPORT" DATABASE_URL="${PIER_TEST_POSTGRES_URL%/postgres}/bench" \
+    PIER_STORAGE=s3://bench AWS_ENDPOINT_URL="$PIER_TEST_AWS_ENDPOINT" AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench \
+    exec "$PIER" >"$WORK/remote.log" 2>&1) & PIDS+=($!); REMOTE_PID=$!
+  wait_up "$RPORT"
+  python3 "$BENCH_DIR/helpers.py" seed "$RPORT" 1000 50 "$WORK/remote_image_ids"
+  ITEMS=1000 run_wrk "pier PG+S3 GET /items/{id}" "$RPORT" get_item.lua
+  PATH_TO_GET="/items?limit=50" run_wrk "pier PG+S3 GET /items?limit=50" "$RPORT" get.lua
+  run_wrk "pier PG+S3 POST /items" "$RPORT" post_item.lua
+  IMAGE_IDS="$WORK/remote_image_ids" run_wrk "pier PG+S3 GET /image/{id} (64 KiB)" "$RPORT" get_image.lua
+  UPLOAD_FILE="$WORK/upload.png" run_wrk "pier PG+S3 POST /upload (256 KiB)" "$RPORT" upload.lua
+  echo "   peak RSS $(peak_rss_kib "$REMOTE_PID") KiB"
+  kill "$REMOTE_PID"
+fi
 
 echo
 echo "==> results ($(nproc) cores, wrk on the same machine)"

@@ -13,13 +13,11 @@ VADER_VERSION="3.3.2"
 MOTO_VERSION="5.2.5"
 STAGE="setup"
 SERVER_PID=""
-MOTO_PID=""
-PG_DATA=""
+source "$ROOT/scripts/servers.sh"
 
 cleanup() {
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-  if [ -n "$MOTO_PID" ]; then kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true; fi
-  if [ -n "$PG_DATA" ]; then as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate stop >/dev/null 2>&1 || true; fi
+  stop_shared_servers
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -29,39 +27,6 @@ stage() {
   STAGE="$1"
   echo
   echo "==> [$(date +%H:%M:%S)] stage: $STAGE"
-}
-
-# initdb refuses to run as root: run the server tools as `postgres` then.
-as_postgres() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-# One PostgreSQL cluster and one moto server (S3 + DynamoDB) on free loopback ports,
-# shared by the backend-matrix runs of the API suite; each test makes its own
-# database, bucket and table in them.
-start_shared_servers() {
-  PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
-  mkdir -p "$WORK/pg"
-  [ "$(id -u)" = 0 ] && chown postgres:postgres "$WORK/pg"
-  PG_DATA="$WORK/pg/data"
-  local pg_port; pg_port="$(free_port)"
-  as_postgres "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --no-sync >"$WORK/pg-initdb.log" 2>&1 \
-    || { cat "$WORK/pg-initdb.log" >&2; echo "initdb failed" >&2; return 1; }
-  as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -w -l "$WORK/pg/server.log" \
-    -o "-p $pg_port -k $WORK/pg -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off" start >/dev/null \
-    || { cat "$WORK/pg/server.log" >&2; echo "PostgreSQL did not start" >&2; return 1; }
-  export PIER_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
-  local moto_port; moto_port="$(free_port)"
-  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$WORK/moto.log" 2>&1 &
-  MOTO_PID=$!
-  for _ in $(seq 1 200); do
-    if python3 -c "import socket; socket.create_connection(('127.0.0.1', $moto_port), 1)" 2>/dev/null; then break; fi
-    sleep 0.1
-  done
-  python3 -c "import socket; socket.create_connection(('127.0.0.1', $moto_port), 1)" \
-    || { cat "$WORK/moto.log" >&2; echo "moto_server did not start" >&2; return 1; }
-  export PIER_TEST_AWS_ENDPOINT="http://127.0.0.1:$moto_port"
-  echo "PostgreSQL on 127.0.0.1:$pg_port, moto (S3, DynamoDB) on 127.0.0.1:$moto_port"
 }
 
 free_port() {

@@ -1,0 +1,48 @@
+# Shell functions shared by scripts/test.sh and bench/run.sh: a throwaway PostgreSQL
+# cluster and a moto server (S3 + DynamoDB) on free loopback ports.
+MOTO_PID=""
+PG_DATA=""
+PG_ROOT=""
+
+# initdb refuses to run as root: run the server tools as `postgres` then.
+as_postgres() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# One PostgreSQL cluster and one moto server (S3 + DynamoDB) on free loopback ports,
+# shared by the backend-matrix runs of the API suite; each test makes its own
+# database, bucket and table in them.
+#
+# Needs: WORK (a temporary directory), VENV (with moto[server]), free_port.
+# Sets: PIER_TEST_POSTGRES_URL, PIER_TEST_AWS_ENDPOINT; stop_shared_servers stops both.
+# PG_FSYNC=off (the default, for tests) or on (benchmarks).
+start_shared_servers() {
+  PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+  # Its own directory: the server user must be able to reach it.
+  PG_ROOT="$(mktemp -d -t pier-pg.XXXXXX)"
+  if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$PG_ROOT"; fi
+  PG_DATA="$PG_ROOT/data"
+  local pg_port; pg_port="$(free_port)"
+  as_postgres "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --no-sync >"$WORK/pg-initdb.log" 2>&1 \
+    || { cat "$WORK/pg-initdb.log" >&2; echo "initdb failed" >&2; return 1; }
+  as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -w -l "$PG_ROOT/server.log" \
+    -o "-p $pg_port -k $PG_ROOT -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=${PG_FSYNC:-off}" start >/dev/null \
+    || { cat "$PG_ROOT/server.log" >&2; echo "PostgreSQL did not start" >&2; return 1; }
+  export PIER_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
+  local moto_port; moto_port="$(free_port)"
+  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$WORK/moto.log" 2>&1 &
+  MOTO_PID=$!
+  for _ in $(seq 1 200); do
+    if python3 -c "import socket; socket.create_connection(('127.0.0.1', $moto_port), 1)" 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  python3 -c "import socket; socket.create_connection(('127.0.0.1', $moto_port), 1)" \
+    || { cat "$WORK/moto.log" >&2; echo "moto_server did not start" >&2; return 1; }
+  export PIER_TEST_AWS_ENDPOINT="http://127.0.0.1:$moto_port"
+  echo "PostgreSQL on 127.0.0.1:$pg_port, moto (S3, DynamoDB) on 127.0.0.1:$moto_port"
+}
+
+stop_shared_servers() {
+  if [ -n "$MOTO_PID" ]; then kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true; MOTO_PID=""; fi
+  if [ -n "$PG_DATA" ]; then as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$PG_ROOT"; PG_DATA=""; fi
+}
