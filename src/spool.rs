@@ -535,12 +535,27 @@ impl Spool {
         self.lock().images.contains_key(&id)
     }
 
-    /// Replays the oldest batch; `Ok(false)` when there was none.
-    async fn replay_one(&self, blobs: &Blobs, meta: &dyn ImageMetaStore) -> Result<bool, ApiError> {
+    /// Replays the oldest batch after `after` (wrapping around), so that a batch the
+    /// remote side keeps refusing cannot hold up the others; `Ok(None)` when the spool
+    /// is empty, else the batch that was tried (an error names it in the log).
+    async fn replay_one(
+        &self,
+        blobs: &Blobs,
+        meta: &dyn ImageMetaStore,
+        after: Option<ImageId>,
+    ) -> Result<Option<ImageId>, (Option<ImageId>, ApiError)> {
         let _replaying = self.replaying.lock().await;
         let batch = {
             let index = self.lock();
-            index.batches.iter().next().map(|(first, ids)| {
+            let next = after
+                .and_then(|after| {
+                    index
+                        .batches
+                        .range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
+                        .next()
+                })
+                .or_else(|| index.batches.iter().next());
+            next.map(|(first, ids)| {
                 let records: Vec<ImageRecord> = ids
                     .iter()
                     .filter_map(|id| index.images.get(id).cloned())
@@ -549,9 +564,11 @@ impl Spool {
             })
         };
         let Some((first, records)) = batch else {
-            return Ok(false);
+            return Ok(None);
         };
-        self.push(blobs, meta, &records, false).await?;
+        self.push(blobs, meta, &records, false)
+            .await
+            .map_err(|error| (Some(first), error))?;
         // The remote side has everything: forget the record first (durably), then the
         // files. A crash in between leaves files without a record, removed at start.
         let path = self.batch_path(first);
@@ -564,7 +581,7 @@ impl Spool {
                     Err(e)
                 }
             })
-            .map_err(|e| io_error("removing a spool record", e))?;
+            .map_err(|e| (Some(first), io_error("removing a spool record", e)))?;
         let batches = self.batches.clone();
         let _ = tokio::task::spawn_blocking(move || sync_dir(&batches)).await;
         {
@@ -578,7 +595,7 @@ impl Spool {
         self.discard(records.iter().map(|r| r.id).collect()).await;
         metrics::counter!("spool_replayed_total").increment(records.len() as u64);
         tracing::info!(images = records.len(), "replayed a spooled upload");
-        Ok(true)
+        Ok(Some(first))
     }
 }
 
@@ -588,20 +605,24 @@ impl Spool {
 /// uploads go straight to it again once it is back.
 pub async fn replay_forever(spool: Arc<Spool>, blobs: Blobs, meta: Arc<dyn ImageMetaStore>) {
     let mut backoff = FIRST_BACKOFF;
+    // Where the last failed attempt was, so the next one tries the following batch.
+    let mut cursor = None;
     loop {
-        let outcome = match spool.replay_one(&blobs, meta.as_ref()).await {
-            Ok(true) => Ok(true),
-            Ok(false) if spool.remote_down() => {
+        let outcome = match spool.replay_one(&blobs, meta.as_ref(), cursor).await {
+            Ok(Some(_)) => Ok(true),
+            Ok(None) if spool.remote_down() => {
                 match tokio::try_join!(blobs.ping(), meta.reachable()) {
                     Ok(_) => Ok(false),
-                    Err(error) => Err(error),
+                    Err(error) => Err((None, error)),
                 }
             }
-            other => other,
+            Ok(None) => Ok(false),
+            Err(failed) => Err(failed),
         };
         match outcome {
             Ok(replayed) => {
                 backoff = FIRST_BACKOFF;
+                cursor = None;
                 if spool.remote_down.swap(false, Ordering::Relaxed) {
                     tracing::info!("remote backends answer again; uploads go to them directly");
                 }
@@ -611,10 +632,11 @@ pub async fn replay_forever(spool: Arc<Spool>, blobs: Blobs, meta: Arc<dyn Image
                         tokio::time::timeout(Duration::from_secs(60), spool.wake.notified()).await;
                 }
             }
-            Err(error) => {
+            Err((batch, error)) => {
                 spool.remote_down.store(true, Ordering::Relaxed);
+                cursor = batch;
                 metrics::counter!("spool_replay_failures_total").increment(1);
-                tracing::warn!(%error, retry_in = ?backoff, "replay failed; retrying later");
+                tracing::warn!(%error, batch = ?batch.map(|b| b.to_string()), retry_in = ?backoff, "replay failed; retrying later");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
@@ -773,11 +795,10 @@ mod tests {
         let mut first = records[0].clone();
         first.location = "memory".into();
         meta.insert_all(&[first]).await.unwrap();
-        assert!(spool.replay_one(&blobs, &meta).await.unwrap());
-        assert!(
-            !spool.replay_one(&blobs, &meta).await.unwrap(),
-            "nothing left"
-        );
+        let replayed = spool.replay_one(&blobs, &meta, None).await.ok().flatten();
+        assert_eq!(replayed, Some(records[0].id));
+        let again = spool.replay_one(&blobs, &meta, None).await.ok().flatten();
+        assert_eq!(again, None, "nothing left");
         assert_eq!(spool.pending(), 0);
         assert_eq!(meta.list(None, 10).await.unwrap().len(), 3);
         for record in &records {
@@ -797,6 +818,24 @@ mod tests {
                 .count(),
             0
         );
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_keeps_failing_does_not_hold_up_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::open(&StorageUrl::Memory, &no_aws()).unwrap();
+        let meta = meta(dir.path()).await;
+        let spool = Spool::open(&dir.path().join("spool")).unwrap();
+        let (poison, good) = (record(1), record(2));
+        spool_upload(&spool, std::slice::from_ref(&poison)).await;
+        spool_upload(&spool, std::slice::from_ref(&good)).await;
+        std::fs::remove_file(spool.data_path(poison.id)).unwrap();
+        let (failed, _) = spool.replay_one(&blobs, &meta, None).await.unwrap_err();
+        assert_eq!(failed, Some(poison.id));
+        let replayed = spool.replay_one(&blobs, &meta, failed).await.unwrap();
+        assert_eq!(replayed, Some(good.id));
+        assert!(meta.get(good.id).await.unwrap().is_some());
+        assert!(spool.holds(poison.id) && !spool.holds(good.id));
     }
 
     #[tokio::test]
