@@ -246,7 +246,7 @@ impl Spool {
     ) -> Result<Vec<ImageRecord>, ApiError> {
         if !self.remote_down() {
             let bytes: u64 = records.iter().map(|r| r.size).sum();
-            let deadline = Duration::from_secs(8) + Duration::from_millis(bytes / 4096);
+            let deadline = Duration::from_secs(6) + Duration::from_millis(bytes / 4096);
             match tokio::time::timeout(deadline, self.push(blobs, meta, &records, true)).await {
                 Ok(Ok(pushed)) => {
                     self.discard(records.iter().map(|r| r.id).collect()).await;

@@ -87,6 +87,7 @@ pub struct Gate {
     port: u16,
     target: u16,
     relay: Option<tokio::task::JoinHandle<()>>,
+    hanging: bool,
 }
 
 impl Gate {
@@ -101,6 +102,7 @@ impl Gate {
             port,
             target,
             relay: None,
+            hanging: false,
         };
         gate.open().await;
         gate
@@ -120,6 +122,7 @@ impl Gate {
             .await
             .expect("the gate's port is free again");
         let target = self.target;
+        let hanging = self.hanging;
         self.relay = Some(tokio::spawn(async move {
             let mut connections = tokio::task::JoinSet::new();
             loop {
@@ -127,6 +130,11 @@ impl Gate {
                     continue;
                 };
                 connections.spawn(async move {
+                    if hanging {
+                        // Accept, then never answer: a black-holed endpoint.
+                        let _held = &inbound;
+                        std::future::pending::<()>().await;
+                    }
                     if let Ok(mut outbound) =
                         tokio::net::TcpStream::connect(("127.0.0.1", target)).await
                     {
@@ -135,6 +143,21 @@ impl Gate {
                 });
             }
         }));
+    }
+
+    /// Accepts connections but never answers (a hung server or a black-holed route);
+    /// open connections are cut.
+    pub async fn hang(&mut self) {
+        self.close().await;
+        self.hanging = true;
+        self.open().await;
+    }
+
+    /// Relays normally again after [`Gate::hang`].
+    pub async fn resume(&mut self) {
+        self.close().await;
+        self.hanging = false;
+        self.open().await;
     }
 
     /// Refuses connections and cuts the open ones.

@@ -265,3 +265,34 @@ async fn a_restart_resumes_the_replay_of_the_spool() {
     wait_until_drained(&second).await;
     assert_all_remote(&moto, "restart", &acknowledged).await;
 }
+
+#[tokio::test]
+async fn a_hung_backend_is_given_up_on_and_the_upload_answers_within_10_s() {
+    let moto = Moto::start();
+    let mut gate = Gate::open_to(moto.port()).await;
+    create_backends(&moto, "hung").await;
+    let endpoint = gate.endpoint();
+    let app = spawn_local_app_with(|s| remote(s, &endpoint, "hung")).await;
+    let mut acknowledged = vec![upload(&app, 0).await.0];
+    gate.hang().await; // connections are accepted and never answered
+    // The first upload waits for the timeouts (asserted < 10 s inside `upload`); once
+    // the outage is known the next ones go straight to the spool.
+    let (ack, image) = upload(&app, 1).await;
+    assert_eq!(image["location"], "spool");
+    acknowledged.push(ack);
+    let started = Instant::now();
+    let (ack, image) = upload(&app, 2).await;
+    assert_eq!(image["location"], "spool");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    acknowledged.push(ack);
+    let ready = readiness(&app).await;
+    assert_eq!(ready["status"], "degraded");
+    assert_eq!(ready["checks"]["storage"]["status"], "down");
+    gate.resume().await;
+    wait_until_drained(&app).await;
+    assert_all_remote(&moto, "hung", &acknowledged).await;
+}
