@@ -133,6 +133,7 @@ pub async fn upload(State(ctx): State<ApiContext>, request: Request) -> Result<R
     if let Err(error) = outcome {
         // All-or-nothing: nothing of this request stays behind.
         discard(&ctx, &stored).await;
+        drain(&mut multipart).await;
         metrics::counter!("uploads_total", "result" => "rejected").increment(1);
         return Err(error);
     }
@@ -141,6 +142,18 @@ pub async fn upload(State(ctx): State<ApiContext>, request: Request) -> Result<R
     metrics::counter!("upload_bytes_total").increment(bytes);
     let images = stored.into_iter().map(ImageView::from).collect();
     Ok((StatusCode::CREATED, Json(UploadResult { images })).into_response())
+}
+
+/// Reads and drops what is left of a refused upload's body (bounded by the body limit
+/// and a few seconds), so that a client still sending — a browser — receives the
+/// problem instead of a connection reset.
+async fn drain(multipart: &mut Multipart) {
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Ok(Some(mut field)) = multipart.next_field().await {
+            while let Ok(Some(_)) = field.chunk().await {}
+        }
+    })
+    .await;
 }
 
 /// Removes what a refused upload wrote (its objects, or its spool files).

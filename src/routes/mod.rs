@@ -5,6 +5,7 @@ pub mod health;
 pub mod images;
 pub mod items;
 pub mod metrics;
+pub mod page;
 pub mod predict;
 pub mod root;
 
@@ -28,6 +29,7 @@ pub fn router(ctx: ApiContext) -> Router {
     let upload_body_limit = usize::try_from(upload_body_limit).unwrap_or(usize::MAX);
     Router::new()
         .route("/", get(root::root))
+        .route("/assets/{name}", get(page::asset))
         .route("/items", post(items::create).get(items::list))
         .route(
             "/items/{id}",

@@ -1,9 +1,9 @@
-//! `/`: the web page for browsers, a JSON banner for everything else.
+//! `/`: the web page for browsers (see `page`), a JSON banner for everything else.
 
 use axum::{
     Json,
     http::{HeaderMap, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -28,7 +28,7 @@ pub async fn root(headers: HeaderMap) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
     if wants_html {
-        return Html(PAGE).into_response();
+        return super::page::index(&headers);
     }
     Json(Banner {
         name: "pier",
@@ -39,10 +39,3 @@ pub async fn root(headers: HeaderMap) -> Response {
     })
     .into_response()
 }
-
-/// A minimal page until the full web front end lands: it points at the API docs.
-const PAGE: &str = r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>pier</title></head>
-<body><h1>pier</h1><p>The API is documented at <a href="/docs/">/docs</a>; metrics are at <a href="/metrics">/metrics</a>.</p></body></html>
-"#;
