@@ -57,6 +57,13 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     || { echo "cannot install postgresql: the PostgreSQL tests need initdb and pg_ctl" >&2; exit 1; }
 fi
 ls -d /usr/lib/postgresql/*/bin | tail -1
+# Debian's Chromium and its WebDriver for the browser test (tests/browser.rs).
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  echo "installing Debian's chromium and chromium-driver for the browser test"
+  (apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }) \
+    || { echo "cannot install chromium and chromium-driver: the browser test needs them" >&2; exit 1; }
+fi
+/usr/bin/chromium --version
 
 stage "format (cargo fmt --check)"
 cargo fmt --all -- --check

@@ -9,6 +9,7 @@ mod images;
 mod items;
 mod moto;
 mod outage;
+mod page;
 mod pg;
 mod postgres;
 mod predict;
