@@ -184,6 +184,8 @@ async fn sigkill_during_writes_loses_nothing_acknowledged() {
     child.wait().unwrap();
 }
 
+// Shared with the API suite, which uses more of it than this file does.
+#[allow(dead_code)]
 #[path = "api/moto.rs"]
 mod moto;
 
