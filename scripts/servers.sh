@@ -46,3 +46,43 @@ stop_shared_servers() {
   if [ -n "$MOTO_PID" ]; then kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true; MOTO_PID=""; fi
   if [ -n "$PG_DATA" ]; then as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$PG_ROOT"; PG_DATA=""; fi
 }
+
+# A private Docker engine: Debian's docker.io (installed when missing), dockerd with its
+# own data root, exec root and socket under a temp dir; DOCKER_HOST points at it.
+# stop_docker_engine stops it and removes everything it made.
+DOCKERD_PID=""
+DOCKER_ROOT=""
+start_docker_engine() {
+  if ! command -v dockerd >/dev/null; then
+    echo "installing Debian's docker.io for the container tests"
+    (apt-get install -y -qq docker.io >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq docker.io >/dev/null; }) \
+      || { echo "cannot install docker.io: the container tests need dockerd" >&2; return 1; }
+  fi
+  DOCKER_ROOT="$(mktemp -d -t pier-docker.XXXXXX)"
+  dockerd --data-root "$DOCKER_ROOT/data" --exec-root "$DOCKER_ROOT/exec" \
+    -H "unix://$DOCKER_ROOT/docker.sock" --pidfile "$DOCKER_ROOT/docker.pid" \
+    >"$DOCKER_ROOT/dockerd.log" 2>&1 &
+  DOCKERD_PID=$!
+  export DOCKER_HOST="unix://$DOCKER_ROOT/docker.sock"
+  for _ in $(seq 1 150); do
+    if docker version >/dev/null 2>&1; then break; fi
+    sleep 0.2
+  done
+  docker version --format 'Docker engine {{.Server.Version}} on {{.Server.Os}}' \
+    || { tail -20 "$DOCKER_ROOT/dockerd.log" >&2; echo "dockerd did not start" >&2; return 1; }
+}
+
+stop_docker_engine() {
+  if [ -n "$DOCKERD_PID" ]; then
+    docker ps -aq 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1 || true
+    kill "$DOCKERD_PID" 2>/dev/null || true
+    wait "$DOCKERD_PID" 2>/dev/null || true
+    DOCKERD_PID=""
+  fi
+  if [ -n "$DOCKER_ROOT" ]; then
+    # Container layers may still be mounted under the data root.
+    grep -o " $DOCKER_ROOT[^ ]*" /proc/mounts 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+    rm -rf "$DOCKER_ROOT" 2>/dev/null || true
+    DOCKER_ROOT=""
+  fi
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Container tests on a real Docker engine (started by the caller; DOCKER_HOST set):
+# builds the image's `prebuilt` target from a static binary built here, then checks
+# size, non-root user, health, the API through a 127.0.0.1 port, graceful `docker stop`
+# with an in-flight request, and a read-only root filesystem with a data volume.
+#
+#   scripts/container-test.sh    (scripts/test.sh runs it with its own engine)
+set -Eeuo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+IMAGE="pier:test"
+BUDGET_BYTES=$((20 * 1000 * 1000))
+SMOKE="python3 $ROOT/scripts/container_smoke.py"
+NAME="pier-container-test"
+VOLUME="pier-container-test-data"
+export DOCKER_BUILDKIT=0 # the classic builder: builds only the stages the target needs
+
+fail() { echo "FAILED: $*" >&2; docker logs "$NAME" 2>&1 | tail -20 >&2 || true; exit 1; }
+cleanup() { docker rm -f "$NAME" >/dev/null 2>&1 || true; docker volume rm -f "$VOLUME" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+echo "--- static binary (x86_64-unknown-linux-musl, release)"
+rustup target list --installed | grep -q x86_64-unknown-linux-musl || rustup target add x86_64-unknown-linux-musl
+command -v musl-gcc >/dev/null || { apt-get install -y -qq musl-tools >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq musl-tools >/dev/null; }; }
+cargo build --release --locked --target x86_64-unknown-linux-musl --bin pier
+mkdir -p target/docker
+install -m 0555 target/x86_64-unknown-linux-musl/release/pier target/docker/pier
+cp /etc/ssl/certs/ca-certificates.crt target/docker/ca-certificates.crt
+file target/docker/pier | grep -q "static" || fail "the binary is not statically linked: $(file target/docker/pier)"
+
+echo "--- image (deploy/docker/Dockerfile, target prebuilt)"
+docker build --quiet -f deploy/docker/Dockerfile --target prebuilt -t "$IMAGE" . >/dev/null
+SIZE=$(docker image inspect -f '{{.Size}}' "$IMAGE")
+echo "image size: $SIZE bytes ($(python3 -c "print(f'{$SIZE/1e6:.1f}')") MB; budget 20 MB)"
+[ "$SIZE" -le "$BUDGET_BYTES" ] || fail "the image is larger than 20 MB"
+[ "$(docker image inspect -f '{{.Config.User}}' "$IMAGE")" = "10001:10001" ] || fail "the image does not run as user 10001"
+
+echo "--- run: read-only root filesystem, data on a volume, port on 127.0.0.1"
+PORT=$(free_port)
+docker volume create "$VOLUME" >/dev/null
+start() {
+  docker run -d --name "$NAME" --read-only -v "$VOLUME:/data" -p "127.0.0.1:$PORT:8000" \
+    -e PIER_SHUTDOWN_TIMEOUT=5s "$IMAGE" >/dev/null
+  for _ in $(seq 1 100); do
+    STATUS=$(docker inspect -f '{{.State.Health.Status}}' "$NAME")
+    [ "$STATUS" = healthy ] && break
+    [ "$(docker inspect -f '{{.State.Running}}' "$NAME")" = true ] || fail "the container exited"
+    sleep 0.2
+  done
+  [ "$STATUS" = healthy ] || fail "health is $STATUS after 20 s"
+  echo "   ok: docker health is healthy"
+}
+start
+UIDS=$(docker top "$NAME" -eo pid,uid | tail -n +2 | awk '{print $2}' | sort -u)
+[ "$UIDS" = 10001 ] || fail "processes run as uid(s) $UIDS, not 10001"
+echo "   ok: runs as uid 10001"
+$SMOKE smoke "$PORT"
+
+echo "--- graceful stop: an in-flight upload completes, the stop takes < 2 s"
+$SMOKE slow-upload "$PORT" 1.0 >"$ROOT/target/docker/slow-upload.out" &
+UPLOAD=$!
+for _ in $(seq 1 50); do grep -q started "$ROOT/target/docker/slow-upload.out" 2>/dev/null && break; sleep 0.05; done
+sleep 0.2
+STARTED=$(date +%s%N)
+docker stop -t 10 "$NAME" >/dev/null
+STOP_MS=$(( ($(date +%s%N) - STARTED) / 1000000 ))
+wait "$UPLOAD"
+ANSWER=$(tail -1 "$ROOT/target/docker/slow-upload.out")
+echo "docker stop took $STOP_MS ms; the in-flight upload got $ANSWER"
+[ "$ANSWER" = 201 ] || fail "the in-flight upload was not completed (got $ANSWER)"
+[ "$STOP_MS" -lt 2000 ] || fail "docker stop took $STOP_MS ms (limit 2000)"
+[ "$(docker inspect -f '{{.State.ExitCode}}' "$NAME")" = 0 ] || fail "pier exited with $(docker inspect -f '{{.State.ExitCode}}' "$NAME")"
+
+echo "--- the data volume keeps everything across containers"
+docker rm "$NAME" >/dev/null
+start
+COUNT=$($SMOKE count-images "$PORT")
+[ "$COUNT" = 2 ] || fail "expected the 2 uploaded images after a restart, found $COUNT"
+echo "   ok: both images are there after a new container started on the volume"
+echo "container tests passed (image $SIZE bytes, stop $STOP_MS ms)"
