@@ -27,7 +27,7 @@ cargo build --release --locked --target x86_64-unknown-linux-musl --bin pier
 mkdir -p target/docker
 install -m 0555 target/x86_64-unknown-linux-musl/release/pier target/docker/pier
 cp /etc/ssl/certs/ca-certificates.crt target/docker/ca-certificates.crt
-file target/docker/pier | grep -q "static" || fail "the binary is not statically linked: $(file target/docker/pier)"
+if readelf -l target/docker/pier | grep -q "program interpreter"; then fail "the binary is dynamically linked"; fi
 
 echo "--- image (deploy/docker/Dockerfile, target prebuilt)"
 docker build --quiet -f deploy/docker/Dockerfile --target prebuilt -t "$IMAGE" . >/dev/null

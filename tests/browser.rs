@@ -510,5 +510,24 @@ async fn the_page_does_everything_in_a_real_browser() {
     )
     .await;
     save_screenshot(&client, "phone.png").await;
+
+    // The API docs render under their own policy, from pier alone.
+    client.set_window_size(1280, 1000).await.unwrap();
+    client.goto(&format!("{base}/docs")).await.unwrap();
+    let title = wait_for("the docs UI", || async {
+        let text = text_of(&client, ".swagger-ui .info .title").await;
+        (!text.is_empty()).then_some(text)
+    })
+    .await;
+    assert!(title.contains("pier"), "{title}");
+    let operations = script(
+        &client,
+        "return document.querySelectorAll('.opblock').length;",
+    )
+    .await;
+    assert!(
+        operations.as_i64().unwrap() >= 10,
+        "operations listed: {operations}"
+    );
     client.close().await.unwrap();
 }

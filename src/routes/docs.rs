@@ -2,9 +2,13 @@
 //! and Swagger UI vendored into the binary (no CDN, works offline).
 
 use axum::Router;
+use axum::{
+    extract::Path,
+    http::{HeaderMap, header},
+    routing::get,
+};
 use serde_json::{Value, json};
 use utoipa::OpenApi;
-use utoipa_swagger_ui::SwaggerUi;
 
 use super::{health, images, items, metrics, predict, root};
 use crate::context::Limits;
@@ -69,11 +73,29 @@ pub fn openapi_document(limits: &Limits) -> Value {
     doc
 }
 
-/// Routes for `/openapi.json` and the docs UI under `/docs`.
+/// Routes for `/openapi.json` and the docs UI under `/docs` (see `page::docs`).
 pub fn router<S: Clone + Send + Sync + 'static>(limits: &Limits) -> Router<S> {
-    SwaggerUi::new("/docs")
-        .external_url_unchecked("/openapi.json", openapi_document(limits))
-        .into()
+    let document = bytes::Bytes::from(openapi_document(limits).to_string());
+    Router::new()
+        .route(
+            "/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], document) }
+            }),
+        )
+        .route(
+            "/docs",
+            get(|| async { axum::response::Redirect::permanent("/docs/") }),
+        )
+        .route(
+            "/docs/",
+            get(|headers: HeaderMap| super::page::docs(headers, None)),
+        )
+        .route(
+            "/docs/{file}",
+            get(|headers: HeaderMap, file: Path<String>| super::page::docs(headers, Some(file))),
+        )
 }
 
 #[cfg(test)]

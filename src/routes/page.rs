@@ -28,10 +28,13 @@ frame-ancestors 'none'";
 
 /// One embedded file, ready to send.
 struct Asset {
-    /// The name it is served under (content-hashed for CSS and JS).
+    /// The name it is served under (content-hashed for the page's CSS and JS).
     name: String,
     content_type: &'static str,
-    body: Bytes,
+    /// The bytes, unless the file is embedded compressed only (the vendored Swagger UI,
+    /// kept gzip'd to keep the binary small; inflated per request for the rare client
+    /// that does not accept gzip).
+    body: Option<Bytes>,
     gzip: Bytes,
     etag: String,
 }
@@ -52,9 +55,33 @@ impl Asset {
         Self {
             name,
             content_type,
-            body,
+            body: Some(body),
             gzip,
             etag: format!("\"{}\"", &digest[..32]),
+        }
+    }
+
+    /// A file embedded gzip'd only.
+    fn gzipped(name: &str, content_type: &'static str, gzip: &'static [u8]) -> Self {
+        let digest = hex::encode(Sha256::digest(gzip));
+        Self {
+            name: name.to_owned(),
+            content_type,
+            body: None,
+            gzip: Bytes::from_static(gzip),
+            etag: format!("\"{}\"", &digest[..32]),
+        }
+    }
+
+    fn inflated(&self) -> Bytes {
+        if let Some(body) = &self.body {
+            return body.clone();
+        }
+        let mut out = Vec::with_capacity(self.gzip.len() * 4);
+        let mut decoder = flate2::read::GzDecoder::new(&self.gzip[..]);
+        match std::io::Read::read_to_end(&mut decoder, &mut out) {
+            Ok(_) => Bytes::from(out),
+            Err(_) => Bytes::new(),
         }
     }
 
@@ -92,16 +119,17 @@ impl Asset {
             response = response.header(header::CONTENT_ENCODING, "gzip");
             self.gzip.clone()
         } else {
-            self.body.clone()
+            self.inflated()
         };
         response.body(Body::from(body)).unwrap_or_default()
     }
 }
 
-/// The page and its assets, built once.
+/// The page and its assets, and the API docs UI, built once.
 struct WebAssets {
     index: Asset,
     files: Vec<Asset>,
+    docs: Vec<Asset>,
 }
 
 fn hashed(stem: &str, extension: &str, body: &[u8]) -> String {
@@ -129,8 +157,75 @@ fn assets() -> &'static WebAssets {
                     Bytes::from_static(js),
                 ),
             ],
+            docs: docs_assets(),
         }
     })
+}
+
+/// Swagger UI 5.32.6 (Apache-2.0, `web/docs/SWAGGER-UI-LICENSE`): its bundle, preset
+/// and stylesheet vendored gzip'd, with pier's own page and initializer (no inline
+/// script, pointed at `/openapi.json`).
+fn docs_assets() -> Vec<Asset> {
+    const JS: &str = "text/javascript; charset=utf-8";
+    const CSS: &str = "text/css; charset=utf-8";
+    vec![
+        Asset::new(
+            "index.html".into(),
+            "text/html; charset=utf-8",
+            Bytes::from_static(include_bytes!("../../web/docs/index.html")),
+        ),
+        Asset::new(
+            "swagger-initializer.js".into(),
+            JS,
+            Bytes::from_static(include_bytes!("../../web/docs/swagger-initializer.js")),
+        ),
+        Asset::new(
+            "index.css".into(),
+            CSS,
+            Bytes::from_static(include_bytes!("../../web/docs/index.css")),
+        ),
+        Asset::gzipped(
+            "swagger-ui-bundle.js",
+            JS,
+            include_bytes!("../../web/docs/swagger-ui-bundle.js.gz"),
+        ),
+        Asset::gzipped(
+            "swagger-ui-standalone-preset.js",
+            JS,
+            include_bytes!("../../web/docs/swagger-ui-standalone-preset.js.gz"),
+        ),
+        Asset::gzipped(
+            "swagger-ui.css",
+            CSS,
+            include_bytes!("../../web/docs/swagger-ui.css.gz"),
+        ),
+    ]
+}
+
+/// The docs UI's policy: Swagger UI styles elements inline and shows data: images, so
+/// style and images are looser than the page's; scripts are still this origin's only.
+pub const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; \
+style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+font-src 'self' data:; base-uri 'none'; frame-ancestors 'none'";
+
+/// `/docs/` and `/docs/{file}`: the API docs UI, revalidated on every load (the names
+/// are not content-hashed, so they must not be cached for long).
+pub async fn docs(headers: HeaderMap, file: Option<Path<String>>) -> Result<Response, ApiError> {
+    let name = file.map_or_else(|| "index.html".to_owned(), |Path(name)| name);
+    let asset = assets()
+        .docs
+        .iter()
+        .find(|asset| asset.name == name)
+        .ok_or_else(|| {
+            let shown: String = name.chars().take(60).collect();
+            ApiError::NotFound(format!("no docs file named `{shown}`"))
+        })?;
+    let mut response = asset.respond(&headers, "no-cache");
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(DOCS_CSP),
+    );
+    Ok(response)
 }
 
 /// The page at `/`, with its security headers. Revalidated on every load (`no-cache`)
