@@ -26,6 +26,7 @@ command -v musl-gcc >/dev/null || { apt-get install -y -qq musl-tools >/dev/null
 cargo build --release --locked --target x86_64-unknown-linux-musl --bin pier
 mkdir -p target/docker
 install -m 0555 target/x86_64-unknown-linux-musl/release/pier target/docker/pier
+[ -f /etc/ssl/certs/ca-certificates.crt ] || { apt-get install -y -qq ca-certificates >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq ca-certificates >/dev/null; }; }
 cp /etc/ssl/certs/ca-certificates.crt target/docker/ca-certificates.crt
 if readelf -l target/docker/pier | grep -q "program interpreter"; then fail "the binary is dynamically linked"; fi
 

@@ -9,6 +9,12 @@ use pier::{
     telemetry,
 };
 
+/// The static (musl) build's allocator: musl's own serialises allocation across threads
+/// (measured: 60k vs 110k req/s on /health).
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
