@@ -208,6 +208,12 @@ pub struct Settings {
     #[arg(long = "shutdown-timeout", env = "PIER_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true)]
     pub shutdown_timeout: Duration,
 
+    /// On SIGTERM, how long to keep serving while `/health/ready` answers 503 before the
+    /// listener closes, so that load balancers and DNS-based clients stop sending new
+    /// requests first (e.g. `5s` behind a Swarm or ALB; 0 stops accepting at once).
+    #[arg(long = "drain-delay", env = "PIER_DRAIN_DELAY", default_value = "0s", value_parser = parse_duration, global = true)]
+    pub drain_delay: Duration,
+
     /// AWS settings (standard `AWS_*` variables).
     #[command(flatten)]
     pub aws: AwsSettings,

@@ -37,6 +37,7 @@ pub struct Application {
     router: Router,
     port: u16,
     shutdown_timeout: Duration,
+    drain_delay: Duration,
     context: ApiContext,
 }
 
@@ -88,6 +89,7 @@ impl Application {
                 max_batch_texts: settings.max_batch_texts,
                 max_predict_bytes: settings.max_predict_bytes,
             },
+            draining: std::sync::atomic::AtomicBool::new(false),
             started: Instant::now(),
             metrics: telemetry::metrics_handle(),
         });
@@ -101,6 +103,7 @@ impl Application {
             router,
             port,
             shutdown_timeout: settings.shutdown_timeout,
+            drain_delay: settings.drain_delay,
             context,
         })
     }
@@ -135,6 +138,21 @@ impl Application {
             ));
         }
         let deadline = self.shutdown_timeout;
+        let (drain, context) = (self.drain_delay, self.context.clone());
+        // The listener stays open through the drain delay; readiness fails meanwhile.
+        let signal = async move {
+            signal.await;
+            if !drain.is_zero() {
+                context
+                    .draining
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                tracing::info!(
+                    ?drain,
+                    "draining: readiness fails, requests are still served"
+                );
+                tokio::time::sleep(drain).await;
+            }
+        };
         let finished = crate::server::serve(self.listener, self.router, signal, deadline).await;
         if !finished {
             tracing::warn!(

@@ -74,8 +74,10 @@ pub async fn ready(State(ctx): State<ApiContext>) -> Response {
         probe(ctx.images.reachable())
     );
     // The SQL database holds the items: without it this replica cannot serve. Remote
-    // storage and metadata have the spool to fall back on.
-    let mut ready = database.status == "up";
+    // storage and metadata have the spool to fall back on. A draining replica is shutting
+    // down: new traffic should go elsewhere.
+    let draining = ctx.draining.load(std::sync::atomic::Ordering::Relaxed);
+    let mut ready = database.status == "up" && !draining;
     let remote_up = storage.status == "up" && metadata.status == "up";
     let mut checks = BTreeMap::from([
         ("database", database),
@@ -112,11 +114,16 @@ pub async fn ready(State(ctx): State<ApiContext>) -> Response {
         .filter(|(_, c)| c.status == "down")
         .map(|(name, _)| *name)
         .collect();
+    let detail = if draining {
+        "not ready: shutting down (draining)".to_owned()
+    } else {
+        format!("not ready: {} down", down.join(", "))
+    };
     let body = serde_json::json!({
         "type": "about:blank",
         "title": "Service Unavailable",
         "status": 503,
-        "detail": format!("not ready: {} down", down.join(", ")),
+        "detail": detail,
         "checks": checks,
     });
     let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();

@@ -82,3 +82,41 @@ async fn shutdown_gives_up_after_the_deadline() {
         .unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[tokio::test]
+async fn during_the_drain_delay_readiness_fails_but_requests_are_served() {
+    let mut app = spawn_app_with(|s| s.drain_delay = Duration::from_millis(800)).await;
+    assert_eq!(app.get("/health/ready").await.status(), 200);
+    let started = Instant::now();
+    app.stop.take().unwrap().send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let ready = crate::helpers::assert_problem(app.get("/health/ready").await, 503).await;
+    assert!(
+        ready["detail"].as_str().unwrap().contains("draining"),
+        "{ready}"
+    );
+    // New connections and requests are still served while draining.
+    let fresh = reqwest::Client::new();
+    let item = fresh
+        .post(app.url("/items"))
+        .json(&serde_json::json!({"name": "late"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(item.status(), 201);
+    let served = app.served.take().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), served)
+        .await
+        .expect("the server stops after the drain delay")
+        .unwrap()
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(800),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        reqwest::get(app.url("/health")).await.is_err(),
+        "no longer accepting"
+    );
+}
