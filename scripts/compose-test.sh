@@ -20,7 +20,7 @@ echo "--- docker-compose config (the file users run)"
 docker-compose -f docker-compose.yml config -q
 echo "   ok: deploy/compose/docker-compose.yml is valid"
 
-psql "$PIER_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS compose" -c "CREATE DATABASE compose" >/dev/null
+PGOPTIONS="-c client_min_messages=warning" psql "$PIER_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS compose" -c "CREATE DATABASE compose" >/dev/null
 curl -sf -X PUT "$PIER_TEST_AWS_ENDPOINT/compose-test" >/dev/null
 export PIER_TEST_DATABASE_URL="${PIER_TEST_POSTGRES_URL%/postgres}/compose"
 export PIER_TEST_PORT

@@ -92,12 +92,13 @@ for backend in postgres-s3 postgres-s3-dynamodb; do
     | tee -a "$WORK/cargo-test.log"
 done
 
-stage "containers: Dockerfile lint, image, run, graceful stop, Compose service"
+stage "containers: Dockerfile lint, image, run, graceful stop, Compose service, Swarm"
 "$VENV/bin/hadolint" deploy/docker/Dockerfile
 echo "hadolint: no warnings"
 start_docker_engine
 scripts/container-test.sh
 scripts/compose-test.sh
+scripts/swarm-test.sh
 stop_docker_engine
 
 stage "API fuzzing (schemathesis against a live pier)"

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# deploy/swarm/stack.yml on a single-node swarm of the test command's Docker engine
+# (DOCKER_HOST set, image pier:test built by scripts/container-test.sh), with state in
+# the shared PostgreSQL and moto (PIER_TEST_POSTGRES_URL, PIER_TEST_AWS_ENDPOINT):
+# 3 healthy replicas; an upload through one replica read through the others; a killed
+# task replaced under load; a rolling update under load with 0 failed requests. The
+# routing mesh needs IPVS, which this kernel lacks, so the test stack uses
+# `endpoint_mode: dnsrr` and the load reaches each task on its docker_gwbridge address.
+set -Eeuo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+WORK="$(mktemp -d -t pier-swarm.XXXXXX)"
+SERVICE=pier_pier
+RELAY_PID=""
+cleanup() {
+  docker stack rm pier >/dev/null 2>&1 || true
+  for _ in $(seq 1 50); do [ -z "$(docker ps -q --filter "label=com.docker.swarm.service.name=$SERVICE")" ] && break; sleep 0.2; done
+  docker swarm leave --force >/dev/null 2>&1 || true
+  docker network rm docker_gwbridge >/dev/null 2>&1 || true
+  [ -n "$RELAY_PID" ] && kill "$RELAY_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+fail() { echo "FAILED: $*" >&2; docker service ps --no-trunc "$SERVICE" 2>&1 | head -20 >&2 || true; exit 1; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+echo "--- single-node swarm on 127.0.0.1"
+# The bridge that swarm tasks use for traffic leaving the overlay; made now (docker
+# would make it with the first task) so its gateway address is known before the deploy.
+docker network inspect docker_gwbridge >/dev/null 2>&1 || docker network create \
+  -o com.docker.network.bridge.name=docker_gwbridge \
+  -o com.docker.network.bridge.enable_icc=false \
+  -o com.docker.network.bridge.enable_ip_masquerade=true docker_gwbridge >/dev/null
+docker swarm init --advertise-addr 127.0.0.1 --listen-addr 127.0.0.1:2377 >/dev/null
+GATEWAY=$(docker network inspect docker_gwbridge -f '{{(index .IPAM.Config 0).Gateway}}')
+PG_PORT=${PIER_TEST_POSTGRES_URL##*:}; PG_PORT=${PG_PORT%%/*}
+MOTO_PORT=${PIER_TEST_AWS_ENDPOINT##*:}
+PG_RELAY=$(free_port); MOTO_RELAY=$(free_port)
+python3 "$ROOT/scripts/tcp_relay.py" "$GATEWAY" "$PG_RELAY:$PG_PORT" "$MOTO_RELAY:$MOTO_PORT" >"$WORK/relay.log" 2>&1 &
+RELAY_PID=$!
+for _ in $(seq 1 50); do grep -q relaying "$WORK/relay.log" && break; sleep 0.1; done
+PGOPTIONS="-c client_min_messages=warning" psql "$PIER_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS swarm" -c "CREATE DATABASE swarm" >/dev/null
+curl -sf -X PUT "$PIER_TEST_AWS_ENDPOINT/swarm-test" >/dev/null
+printf 'swarm-token-one\nswarm-token-two\n' | docker secret create pier_api_tokens - >/dev/null
+
+echo "--- deploy: the user's stack file, with the test's image, dnsrr and quicker checks"
+export PIER_IMAGE=pier:test
+export DATABASE_URL="postgres://postgres@$GATEWAY:$PG_RELAY/swarm"
+export PIER_STORAGE=s3://swarm-test/gallery
+export AWS_ENDPOINT_URL="http://$GATEWAY:$MOTO_RELAY" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+docker stack config -c deploy/swarm/stack.yml >"$WORK/config.yml"
+/usr/bin/python3 - "$WORK/config.yml" "$WORK/stack.yml" <<'PY'
+import sys, yaml
+config = yaml.safe_load(open(sys.argv[1]))
+pier = config["services"]["pier"]
+pier.pop("ports", None)                       # ingress publishing needs IPVS
+pier["deploy"]["endpoint_mode"] = "dnsrr"
+pier["deploy"]["update_config"]["monitor"] = "3s"
+pier["deploy"]["update_config"]["delay"] = "1s"
+pier["healthcheck"]["interval"] = "1s"
+pier["healthcheck"]["start_period"] = "1s"
+pier["environment"]["PIER_DRAIN_DELAY"] = "3s"
+yaml.safe_dump(config, open(sys.argv[2], "w"))
+PY
+docker stack deploy -c "$WORK/stack.yml" pier >/dev/null
+
+# Each running task's address on docker_gwbridge (the host's way in, without the mesh).
+DISCOVER="python3 $ROOT/scripts/swarm_tasks.py $SERVICE"
+healthy_count() { docker ps --filter "label=com.docker.swarm.service.name=$SERVICE" --format '{{.Status}}' | grep -c '(healthy)' || true; }
+wait_healthy() { # count timeout_s
+  for _ in $(seq 1 $(($2 * 5))); do [ "$(healthy_count)" -ge "$1" ] && return 0; sleep 0.2; done
+  fail "$(healthy_count) healthy replicas after $2 s, expected $1"
+}
+wait_healthy 3 90
+mapfile -t TASKS < <($DISCOVER | grep .)
+[ "${#TASKS[@]}" -eq 3 ] || fail "expected 3 task addresses, found: ${TASKS[*]}"
+echo "   ok: 3 replicas healthy at ${TASKS[*]}"
+
+echo "--- any replica serves any image (state in PostgreSQL + S3)"
+python3 - "${TASKS[@]}" <<'PY'
+import hashlib, json, sys, urllib.request
+sys.path.insert(0, "scripts")
+from container_smoke import multipart, png
+first, *others = sys.argv[1:]
+image = png(50, 40, 11)
+body, content_type = multipart("swarm.png", image)
+request = urllib.request.Request(f"http://{first}:8000/upload", data=body, method="POST", headers={"Content-Type": content_type})
+stored = json.load(urllib.request.urlopen(request, timeout=10))["images"][0]
+assert stored["location"] == "s3", stored
+for other in others:
+    fetched = urllib.request.urlopen(f"http://{other}:8000{stored['url']}", timeout=10).read()
+    assert hashlib.sha256(fetched).digest() == hashlib.sha256(image).digest(), other
+item = urllib.request.Request(f"http://{first}:8000/items", data=b'{"name":"swarm"}', method="POST", headers={"Content-Type": "application/json"})
+created = json.load(urllib.request.urlopen(item, timeout=10))
+open("target/docker/swarm-paths", "w").write(f"/items/{created['id']}\n{stored['url']}\n/health\n")
+print(f"   ok: uploaded through {first}, read back through {', '.join(others)}")
+PY
+mapfile -t PATHS <target/docker/swarm-paths
+
+echo "--- a killed task is replaced (under load)"
+STOP_FILE="$WORK/stop-kill" python3 scripts/swarm_load.py 60 "$DISCOVER" "${PATHS[@]}" >"$WORK/kill-load.out" &
+LOAD=$!
+sleep 2
+VICTIM=$(docker ps -q --filter "label=com.docker.swarm.service.name=$SERVICE" | head -1)
+docker kill "$VICTIM" >/dev/null
+for _ in $(seq 1 300); do
+  [ "$(healthy_count)" -ge 3 ] && ! docker ps -q --filter "label=com.docker.swarm.service.name=$SERVICE" | grep -q "^$VICTIM" && break
+  sleep 0.2
+done
+[ "$(healthy_count)" -ge 3 ] || fail "the killed task was not replaced within 60 s"
+touch "$WORK/stop-kill"; wait "$LOAD"
+echo "   ok: Swarm replaced the killed task; load meanwhile: $(head -1 "$WORK/kill-load.out")"
+
+echo "--- rolling update under load: start-first, health-gated, 0 failed requests"
+docker tag pier:test pier:test-v2
+STOP_FILE="$WORK/stop-update" python3 scripts/swarm_load.py 120 "$DISCOVER" "${PATHS[@]}" >"$WORK/update-load.out" &
+LOAD=$!
+sleep 2
+STARTED=$(date +%s)
+docker service update --quiet --detach=false --image pier:test-v2 --env-add PIER_RELEASE=2 "$SERVICE" >/dev/null
+sleep 2
+touch "$WORK/stop-update"; wait "$LOAD"
+RESULT=$(head -1 "$WORK/update-load.out")
+echo "rolling update: $RESULT ($(($(date +%s) - STARTED)) s)"
+cat "$WORK/update-load.out" | tail -n +2
+[ "$(docker service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "$SERVICE")" = pier:test-v2 ] || fail "the service does not run the new image"
+[ "$(docker service inspect -f '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "$SERVICE")" = completed ] || fail "the update did not complete"
+REQUESTS=$(echo "$RESULT" | sed -n 's/requests=\([0-9]*\).*/\1/p')
+FAILED=$(echo "$RESULT" | sed -n 's/.*failed=\([0-9]*\)/\1/p')
+[ "$REQUESTS" -gt 100 ] || fail "too little load during the update ($REQUESTS requests)"
+[ "$FAILED" = 0 ] || fail "$FAILED requests failed during the rolling update"
+echo "swarm test passed (rolling update: $REQUESTS requests, 0 failed)"
