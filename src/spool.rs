@@ -330,28 +330,19 @@ impl Spool {
         let Some(first) = records.first().map(|r| r.id) else {
             return Ok(());
         };
-        let images: Vec<SpooledImage> = records.iter().map(SpooledImage::from_record).collect();
-        let text = serde_json::to_vec(&images).map_err(|e| ApiError::Internal(e.into()))?;
         let files: Vec<PathBuf> = records.iter().map(|r| self.data_path(r.id)).collect();
-        let (data, batches) = (self.data.clone(), self.batches.clone());
-        let path = self.batch_path(first);
+        let data = self.data.clone();
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             for file in &files {
                 std::fs::File::open(file)?.sync_all()?;
             }
-            sync_dir(&data)?;
-            let temporary = path.with_extension("tmp");
-            {
-                let mut out = std::fs::File::create(&temporary)?;
-                std::io::Write::write_all(&mut out, &text)?;
-                out.sync_all()?;
-            }
-            std::fs::rename(&temporary, &path)?;
-            sync_dir(&batches)
+            sync_dir(&data)
         })
         .await
         .map_err(|e| ApiError::Internal(e.into()))?
         .map_err(|e| io_error("writing to the spool", e))?;
+        // Only now, with every file durable, does the record make the upload exist.
+        self.write_batch_record(records).await?;
         let mut index = self.lock();
         index
             .batches
@@ -507,6 +498,8 @@ impl Spool {
         Ok(true)
     }
 
+    /// Writes an upload's batch record atomically and durably: temporary name, fsync,
+    /// rename, directory fsync.
     async fn write_batch_record(&self, records: &[ImageRecord]) -> Result<(), ApiError> {
         let Some(first) = records.first().map(|r| r.id) else {
             return Ok(());

@@ -142,6 +142,16 @@ async fn tiles(client: &Client) -> usize {
         .map_or(0, |all| all.len())
 }
 
+async fn click(client: &Client, locator: Locator<'_>) {
+    client
+        .find(locator)
+        .await
+        .unwrap_or_else(|e| panic!("no element to click: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
 async fn fill(element: &Element, value: &str) {
     element.clear().await.unwrap();
     if !value.is_empty() {
@@ -278,13 +288,7 @@ async fn the_page_does_everything_in_a_real_browser() {
     let price = client.find(Locator::Id("item-price")).await.unwrap();
     fill(&name, "   ").await;
     fill(&price, "1.999").await;
-    client
-        .find(Locator::Id("item-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::Id("item-submit")).await;
     let price_error = wait_for("the price error", || async {
         let text = text_of(&client, "#item-price-error").await;
         (!text.is_empty()).then_some(text)
@@ -299,13 +303,7 @@ async fn the_page_does_everything_in_a_real_browser() {
     );
     fill(&name, "Harbour tour").await;
     fill(&price, "19.99").await;
-    client
-        .find(Locator::Id("item-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::Id("item-submit")).await;
     wait_for("the new item row", || async {
         let rows = item_rows(&client).await;
         (rows.len() == 1 && rows[0].contains("Harbour tour") && rows[0].contains("19.99"))
@@ -313,22 +311,14 @@ async fn the_page_does_everything_in_a_real_browser() {
     })
     .await;
     assert!(text_of(&client, "#item-price-error").await.is_empty());
-    client
-        .find(Locator::Css("#items-table tbody tr button.secondary"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(
+        &client,
+        Locator::Css("#items-table tbody tr button.secondary"),
+    )
+    .await;
     let price = client.find(Locator::Id("item-price")).await.unwrap();
     fill(&price, "24.50").await;
-    client
-        .find(Locator::Id("item-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::Id("item-submit")).await;
     wait_for("the edited row", || async {
         let rows = item_rows(&client).await;
         (rows.len() == 1 && rows[0].contains("24.50")).then_some(())
@@ -394,20 +384,8 @@ async fn the_page_does_everything_in_a_real_browser() {
         "{title}"
     );
     assert!(text_of(&client, "#viewer-dimensions").await.contains("px"));
-    client
-        .find(Locator::Id("viewer-delete"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client
-        .find(Locator::Id("viewer-confirm-yes"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::Id("viewer-delete")).await;
+    click(&client, Locator::Id("viewer-confirm-yes")).await;
     wait_for("one tile left", || async {
         (tiles(&client).await == 1).then_some(())
     })
@@ -427,13 +405,7 @@ async fn the_page_does_everything_in_a_real_browser() {
     );
 
     // Delete the item, with confirmation.
-    client
-        .find(Locator::Css("#items-table tbody tr button.danger"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::Css("#items-table tbody tr button.danger")).await;
     client
         .find(Locator::XPath("//button[text()='Yes, delete']"))
         .await
@@ -484,13 +456,7 @@ async fn the_page_does_everything_in_a_real_browser() {
         "4.20",
     )
     .await;
-    client
-        .find(Locator::Id("item-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::Id("item-submit")).await;
     wait_for("the phone's item row", || async {
         (item_rows(&client).await.len() == 1).then_some(())
     })
