@@ -92,6 +92,9 @@ for backend in postgres-s3 postgres-s3-dynamodb; do
     | tee -a "$WORK/cargo-test.log"
 done
 
+stage "infrastructure: Terraform fmt/validate, checkov, actionlint, apply + destroy against moto"
+scripts/infra-test.sh
+
 stage "containers: Dockerfile lint, image, run, graceful stop, Compose service, Swarm"
 "$VENV/bin/hadolint" deploy/docker/Dockerfile
 echo "hadolint: no warnings"
@@ -127,5 +130,5 @@ STAGE="done"
 PASSED=$(grep -o '[0-9]* passed;' "$WORK/cargo-test.log" | awk '{s+=$1} END {print s+0}')
 FAILED=$(grep -o '[0-9]* failed;' "$WORK/cargo-test.log" | awk '{s+=$1} END {print s+0}')
 echo
-echo "==> all stages passed (format, lint, cargo test, backend matrix, containers, schemathesis)"
+echo "==> all stages passed (format, lint, cargo test, backend matrix, infrastructure, containers, schemathesis)"
 echo "cargo-test: $PASSED passed, $FAILED failed"

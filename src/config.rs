@@ -110,6 +110,31 @@ pub struct AwsSettings {
     pub session_token: Option<Secret>,
 }
 
+impl AwsSettings {
+    /// Treats empty values as unset. Compose and stack files pass optional settings as
+    /// `${AWS_ENDPOINT_URL:-}`, which sets an empty variable: that must mean "the SDK's
+    /// defaults" (real AWS, the task or instance role), not an empty endpoint or key.
+    pub fn without_empty_values(self) -> Self {
+        fn some_text(value: Option<String>) -> Option<String> {
+            value.filter(|v| !v.trim().is_empty())
+        }
+        fn some_secret(value: Option<Secret>) -> Option<Secret> {
+            value.filter(|v| !v.0.trim().is_empty())
+        }
+        Self {
+            endpoint_url: some_text(self.endpoint_url),
+            region: if self.region.trim().is_empty() {
+                "us-east-1".to_owned()
+            } else {
+                self.region
+            },
+            access_key_id: some_text(self.access_key_id),
+            secret_access_key: some_secret(self.secret_access_key),
+            session_token: some_secret(self.session_token),
+        }
+    }
+}
+
 fn parse_secret(value: &str) -> Result<Secret, String> {
     Ok(Secret(value.to_owned()))
 }
@@ -422,6 +447,33 @@ mod tests {
         ] {
             assert!(parse_storage_url(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn empty_aws_values_mean_unset() {
+        let cli = Cli::try_parse_from([
+            "pier",
+            "--aws-endpoint-url",
+            "",
+            "--aws-access-key-id",
+            "",
+            "--aws-secret-access-key",
+            " ",
+            "--aws-region",
+            "",
+        ])
+        .unwrap();
+        let aws = cli.settings.aws.without_empty_values();
+        assert!(aws.endpoint_url.is_none());
+        assert!(aws.access_key_id.is_none());
+        assert!(aws.secret_access_key.is_none());
+        assert_eq!(aws.region, "us-east-1");
+        let kept = Cli::try_parse_from(["pier", "--aws-endpoint-url", "http://127.0.0.1:9"])
+            .unwrap()
+            .settings
+            .aws
+            .without_empty_values();
+        assert_eq!(kept.endpoint_url.as_deref(), Some("http://127.0.0.1:9"));
     }
 
     #[test]

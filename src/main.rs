@@ -16,7 +16,7 @@ use pier::{
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let mut cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error)
             if matches!(
@@ -38,6 +38,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    cli.settings.aws = cli.settings.aws.without_empty_values();
     // Blocking threads do file I/O and image decoding; a bound keeps threads (and the
     // memory each one's allocator heap holds) from growing with the number of clients.
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -1,0 +1,120 @@
+locals {
+  image = coalesce(var.image, "${module.registry.repository_url}:${var.image_tag}")
+
+  # pier's settings (README's table). Secrets are not here: see `secrets` below.
+  environment = merge(
+    module.data.environment,
+    {
+      DATABASE_URL          = local.database_url
+      AWS_REGION            = var.region
+      PIER_LOG_FORMAT       = "json"
+      PIER_SHUTDOWN_TIMEOUT = "${var.shutdown_timeout_seconds}s"
+      # ECS deregisters a task from the ALB (and waits the deregistration delay)
+      # before it sends SIGTERM, so pier needs no drain delay of its own here.
+      PIER_DRAIN_DELAY = "0s"
+      RUST_LOG         = "info"
+    },
+    var.image_metadata == "postgres" ? { PIER_METADATA = "database" } : {},
+    var.environment,
+  )
+
+  secrets = concat(
+    [{ name = "PIER_API_TOKENS", valueFrom = aws_secretsmanager_secret.api_tokens.arn }],
+    local.database_password_secret == null ? [] : [{ name = "PGPASSWORD", valueFrom = "${local.database_password_secret}:password::" }],
+  )
+}
+
+resource "aws_ecs_cluster" "pier" {
+  name = var.name
+
+  setting {
+    name  = "containerInsights"
+    value = "enabled"
+  }
+}
+
+resource "aws_ecs_task_definition" "pier" {
+  family                   = var.name
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.task_cpu
+  memory                   = var.task_memory
+  execution_role_arn       = aws_iam_role.execution.arn
+  task_role_arn            = aws_iam_role.task.arn
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = "X86_64"
+  }
+
+  # /data is the only writable place (the durable upload spool); the root is read-only.
+  volume {
+    name = "data"
+  }
+
+  container_definitions = jsonencode([{
+    name                   = "pier"
+    image                  = local.image
+    essential              = true
+    user                   = "10001:10001"
+    readonlyRootFilesystem = true
+    portMappings           = [{ containerPort = 8000, protocol = "tcp" }]
+    environment            = [for k in sort(keys(local.environment)) : { name = k, value = local.environment[k] }]
+    secrets                = local.secrets
+    mountPoints            = [{ sourceVolume = "data", containerPath = "/data", readOnly = false }]
+    stopTimeout            = var.shutdown_timeout_seconds + 5
+    ulimits                = [{ name = "nofile", softLimit = 65536, hardLimit = 65536 }]
+    healthCheck = {
+      command     = ["CMD", "/usr/local/bin/pier", "healthcheck"]
+      interval    = 10
+      timeout     = 3
+      retries     = 3
+      startPeriod = 10
+    }
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.pier.name
+        awslogs-region        = var.region
+        awslogs-stream-prefix = "pier"
+      }
+    }
+  }])
+}
+
+resource "aws_ecs_service" "pier" {
+  name                               = var.name
+  cluster                            = aws_ecs_cluster.pier.id
+  task_definition                    = aws_ecs_task_definition.pier.arn
+  launch_type                        = "FARGATE"
+  desired_count                      = var.desired_tasks
+  deployment_minimum_healthy_percent = 100 # start-first: new tasks are healthy before old ones stop
+  deployment_maximum_percent         = 200
+  health_check_grace_period_seconds  = 30
+  propagate_tags                     = "SERVICE"
+  enable_execute_command             = false
+
+  network_configuration {
+    #checkov:skip=CKV_AWS_333:only without a NAT gateway (the enable_nat_gateway variable), and then the security group admits the ALB alone
+    subnets          = module.network.workload_subnet_ids
+    security_groups  = [aws_security_group.service.id]
+    assign_public_ip = module.network.workloads_need_public_ip
+  }
+
+  load_balancer {
+    target_group_arn = aws_lb_target_group.pier.arn
+    container_name   = "pier"
+    container_port   = 8000
+  }
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true # a release whose tasks never get healthy is undone
+  }
+
+  lifecycle {
+    ignore_changes = [desired_count] # owned by autoscaling after creation
+  }
+
+  depends_on = [aws_lb_listener.http_forward, aws_lb_listener.https, aws_iam_role_policy.execution]
+}

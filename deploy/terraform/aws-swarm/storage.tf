@@ -1,0 +1,64 @@
+module "data" {
+  source              = "../modules/pier-data"
+  bucket_name         = "${var.name}-images-${data.aws_caller_identity.current.account_id}-${var.region}"
+  table_name          = "${var.name}-images"
+  create_table        = false # the stack keeps image metadata in PostgreSQL with the items
+  force_destroy       = var.force_destroy
+  deletion_protection = var.deletion_protection
+}
+
+module "registry" {
+  source       = "../modules/registry"
+  name         = var.name
+  force_delete = var.force_destroy
+}
+
+# Items are SQL and shared by every replica.
+module "postgres" {
+  source                   = "../modules/postgres"
+  name                     = var.name
+  vpc_id                   = module.network.vpc_id
+  subnet_ids               = module.network.private_subnet_ids
+  client_security_group_id = aws_security_group.nodes.id
+  instance_class           = var.db_instance_class
+  deletion_protection      = var.deletion_protection
+}
+
+resource "aws_secretsmanager_secret" "api_tokens" {
+  #checkov:skip=CKV_AWS_149:the AWS-managed aws/secretsmanager key; who reads it is decided by IAM
+  #checkov:skip=CKV2_AWS_57:tokens are rotated by the operator (several are valid at once); there is no rotation Lambda
+  name                    = "${var.name}/api-tokens"
+  description             = "pier API tokens (comma-separated) for POST, PUT and DELETE"
+  recovery_window_in_days = var.deletion_protection ? 7 : 0
+}
+
+resource "aws_secretsmanager_secret_version" "api_tokens" {
+  count         = length(var.api_tokens) > 0 ? 1 : 0
+  secret_id     = aws_secretsmanager_secret.api_tokens.id
+  secret_string = join(",", var.api_tokens)
+}
+
+# The worker join token and the manager's address: written by the manager at boot,
+# read by workers at boot. Never in user data or Terraform state (the value here is a
+# placeholder the manager overwrites).
+resource "aws_ssm_parameter" "join_token" {
+  #checkov:skip=CKV_AWS_337:encrypted with the AWS-managed aws/ssm key; IAM limits reading to the nodes
+  name  = "/${var.name}/swarm/worker-join-token"
+  type  = "SecureString"
+  value = "pending"
+
+  lifecycle {
+    ignore_changes = [value]
+  }
+}
+
+resource "aws_ssm_parameter" "manager_address" {
+  #checkov:skip=CKV2_AWS_34:a private IP address and port, not a secret; the join token next to it is a SecureString
+  name  = "/${var.name}/swarm/manager-address"
+  type  = "String"
+  value = "pending"
+
+  lifecycle {
+    ignore_changes = [value]
+  }
+}

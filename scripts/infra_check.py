@@ -1,0 +1,171 @@
+"""Reads back from moto what `terraform apply` of deploy/terraform/aws-ecs made, and
+fails (exit 1, one line per problem) where it is not what the module promises.
+
+    infra_check.py OUTPUTS.json            the stack's resources and their settings
+    infra_check.py --tls-only BUCKET       a plain-HTTP write is refused by the bucket
+                                           policy; then the policy is removed so pier can
+                                           use the emulator, which speaks plain HTTP only
+    infra_check.py --objects BUCKET TABLE  pier wrote an object and a metadata record
+    infra_check.py --gone BUCKET TABLE     destroy removed the bucket and the table
+
+Talks only to AWS_ENDPOINT_URL (moto on 127.0.0.1), with boto3 from moto's venv.
+"""
+
+import json
+import sys
+
+import boto3
+
+PROBLEMS = []
+
+
+def expect(condition, message):
+    if not condition:
+        PROBLEMS.append(message)
+
+
+def finish(what):
+    if PROBLEMS:
+        for problem in PROBLEMS:
+            print(f"infra_check: {problem}", file=sys.stderr)
+        sys.exit(1)
+    print(f"infra_check: {what}: all as expected")
+
+
+def check_stack(outputs_path):
+    outputs = {k: v["value"] for k, v in json.load(open(outputs_path)).items()}
+    bucket, table = outputs["bucket_name"], outputs["table_name"]
+    s3 = boto3.client("s3")
+
+    # The bucket: private, encrypted, versioned, TLS only, abandoned uploads cleaned up.
+    expect(s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled", "bucket versioning is not enabled")
+    rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    expect(rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms"), "bucket is not encrypted")
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    expect(all(block.values()) and len(block) == 4, f"public access not fully blocked: {block}")
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    expect(
+        any(st["Effect"] == "Deny" and "aws:SecureTransport" in json.dumps(st.get("Condition", {})) for st in policy["Statement"]),
+        "bucket policy does not deny plain HTTP",
+    )
+    lifecycle = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    expect(any("AbortIncompleteMultipartUpload" in r for r in lifecycle), "no rule aborting incomplete multipart uploads")
+
+    # The table: exactly the schema of src/store/dynamo.rs.
+    dynamodb = boto3.client("dynamodb")
+    desc = dynamodb.describe_table(TableName=table)["Table"]
+    expect(desc["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}], f"table key schema: {desc['KeySchema']}")
+    gsis = {g["IndexName"]: g for g in desc.get("GlobalSecondaryIndexes", [])}
+    expect("by_time" in gsis, "table has no by_time index")
+    if "by_time" in gsis:
+        expect(
+            gsis["by_time"]["KeySchema"] == [{"AttributeName": "feed", "KeyType": "HASH"}, {"AttributeName": "id", "KeyType": "RANGE"}],
+            f"by_time key schema: {gsis['by_time']['KeySchema']}",
+        )
+        expect(gsis["by_time"]["Projection"]["ProjectionType"] == "ALL", "by_time does not project all attributes")
+    expect(desc.get("BillingModeSummary", {}).get("BillingMode") == "PAY_PER_REQUEST", "table is not on-demand")
+    pitr = dynamodb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
+    expect(pitr["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED", "point-in-time recovery is off")
+
+    # ECS: a Fargate service of 2 tasks, read-only root, non-root, settings and secrets.
+    ecs = boto3.client("ecs")
+    services = ecs.describe_services(cluster=outputs["cluster_name"], services=[outputs["service_name"]])["services"]
+    expect(len(services) == 1, "ECS service not found")
+    if services:
+        service = services[0]
+        expect(service["desiredCount"] == 2, f"desired count {service['desiredCount']}, want 2")
+        expect(service.get("launchType") == "FARGATE", "service is not on Fargate")
+        expect(len(service.get("loadBalancers", [])) == 1, "service is not behind the target group")
+        task = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+        container = task["containerDefinitions"][0]
+        expect(container.get("readonlyRootFilesystem") is True, "root filesystem is writable")
+        expect(container.get("user") == "10001:10001", f"container user {container.get('user')}")
+        env = {e["name"]: e["value"] for e in container.get("environment", [])}
+        expect(env.get("PIER_STORAGE") == f"s3://{bucket}", f"PIER_STORAGE is {env.get('PIER_STORAGE')}")
+        expect(env.get("PIER_METADATA") == f"dynamodb://{table}", f"PIER_METADATA is {env.get('PIER_METADATA')}")
+        expect(env.get("DATABASE_URL", "").startswith("postgres://pier@"), "DATABASE_URL is not the RDS database")
+        expect(":" not in env.get("DATABASE_URL", "")[len("postgres://"):].split("@")[0], "DATABASE_URL carries a password")
+        secrets = {s["name"] for s in container.get("secrets", [])}
+        expect({"PIER_API_TOKENS", "PGPASSWORD"} <= secrets, f"secrets injected: {sorted(secrets)}")
+        expect(task["cpu"] == "256" and task["memory"] == "512", f"task size {task['cpu']}/{task['memory']}")
+        expect(task.get("executionRoleArn") != task.get("taskRoleArn"), "execution and task roles are the same")
+
+    # The load balancer: /health checks, deregistration delay = pier's shutdown deadline.
+    elbv2 = boto3.client("elbv2")
+    groups = elbv2.describe_target_groups(Names=["pier-test"])["TargetGroups"]
+    expect(groups and groups[0]["HealthCheckPath"] == "/health", "target group does not check /health")
+    if groups:
+        attrs = {a["Key"]: a["Value"] for a in elbv2.describe_target_group_attributes(TargetGroupArn=groups[0]["TargetGroupArn"])["Attributes"]}
+        expect(attrs.get("deregistration_delay.timeout_seconds") == "30", f"deregistration delay {attrs.get('deregistration_delay.timeout_seconds')}")
+    lbs = elbv2.describe_load_balancers(Names=["pier-test"])["LoadBalancers"]
+    listeners = elbv2.describe_listeners(LoadBalancerArn=lbs[0]["LoadBalancerArn"])["Listeners"] if lbs else []
+    expect([l["Port"] for l in listeners] == [80], f"listeners on ports {[l['Port'] for l in listeners]}")
+    expect(outputs["service_url"] == f"http://{lbs[0]['DNSName']}" if lbs else False, "service_url is not the ALB")
+
+    # ECR: scan on push, keep the last 10 images.
+    ecr = boto3.client("ecr")
+    repo = ecr.describe_repositories(repositoryNames=["pier-test"])["repositories"][0]
+    expect(repo["imageScanningConfiguration"]["scanOnPush"] is True, "ECR scan on push is off")
+    lifecycle = json.loads(ecr.get_lifecycle_policy(repositoryName="pier-test")["lifecyclePolicyText"])
+    expect(lifecycle["rules"][0]["selection"]["countNumber"] == 10, "ECR lifecycle does not keep 10 images")
+
+    # IAM: the task role reaches this bucket and this table only.
+    iam = boto3.client("iam")
+    doc = iam.get_role_policy(RoleName="pier-test-task", PolicyName="pier-data")["PolicyDocument"]
+    doc = json.loads(doc) if isinstance(doc, str) else doc
+    resources = [r for st in doc["Statement"] for r in ([st["Resource"]] if isinstance(st["Resource"], str) else st["Resource"])]
+    expect(all(bucket in r or table in r for r in resources), f"task role reaches other resources: {resources}")
+    expect("*" not in resources, "task role has a wildcard resource")
+
+    # CloudWatch: logs kept 30 days; the four alarms.
+    logs = boto3.client("logs")
+    groups = logs.describe_log_groups(logGroupNamePrefix="/ecs/pier-test")["logGroups"]
+    expect(groups and groups[0].get("retentionInDays") == 30, "log group retention is not 30 days")
+    names = {a["AlarmName"] for a in boto3.client("cloudwatch").describe_alarms(AlarmNamePrefix="pier-test-")["MetricAlarms"]}
+    want = {"pier-test-5xx-rate", "pier-test-p95-latency", "pier-test-unhealthy-hosts", "pier-test-cpu-high"}
+    expect(want <= names, f"alarms missing: {sorted(want - names)}")
+
+    # Network: two AZs, public and private subnets.
+    ec2 = boto3.client("ec2")
+    subnets = ec2.describe_subnets(Filters=[{"Name": "tag:Stack", "Values": ["pier-test"]}])["Subnets"]
+    expect(len({s["AvailabilityZone"] for s in subnets}) == 2 and len(subnets) == 4, f"{len(subnets)} subnets over {len({s['AvailabilityZone'] for s in subnets})} AZs")
+    finish("stack")
+
+
+def check_objects(bucket, table):
+    keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=bucket).get("Contents", [])]
+    expect(any(k.startswith("images/") for k in keys), f"no image object in the bucket: {keys}")
+    count = boto3.client("dynamodb").scan(TableName=table, Select="COUNT")["Count"]
+    expect(count >= 1, "no metadata record in the table")
+    finish(f"pier's writes ({len(keys)} objects, {count} records)")
+
+
+def prove_tls_only_then_open(bucket):
+    s3 = boto3.client("s3")
+    try:
+        s3.put_object(Bucket=bucket, Key="plain-http-probe", Body=b"x")
+        expect(False, "a plain-HTTP PutObject was accepted despite the TLS-only policy")
+    except s3.exceptions.ClientError as error:
+        code = error.response["ResponseMetadata"]["HTTPStatusCode"]
+        expect(code == 403, f"plain-HTTP PutObject answered {code}, want 403")
+    s3.delete_bucket_policy(Bucket=bucket)
+    finish("TLS-only bucket policy (refused plain HTTP; removed for the emulator run)")
+
+
+def check_gone(bucket, table):
+    buckets = [b["Name"] for b in boto3.client("s3").list_buckets()["Buckets"]]
+    expect(bucket not in buckets, "the bucket survived destroy")
+    expect(table not in boto3.client("dynamodb").list_tables()["TableNames"], "the table survived destroy")
+    expect(not boto3.client("ecs").list_clusters()["clusterArns"], "an ECS cluster survived destroy")
+    finish("destroy")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--tls-only":
+        prove_tls_only_then_open(sys.argv[2])
+    elif sys.argv[1] == "--objects":
+        check_objects(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "--gone":
+        check_gone(sys.argv[2], sys.argv[3])
+    else:
+        check_stack(sys.argv[1])
