@@ -156,7 +156,10 @@ def check_gone(bucket, table):
     buckets = [b["Name"] for b in boto3.client("s3").list_buckets()["Buckets"]]
     expect(bucket not in buckets, "the bucket survived destroy")
     expect(table not in boto3.client("dynamodb").list_tables()["TableNames"], "the table survived destroy")
-    expect(not boto3.client("ecs").list_clusters()["clusterArns"], "an ECS cluster survived destroy")
+    ecs = boto3.client("ecs")
+    arns = ecs.list_clusters()["clusterArns"]
+    active = [c["clusterName"] for c in ecs.describe_clusters(clusters=arns)["clusters"] if c["status"] == "ACTIVE"] if arns else []
+    expect(not active, f"ECS clusters still active after destroy: {active}")  # deleted ones linger INACTIVE
     finish("destroy")
 
 

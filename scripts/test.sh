@@ -95,6 +95,19 @@ done
 stage "infrastructure: Terraform fmt/validate, checkov, actionlint, apply + destroy against moto"
 scripts/infra-test.sh
 
+stage "observability: promtool check config and rules, promtool rule unit tests"
+if ! command -v promtool >/dev/null; then
+  echo "installing Debian's prometheus for promtool"
+  (apt-get install -y -qq prometheus >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq prometheus >/dev/null; }) \
+    || { echo "cannot install prometheus: the rule tests need promtool" >&2; exit 1; }
+fi
+promtool --version 2>&1 | head -1
+(cd deploy/observability \
+  && promtool check config prometheus-compose.yml \
+  && promtool check config prometheus-swarm.yml \
+  && promtool check rules rules/recording.yml rules/alerts.yml \
+  && promtool test rules tests/alerts_test.yml)
+
 stage "containers: Dockerfile lint, image, run, graceful stop, Compose service, Swarm"
 "$VENV/bin/hadolint" deploy/docker/Dockerfile
 echo "hadolint: no warnings"
@@ -130,5 +143,5 @@ STAGE="done"
 PASSED=$(grep -o '[0-9]* passed;' "$WORK/cargo-test.log" | awk '{s+=$1} END {print s+0}')
 FAILED=$(grep -o '[0-9]* failed;' "$WORK/cargo-test.log" | awk '{s+=$1} END {print s+0}')
 echo
-echo "==> all stages passed (format, lint, cargo test, backend matrix, infrastructure, containers, schemathesis)"
+echo "==> all stages passed (format, lint, cargo test, backend matrix, infrastructure, observability rules, containers, schemathesis)"
 echo "cargo-test: $PASSED passed, $FAILED failed"
