@@ -95,11 +95,11 @@ done
 stage "infrastructure: Terraform fmt/validate, checkov, actionlint, apply + destroy against moto"
 scripts/infra-test.sh
 
-stage "observability: promtool check config and rules, promtool rule unit tests"
-if ! command -v promtool >/dev/null; then
+stage "observability: promtool checks and rule unit tests; a live Prometheus scraping pier; the dashboard"
+if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
   echo "installing Debian's prometheus for promtool"
   (apt-get install -y -qq prometheus >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq prometheus >/dev/null; }) \
-    || { echo "cannot install prometheus: the rule tests need promtool" >&2; exit 1; }
+    || { echo "cannot install prometheus: the rule tests need promtool, the live scrape test prometheus" >&2; exit 1; }
 fi
 promtool --version 2>&1 | head -1
 (cd deploy/observability \
@@ -107,6 +107,7 @@ promtool --version 2>&1 | head -1
   && promtool check config prometheus-swarm.yml \
   && promtool check rules rules/recording.yml rules/alerts.yml \
   && promtool test rules tests/alerts_test.yml)
+scripts/observability-test.sh
 
 stage "containers: Dockerfile lint, image, run, graceful stop, Compose service, Swarm"
 "$VENV/bin/hadolint" deploy/docker/Dockerfile

@@ -106,6 +106,7 @@ pub fn metrics_handle() -> PrometheusHandle {
                 tracing::warn!("a metrics recorder was already installed; /metrics may be empty");
             }
             describe_metrics();
+            crate::process_metrics::install();
             // Histograms need periodic upkeep when the exporter runs no HTTP listener.
             let upkeep = handle.clone();
             std::thread::Builder::new()
@@ -156,6 +157,23 @@ fn describe_metrics() {
         "spool_pending",
         "Uploads waiting in the local spool for a remote backend"
     );
+    metrics::describe_counter!("predictions_total", "Texts scored by /predict, by label");
+    // Counters exist from the first scrape at 0, so rate() sees the first event and a
+    // dashboard panel or alert never queries a series that is merely absent.
+    for name in [
+        "spool_writes_total",
+        "spool_replayed_total",
+        "spool_replay_failures_total",
+        "upload_bytes_total",
+    ] {
+        metrics::counter!(name).absolute(0);
+    }
+    for result in ["accepted", "rejected"] {
+        metrics::counter!("uploads_total", "result" => result).absolute(0);
+    }
+    for label in ["positive", "neutral", "negative"] {
+        metrics::counter!("predictions_total", "label" => label).absolute(0);
+    }
 }
 
 /// Route templates are few and fixed; interning them lets metric labels borrow

@@ -68,6 +68,55 @@ pub async fn health(State(ctx): State<ApiContext>) -> Json<Health> {
     (status = 503, description = "A dependency is down: a problem with a `checks` member", body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn ready(State(ctx): State<ApiContext>) -> Response {
+    let Assessment {
+        ready,
+        status,
+        checks,
+        draining,
+    } = assess(&ctx).await;
+    if ready {
+        return Json(Readiness { status, checks }).into_response();
+    }
+    let down: Vec<&str> = checks
+        .iter()
+        .filter(|(_, c)| c.status == "down")
+        .map(|(name, _)| *name)
+        .collect();
+    let detail = if draining {
+        "not ready: shutting down (draining)".to_owned()
+    } else {
+        format!("not ready: {} down", down.join(", "))
+    };
+    let body = serde_json::json!({
+        "type": "about:blank",
+        "title": "Service Unavailable",
+        "status": 503,
+        "detail": detail,
+        "checks": checks,
+    });
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    response
+}
+
+/// What a readiness check found; shared by `/health/ready` and the `pier_ready` gauge
+/// that `/metrics` refreshes, so both always agree.
+pub struct Assessment {
+    /// Whether this replica should receive traffic.
+    pub ready: bool,
+    /// `ready` or `degraded` (see [`Readiness::status`]).
+    pub status: &'static str,
+    /// Each dependency's state.
+    pub checks: BTreeMap<&'static str, Check>,
+    /// Shutting down: readiness fails on purpose.
+    pub draining: bool,
+}
+
+/// Probes every dependency (each within 2 s) and decides readiness; also sets the
+/// `pier_ready` gauge.
+pub async fn assess(ctx: &ApiContext) -> Assessment {
     let (database, storage, metadata) = tokio::join!(
         probe(ctx.database.ping()),
         probe(ctx.blobs.ping()),
@@ -106,31 +155,13 @@ pub async fn ready(State(ctx): State<ApiContext>) -> Response {
             "ready"
         }
     };
-    if ready {
-        return Json(Readiness { status, checks }).into_response();
+    metrics::gauge!("pier_ready").set(if ready { 1.0 } else { 0.0 });
+    Assessment {
+        ready,
+        status,
+        checks,
+        draining,
     }
-    let down: Vec<&str> = checks
-        .iter()
-        .filter(|(_, c)| c.status == "down")
-        .map(|(name, _)| *name)
-        .collect();
-    let detail = if draining {
-        "not ready: shutting down (draining)".to_owned()
-    } else {
-        format!("not ready: {} down", down.join(", "))
-    };
-    let body = serde_json::json!({
-        "type": "about:blank",
-        "title": "Service Unavailable",
-        "status": 503,
-        "detail": detail,
-        "checks": checks,
-    });
-    let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-    response
 }
 
 /// Runs a probe with a short deadline: a hung dependency must not hang the probe.

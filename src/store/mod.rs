@@ -105,6 +105,9 @@ pub trait Database: ItemStore + ImageMetaStore {
     async fn ping(&self) -> Result<(), ApiError>;
     /// (active, idle) connections, for `db_pool_connections{state}`.
     fn pool_state(&self) -> (u32, u32);
+    /// Most connections the pool opens, for `db_pool_connections{state="max"}` (an
+    /// exhausted pool is active == max with none idle).
+    fn pool_max(&self) -> u32;
     /// Closes every connection (at shutdown, so SQLite checkpoints its WAL). Calls after
     /// this fail with 503.
     async fn close(&self);

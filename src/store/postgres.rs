@@ -315,6 +315,10 @@ impl Database for PgDatabase {
         (self.pool.size().saturating_sub(idle), idle)
     }
 
+    fn pool_max(&self) -> u32 {
+        self.pool.options().get_max_connections()
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }

@@ -513,6 +513,12 @@ impl Database for SqliteDatabase {
         (self.inner.readers_in_use.load(Ordering::Relaxed) + 1, idle)
     }
 
+    fn pool_max(&self) -> u32 {
+        // Readers are opened on demand (only idle ones are capped): there is no limit
+        // to exhaust, so the pool alert can never fire on SQLite.
+        u32::MAX
+    }
+
     async fn close(&self) {
         self.inner.closed.store(true, Ordering::Release);
         self.inner

@@ -83,6 +83,39 @@ async fn metrics_use_route_templates_and_spec_names() {
     );
 }
 
+/// Process and build series, the limits alerts compare them with, and readiness as a
+/// series: what deploy/observability/rules/alerts.yml reads.
+#[tokio::test]
+async fn metrics_carry_process_limits_build_and_readiness() {
+    let app = spawn_app().await;
+    let text = app.get("/metrics").await.text().await.unwrap();
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find(|line| line.starts_with(name) && !line.starts_with('#'))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no sample of {name} in /metrics"))
+    };
+    assert!(value("process_resident_memory_bytes") > 1e6);
+    assert!(value("process_open_fds") >= 3.0);
+    assert!(value("process_start_time_seconds") > 1.7e9);
+    assert!(value("process_cpu_seconds_total") >= 0.0);
+    assert!(value("pier_cpu_limit_cores") > 0.0);
+    assert!(value("pier_memory_limit_bytes") > value("process_resident_memory_bytes"));
+    // The recorder is global to this test binary, where another test closes its
+    // database: only the series' presence is checked here; its meaning is checked by
+    // the live Prometheus stage of the test command (separate processes).
+    assert!([0.0, 1.0].contains(&value("pier_ready")));
+    assert!(value(r#"db_pool_connections{state="max"}"#) >= 1.0);
+    let build = format!(
+        r#"pier_build_info{{version="{}",git_sha="{}"}} 1"#,
+        env!("CARGO_PKG_VERSION"),
+        pier::process_metrics::GIT_SHA
+    );
+    assert!(text.contains(&build), "missing {build}");
+    assert!(!pier::process_metrics::GIT_SHA.is_empty());
+}
+
 #[tokio::test]
 async fn request_ids_are_honoured_generated_and_sanitised() {
     let app = spawn_app().await;
