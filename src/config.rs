@@ -239,6 +239,20 @@ pub struct Settings {
     #[arg(long = "drain-delay", env = "PIER_DRAIN_DELAY", default_value = "0s", value_parser = parse_duration, global = true)]
     pub drain_delay: Duration,
 
+    /// OpenTelemetry collector for request spans (OTLP over HTTP, e.g.
+    /// `http://127.0.0.1:4318`); spans go to `ENDPOINT/v1/traces`. Unset or empty: off.
+    #[arg(long = "otel-exporter-otlp-endpoint", env = "OTEL_EXPORTER_OTLP_ENDPOINT", default_value = "", value_parser = parse_otlp_endpoint, global = true)]
+    pub otlp_endpoint: String,
+
+    /// `service.name` of the exported spans.
+    #[arg(
+        long = "otel-service-name",
+        env = "OTEL_SERVICE_NAME",
+        default_value = "pier",
+        global = true
+    )]
+    pub otel_service_name: String,
+
     /// AWS settings (standard `AWS_*` variables).
     #[command(flatten)]
     pub aws: AwsSettings,
@@ -361,6 +375,27 @@ fn parse_max_upload(value: &str) -> Result<u64, String> {
         _ => {
             Err("PIER_MAX_UPLOAD_BYTES must be a whole number of bytes from 1 to 1073741824".into())
         }
+    }
+}
+
+/// An `http://host:port[/path]` collector address, or empty (export off). `https` is
+/// refused with a reason: pier sends spans to a collector next to it (a sidecar or a
+/// node agent), which handles TLS and authentication to the tracing backend.
+fn parse_otlp_endpoint(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(String::new());
+    }
+    let uri: axum::http::Uri = value.parse().map_err(|_| format!("not a URL: {value}"))?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http"), Some(_)) if uri.query().is_none() => {
+            Ok(value.trim_end_matches('/').to_owned())
+        }
+        (Some("https"), _) => Err(
+            "https is not supported: point it at an OpenTelemetry collector on the local network (http://HOST:4318)"
+                .into(),
+        ),
+        _ => Err(format!("want http://HOST:PORT, got {value}")),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod imaging;
 pub mod middleware;
 pub mod migrate_store;
+pub mod otlp;
 pub mod process_metrics;
 pub mod response;
 pub mod routes;

@@ -69,9 +69,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             telemetry::init_logging(cli.settings.log_format);
+            if !cli.settings.otlp_endpoint.is_empty() {
+                pier::otlp::start(&cli.settings.otlp_endpoint, &cli.settings.otel_service_name)?;
+            }
             let app = Application::build(&cli.settings).await?;
             tracing::info!(addr = %cli.settings.addr, port = app.port(), version = env!("CARGO_PKG_VERSION"), "pier is serving");
             app.run_until_stopped().await?;
+            pier::otlp::flush().await;
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {

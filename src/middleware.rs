@@ -35,6 +35,7 @@ pub async fn around_request(
         .map_or("unmatched", |path| telemetry::intern_route(path.as_str()));
     let id = telemetry::request_id(request.headers());
     request.extensions_mut().insert(RequestId(id.clone()));
+    let trace = crate::otlp::begin(request.headers());
 
     let in_flight = telemetry::in_flight();
     in_flight.increment(1.0);
@@ -75,6 +76,15 @@ pub async fn around_request(
         status.as_u16(),
         elapsed.as_secs_f64() * 1000.0,
     );
+    if let Some(trace) = trace {
+        crate::otlp::end(
+            trace,
+            method,
+            route,
+            status.as_u16(),
+            id.to_str().unwrap_or_default(),
+        );
+    }
     response.headers_mut().insert(REQUEST_ID.clone(), id);
     response
 }

@@ -220,3 +220,171 @@ fn migrate_store_copies_resumably() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// A tiny OTLP/HTTP collector: accepts connections for up to `seconds`, answers every
+/// request 200 and hands each `(path, content type, body)` to the test.
+fn collector(seconds: u64) -> (u16, std::sync::mpsc::Receiver<(String, String, Vec<u8>)>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let until = Instant::now() + Duration::from_secs(seconds);
+        while Instant::now() < until {
+            let Ok((stream, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            stream.set_nonblocking(false).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut reader = BufReader::new(stream);
+            // Keep-alive: several requests may come on one connection.
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let path = line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_owned();
+                let (mut length, mut content_type) = (0usize, String::new());
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                        break;
+                    }
+                    let lower = header.to_ascii_lowercase();
+                    if let Some(value) = lower.strip_prefix("content-length:") {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                    if let Some(value) = lower.strip_prefix("content-type:") {
+                        content_type = value.trim().to_owned();
+                    }
+                }
+                let mut body = vec![0; length.min(16 << 20)];
+                if reader.read_exact(&mut body).is_err() {
+                    break;
+                }
+                let _ = sender.send((path, content_type, body));
+                let reply = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+                if reader.get_mut().write_all(reply).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    (port, receiver)
+}
+
+#[test]
+fn request_spans_go_to_an_otlp_collector() {
+    let (collector_port, posts) = collector(30);
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = pier(dir.path())
+        .env("PIER_ADDR", format!("127.0.0.1:{port}"))
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://127.0.0.1:{collector_port}"),
+        )
+        .env("OTEL_SERVICE_NAME", "pier-under-test")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    // One plain HTTP/1.1 request; the status code, or None while pier is not up yet.
+    let send = || -> Option<u16> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        let request = "GET /items/424242 HTTP/1.1\r\nhost: 127.0.0.1\r\nx-request-id: otlp-span-1\r\n\
+            traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\nconnection: close\r\n\r\n";
+        stream.write_all(request.as_bytes()).ok()?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).ok()?;
+        answer.split_whitespace().nth(1)?.parse().ok()
+    };
+    let answered = loop {
+        if let Some(status) = send() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "pier did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(answered, 404);
+
+    // The span arrives within a couple of batch intervals.
+    let mut found = None;
+    while found.is_none() && started.elapsed() < Duration::from_secs(20) {
+        let Ok((path, content_type, body)) = posts.recv_timeout(Duration::from_millis(500)) else {
+            continue;
+        };
+        assert_eq!(path, "/v1/traces");
+        assert_eq!(content_type, "application/json");
+        let request: serde_json::Value = serde_json::from_slice(&body).expect("OTLP JSON");
+        let resource = &request["resourceSpans"][0];
+        assert_eq!(
+            resource["resource"]["attributes"][0]["value"]["stringValue"],
+            "pier-under-test"
+        );
+        let spans = resource["scopeSpans"][0]["spans"]
+            .as_array()
+            .unwrap()
+            .clone();
+        found = spans.into_iter().find(|span| {
+            span["attributes"].as_array().unwrap().iter().any(|a| {
+                a["key"] == "pier.request_id" && a["value"]["stringValue"] == "otlp-span-1"
+            })
+        });
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let span = found.expect("the request's span reached the collector");
+    assert_eq!(span["name"], "GET /items/{id}");
+    assert_eq!(
+        span["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736",
+        "the caller's trace is joined"
+    );
+    assert_eq!(span["parentSpanId"], "00f067aa0ba902b7");
+    assert_eq!(span["kind"], 2);
+    let status = span["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["key"] == "http.response.status_code")
+        .unwrap();
+    assert_eq!(status["value"]["intValue"], "404");
+    let start: u128 = span["startTimeUnixNano"].as_str().unwrap().parse().unwrap();
+    let end: u128 = span["endTimeUnixNano"].as_str().unwrap().parse().unwrap();
+    assert!(end >= start && start > 1_700_000_000_000_000_000);
+}
+
+#[test]
+fn an_https_otlp_endpoint_is_refused_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = pier(dir.path())
+        .args(["migrate"])
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "https://collector.example:4318",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("otel-exporter-otlp-endpoint") && stderr.contains("https is not supported"),
+        "{stderr}"
+    );
+}
