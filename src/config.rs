@@ -110,6 +110,19 @@ pub struct AwsSettings {
     pub session_token: Option<Secret>,
 }
 
+impl Settings {
+    /// The API tokens, parsed: `None` when unset or empty (writes open), an error (naming
+    /// the problem, never a token) when a token is malformed or the file is unreadable.
+    pub fn api_tokens(&self) -> Result<Option<crate::auth::ApiTokens>, String> {
+        match &self.api_tokens {
+            Some(secret) if !secret.0.trim().is_empty() => crate::auth::ApiTokens::parse(&secret.0)
+                .map(Some)
+                .map_err(|reason| format!("PIER_API_TOKENS: {reason}")),
+            _ => Ok(None),
+        }
+    }
+}
+
 impl AwsSettings {
     /// Treats empty values as unset. Compose and stack files pass optional settings as
     /// `${AWS_ENDPOINT_URL:-}`, which sets an empty variable: that must mean "the SDK's
@@ -238,6 +251,12 @@ pub struct Settings {
     /// requests first (e.g. `5s` behind a Swarm or ALB; 0 stops accepting at once).
     #[arg(long = "drain-delay", env = "PIER_DRAIN_DELAY", default_value = "0s", value_parser = parse_duration, global = true)]
     pub drain_delay: Duration,
+
+    /// Bearer tokens for writes (POST, PUT, PATCH, DELETE): comma-separated, or the path
+    /// of a file with one per line (a Swarm or ECS secret). Unset: writes are open.
+    /// Checked by [`Settings::api_tokens`], whose errors never echo a token.
+    #[arg(long = "api-tokens", env = "PIER_API_TOKENS", value_parser = parse_secret, global = true, hide_env_values = true)]
+    pub api_tokens: Option<Secret>,
 
     /// OpenTelemetry collector for request spans (OTLP over HTTP, e.g.
     /// `http://127.0.0.1:4318`); spans go to `ENDPOINT/v1/traces`. Unset or empty: off.

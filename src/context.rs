@@ -28,6 +28,9 @@ pub struct Limits {
     pub max_batch_texts: u32,
     /// Largest `/predict` body.
     pub max_predict_bytes: u64,
+    /// Whether writes need a bearer token (`PIER_API_TOKENS` set); the OpenAPI document
+    /// then declares the security scheme on them.
+    pub writes_need_token: bool,
 }
 
 /// Shared state: the backends chosen at start-up and the limits. One `Arc`, so the

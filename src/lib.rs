@@ -1,6 +1,7 @@
 //! pier: an image gallery, an items catalogue and a sentiment model behind one small,
 //! fast binary. See `README.md` for the map of modules.
 
+pub mod auth;
 pub mod config;
 pub mod context;
 pub mod domain;

@@ -39,6 +39,10 @@ fn main() -> ExitCode {
         }
     };
     cli.settings.aws = cli.settings.aws.without_empty_values();
+    if let Err(reason) = cli.settings.api_tokens() {
+        eprintln!("pier: {reason}");
+        return ExitCode::from(2);
+    }
     // Blocking threads do file I/O and image decoding; a bound keeps threads (and the
     // memory each one's allocator heap holds) from growing with the number of clients.
     let runtime = match tokio::runtime::Builder::new_multi_thread()

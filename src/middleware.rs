@@ -1,32 +1,50 @@
 //! The one per-request middleware. Everything that wraps every request happens here, in
 //! one async function rather than a stack of layers (measured: each extra layer cost
-//! several per cent of throughput on small requests): request id in and out, a deadline,
-//! a panic guard, problem+json for every error, metrics and one access-log line.
+//! several per cent of throughput on small requests): request id in and out, the API
+//! token check for writes, a deadline, a panic guard, problem+json for every error,
+//! metrics, one access-log line and the request's trace span.
 
 use std::{
     panic::AssertUnwindSafe,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
 use axum::{
+    body::Body,
     extract::{MatchedPath, Request, State},
-    http::StatusCode,
+    http::{HeaderValue, Method, StatusCode, header},
     middleware::Next,
     response::Response,
 };
 use futures::FutureExt;
+use http_body_util::BodyExt;
 
 use crate::{
+    auth::{ApiTokens, Verdict},
     error::{ensure_problem_json, problem_response},
     telemetry::{self, REQUEST_ID, RequestId},
 };
 
+/// What the middleware enforces on every request.
+pub struct RequestPolicy {
+    /// Longest a request may take (408 after).
+    pub deadline: Duration,
+    /// Tokens writes need; `None`: writes are open.
+    pub tokens: Option<Arc<ApiTokens>>,
+}
+
+/// The most of a refused request's body read (for at most 5 s) before the 401 is sent,
+/// so a browser still uploading gets the answer instead of a connection reset.
+const REFUSED_BODY_DRAIN_BYTES: usize = 64 << 20;
+
 /// Serves one request through the router with everything above around it.
 pub async fn around_request(
-    State(deadline): State<Duration>,
+    State(policy): State<Arc<RequestPolicy>>,
     mut request: Request,
     next: Next,
 ) -> Response {
+    let deadline = policy.deadline;
     let start = Instant::now();
     let method = telemetry::method_label(request.method());
     let route = request
@@ -39,8 +57,15 @@ pub async fn around_request(
 
     let in_flight = telemetry::in_flight();
     in_flight.increment(1.0);
-    let outcome =
-        tokio::time::timeout(deadline, AssertUnwindSafe(next.run(request)).catch_unwind()).await;
+    let outcome = match unauthorized(&policy, &request) {
+        Some(refusal) => {
+            drain(request.into_body()).await;
+            Ok(Ok(refusal))
+        }
+        None => {
+            tokio::time::timeout(deadline, AssertUnwindSafe(next.run(request)).catch_unwind()).await
+        }
+    };
     in_flight.decrement(1.0);
 
     let mut response = match outcome {
@@ -89,6 +114,53 @@ pub async fn around_request(
     response
 }
 
+/// The 401 for a write without a valid token, or `None` when the request may proceed.
+fn unauthorized(policy: &RequestPolicy, request: &Request) -> Option<Response> {
+    let tokens = policy.tokens.as_ref()?;
+    let write = matches!(
+        *request.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
+    if !write {
+        return None;
+    }
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes);
+    let (detail, challenge) = match crate::auth::judge(tokens, authorization) {
+        Verdict::Allowed => return None,
+        Verdict::Missing => (
+            "this request changes data and needs `Authorization: Bearer <token>` (an API token of PIER_API_TOKENS)",
+            r#"Bearer realm="pier""#,
+        ),
+        Verdict::Invalid => (
+            "the bearer token is not valid",
+            r#"Bearer realm="pier", error="invalid_token""#,
+        ),
+    };
+    let mut response = problem_response(StatusCode::UNAUTHORIZED, detail, None);
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    );
+    Some(response)
+}
+
+/// Reads and drops a refused request's body, bounded in bytes and time.
+async fn drain(mut body: Body) {
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut read = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            read += frame.data_ref().map_or(0, |data| data.len());
+            if read > REFUSED_BODY_DRAIN_BYTES {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 #[cfg(test)]
 mod tests {
     use axum::{Router, body::Body, routing::get};
@@ -112,7 +184,10 @@ mod tests {
                 get(|| async { (StatusCode::IM_A_TEAPOT, "short and stout") }),
             )
             .layer(axum::middleware::from_fn_with_state(
-                deadline,
+                Arc::new(RequestPolicy {
+                    deadline,
+                    tokens: None,
+                }),
                 around_request,
             ))
     }

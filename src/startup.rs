@@ -16,6 +16,7 @@ use crate::{
     config::{DatabaseUrl, MetadataBackend, Settings},
     context::{ApiContext, Limits, Shared},
     imaging::Thumbnailer,
+    middleware::RequestPolicy,
     routes,
     spool::Spool,
     store::{
@@ -44,6 +45,7 @@ pub struct Application {
 impl Application {
     /// Opens the backends (applying migrations), builds the router and binds the address.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let tokens = settings.api_tokens().map_err(anyhow::Error::msg)?;
         let database = open_database(settings).await?;
         match &database {
             OpenedDatabase::Sqlite(db) => {
@@ -88,12 +90,19 @@ impl Application {
                 max_text_chars: settings.max_text_chars,
                 max_batch_texts: settings.max_batch_texts,
                 max_predict_bytes: settings.max_predict_bytes,
+                writes_need_token: tokens.is_some(),
             },
             draining: std::sync::atomic::AtomicBool::new(false),
             started: Instant::now(),
             metrics: telemetry::metrics_handle(),
         });
-        let router = with_layers(routes::router(context.clone()), settings.request_timeout);
+        let router = with_layers(
+            routes::router(context.clone()),
+            RequestPolicy {
+                deadline: settings.request_timeout,
+                tokens: tokens.map(Arc::new),
+            },
+        );
         let listener = TcpListener::bind(settings.addr)
             .await
             .with_context(|| format!("cannot listen on PIER_ADDR {}", settings.addr))?;
@@ -220,9 +229,9 @@ pub async fn open_metadata(
 }
 
 /// Wraps every route (and the fallback) in the one per-request middleware.
-fn with_layers(router: Router, request_timeout: Duration) -> Router {
+fn with_layers(router: Router, policy: RequestPolicy) -> Router {
     router.layer(middleware::from_fn_with_state(
-        request_timeout,
+        Arc::new(policy),
         crate::middleware::around_request,
     ))
 }

@@ -46,11 +46,13 @@ fn a_bad_setting_stops_start_up_with_one_line_naming_it() {
         ("PIER_MAX_UPLOAD_BYTES", "lots"),
         ("PIER_SHUTDOWN_TIMEOUT", "soon"),
         ("PIER_LOG_FORMAT", "xml"),
+        ("PIER_API_TOKENS", "too-short"),
     ] {
         let out = pier(dir.path()).env(name, value).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{name}={value}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(stderr.trim().lines().count(), 1, "{name}: {stderr}");
+        assert!(!stderr.contains("too-short"), "a token is echoed: {stderr}");
         let line = stderr.to_lowercase();
         let flag = name.to_lowercase().replace("pier_", "").replace('_', "-");
         assert!(

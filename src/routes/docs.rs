@@ -70,7 +70,41 @@ pub fn openapi_document(limits: &Limits) -> Value {
     });
     doc["components"]["schemas"]["UploadForm"]["properties"]["file"]["maxItems"] =
         json!(limits.max_files_per_upload);
+    if limits.writes_need_token {
+        require_bearer_on_writes(&mut doc);
+    }
     doc
+}
+
+/// With `PIER_API_TOKENS` set: the `bearer` security scheme, required (with its 401
+/// answer) on every POST, PUT, PATCH and DELETE. Without it the document declares no
+/// scheme, since none is enforced.
+fn require_bearer_on_writes(doc: &mut Value) {
+    doc["components"]["securitySchemes"]["bearer"] = json!({
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API token of PIER_API_TOKENS; reads need none",
+    });
+    let unauthorized = json!({
+        "description": "No valid bearer token: a problem, with `WWW-Authenticate: Bearer`",
+        "headers": { "WWW-Authenticate": { "schema": { "type": "string" } } },
+        "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } },
+    });
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for item in paths.values_mut() {
+            for method in ["post", "put", "patch", "delete"] {
+                if let Some(operation) = item.get_mut(method).and_then(Value::as_object_mut) {
+                    operation.insert("security".into(), json!([{ "bearer": [] }]));
+                    if let Some(responses) = operation
+                        .get_mut("responses")
+                        .and_then(Value::as_object_mut)
+                    {
+                        responses.insert("401".into(), unauthorized.clone());
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Routes for `/openapi.json` and the docs UI under `/docs` (see `page::docs`).
@@ -115,6 +149,7 @@ mod tests {
             max_json_bytes: 1,
             max_text_chars: 10_000,
             max_batch_texts: 1000,
+            writes_need_token: false,
             max_predict_bytes: 1,
         }
     }

@@ -26,22 +26,12 @@ resource "aws_iam_role_policy" "data" {
 }
 
 data "aws_iam_policy_document" "pull_and_secrets" {
-  statement {
-    sid       = "AuthenticateToEcr"
-    actions   = ["ecr:GetAuthorizationToken"]
-    resources = ["*"] # this action has no resource-level permissions
-  }
-
-  statement {
-    sid       = "PullThePierImage"
-    actions   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
-    resources = [module.registry.repository_arn]
-  }
+  source_policy_documents = [module.registry.pull_policy_json]
 
   statement {
     sid       = "ReadApiTokens"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.api_tokens.arn]
+    resources = [module.api_tokens.secret_arn]
   }
 }
 

@@ -26,7 +26,7 @@ resource "aws_instance" "pier" {
     region        = var.region
     registry      = module.registry.repository_url
     image         = local.image
-    tokens_secret = aws_secretsmanager_secret.api_tokens.arn
+    tokens_secret = module.api_tokens.secret_arn
     environment   = local.environment
   })
 

@@ -19,7 +19,7 @@ locals {
   )
 
   secrets = concat(
-    [{ name = "PIER_API_TOKENS", valueFrom = aws_secretsmanager_secret.api_tokens.arn }],
+    [{ name = "PIER_API_TOKENS", valueFrom = module.api_tokens.secret_arn }],
     local.database_password_secret == null ? [] : [{ name = "PGPASSWORD", valueFrom = "${local.database_password_secret}:password::" }],
   )
 }

@@ -21,17 +21,7 @@ resource "aws_iam_role" "execution" {
 }
 
 data "aws_iam_policy_document" "execution" {
-  statement {
-    sid       = "AuthenticateToEcr"
-    actions   = ["ecr:GetAuthorizationToken"]
-    resources = ["*"] # this action has no resource-level permissions
-  }
-
-  statement {
-    sid       = "PullThePierImage"
-    actions   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
-    resources = [module.registry.repository_arn]
-  }
+  source_policy_documents = [module.registry.pull_policy_json]
 
   statement {
     sid       = "WriteLogs"
@@ -42,7 +32,7 @@ data "aws_iam_policy_document" "execution" {
   statement {
     sid       = "ReadSecrets"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = compact([aws_secretsmanager_secret.api_tokens.arn, local.database_password_secret])
+    resources = compact([module.api_tokens.secret_arn, local.database_password_secret])
   }
 }
 

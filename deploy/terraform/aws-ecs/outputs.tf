@@ -30,7 +30,7 @@ output "service_name" {
 
 output "api_tokens_secret_arn" {
   description = "Secrets Manager secret holding the API tokens (comma-separated)."
-  value       = aws_secretsmanager_secret.api_tokens.arn
+  value       = module.api_tokens.secret_arn
 }
 
 output "log_group" {

@@ -1,15 +1,7 @@
-# API tokens for writes, injected as PIER_API_TOKENS (comma-separated; several at once
-# so a token can be rotated without downtime).
-resource "aws_secretsmanager_secret" "api_tokens" {
-  #checkov:skip=CKV_AWS_149:the AWS-managed aws/secretsmanager key; a customer key costs $1/month and changes nothing for who can read it (IAM does)
-  #checkov:skip=CKV2_AWS_57:tokens are rotated by the operator (add the new one, roll clients, remove the old); there is no Lambda to rotate them
-  name                    = "${var.name}/api-tokens"
-  description             = "pier API tokens (comma-separated) for POST, PUT and DELETE"
+# API tokens for writes, injected into the tasks as PIER_API_TOKENS.
+module "api_tokens" {
+  source                  = "../modules/api-tokens"
+  name                    = var.name
+  tokens                  = var.api_tokens
   recovery_window_in_days = var.deletion_protection ? 7 : 0
-}
-
-resource "aws_secretsmanager_secret_version" "api_tokens" {
-  count         = length(var.api_tokens) > 0 ? 1 : 0
-  secret_id     = aws_secretsmanager_secret.api_tokens.id
-  secret_string = join(",", var.api_tokens)
 }

@@ -11,17 +11,7 @@ data "aws_iam_policy_document" "ec2_assume" {
 # Shared by manager and workers: Session Manager (no SSH), pulling the image, and
 # pier's own data policy (tasks use the node's role through IMDSv2).
 data "aws_iam_policy_document" "node" {
-  statement {
-    sid       = "AuthenticateToEcr"
-    actions   = ["ecr:GetAuthorizationToken"]
-    resources = ["*"] # this action has no resource-level permissions
-  }
-
-  statement {
-    sid       = "PullThePierImage"
-    actions   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
-    resources = [module.registry.repository_arn]
-  }
+  source_policy_documents = [module.registry.pull_policy_json]
 
   statement {
     sid       = "ReadSwarmJoinParameters"
@@ -42,7 +32,7 @@ data "aws_iam_policy_document" "manager" {
   statement {
     sid       = "ReadStackSecrets"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = compact([aws_secretsmanager_secret.api_tokens.arn, module.postgres.password_secret_arn])
+    resources = compact([module.api_tokens.secret_arn, module.postgres.password_secret_arn])
   }
 }
 

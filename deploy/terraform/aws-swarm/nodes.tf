@@ -28,7 +28,7 @@ resource "aws_instance" "manager" {
     stack_file_base64   = filebase64("${path.module}/../../swarm/stack.yml")
     join_token_param    = aws_ssm_parameter.join_token.name
     manager_addr_param  = aws_ssm_parameter.manager_address.name
-    tokens_secret       = aws_secretsmanager_secret.api_tokens.arn
+    tokens_secret       = module.api_tokens.secret_arn
     db_secret           = module.postgres.password_secret_arn
     db_address          = module.postgres.address
     storage             = module.data.environment["PIER_STORAGE"]

@@ -30,3 +30,18 @@ resource "aws_ecr_lifecycle_policy" "pier" {
     }]
   })
 }
+
+# What anything that runs the image needs: log in to ECR and pull this repository.
+data "aws_iam_policy_document" "pull" {
+  statement {
+    sid       = "AuthenticateToEcr"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"] # this action has no resource-level permissions
+  }
+
+  statement {
+    sid       = "PullThePierImage"
+    actions   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
+    resources = [aws_ecr_repository.pier.arn]
+  }
+}

@@ -7,3 +7,8 @@ output "repository_arn" {
   description = "ARN of the repository, for pull permissions."
   value       = aws_ecr_repository.pier.arn
 }
+
+output "pull_policy_json" {
+  description = "IAM policy to log in to ECR and pull this repository (merge it into the role that runs pier)."
+  value       = data.aws_iam_policy_document.pull.json
+}
