@@ -110,6 +110,79 @@ pub struct AwsSettings {
     pub session_token: Option<Secret>,
 }
 
+/// Origins allowed by CORS.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// No cross-origin access (the default).
+    #[default]
+    None,
+    /// Any origin (`*`): fine for a token-protected API, whose tokens are not cookies.
+    Any,
+    /// These origins.
+    List(Vec<axum::http::HeaderValue>),
+}
+
+/// `https://a.example, https://b.example`, `*`, or empty.
+fn parse_origins(value: &str) -> Result<CorsOrigins, String> {
+    let parts: Vec<&str> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    if parts.is_empty() {
+        return Ok(CorsOrigins::None);
+    }
+    if parts == ["*"] {
+        return Ok(CorsOrigins::Any);
+    }
+    parts
+        .iter()
+        .map(|origin| {
+            let uri: axum::http::Uri = origin
+                .parse()
+                .map_err(|_| format!("not an origin: {origin}"))?;
+            let plain = matches!(uri.scheme_str(), Some("http" | "https"))
+                && uri.host().is_some()
+                && uri
+                    .path_and_query()
+                    .is_none_or(|p| p.as_str() == "/" || p.as_str().is_empty())
+                && !origin.ends_with('/');
+            if !plain {
+                return Err(format!("an origin is SCHEME://HOST[:PORT], got {origin}"));
+            }
+            axum::http::HeaderValue::from_str(origin)
+                .map_err(|_| format!("not an origin: {origin}"))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(CorsOrigins::List)
+}
+
+/// The proxies whose `X-Forwarded-For` is believed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(pub Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    /// Whether `addr` is one of the trusted proxies.
+    pub fn contains(&self, addr: &std::net::IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(addr))
+    }
+}
+
+/// `10.0.0.0/16, 192.168.1.7` (a bare address is a /32 or /128).
+fn parse_cidrs(value: &str) -> Result<TrustedProxies, String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            part.parse::<ipnet::IpNet>()
+                .or_else(|_| part.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("not an IP address or CIDR: {part}"))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(TrustedProxies)
+}
+
 impl Settings {
     /// The API tokens, parsed: `None` when unset or empty (writes open), an error (naming
     /// the problem, never a token) when a token is malformed or the file is unreadable.
@@ -238,6 +311,11 @@ pub struct Settings {
     #[arg(long = "max-predict-bytes", env = "PIER_MAX_PREDICT_BYTES", default_value = "4194304", value_parser = clap::value_parser!(u64).range(1024..=256 * 1024 * 1024), global = true)]
     pub max_predict_bytes: u64,
 
+    /// Longest wait for a request's headers once a connection is open or idle between
+    /// requests; a client that dribbles them (slowloris) is disconnected.
+    #[arg(long = "header-timeout", env = "PIER_HEADER_TIMEOUT", default_value = "30s", value_parser = parse_duration, global = true)]
+    pub header_timeout: Duration,
+
     /// Longest time one request may take before it is answered 408 (e.g. `60s`, `500ms`).
     #[arg(long = "request-timeout", env = "PIER_REQUEST_TIMEOUT", default_value = "60s", value_parser = parse_duration, global = true)]
     pub request_timeout: Duration,
@@ -251,6 +329,32 @@ pub struct Settings {
     /// requests first (e.g. `5s` behind a Swarm or ALB; 0 stops accepting at once).
     #[arg(long = "drain-delay", env = "PIER_DRAIN_DELAY", default_value = "0s", value_parser = parse_duration, global = true)]
     pub drain_delay: Duration,
+
+    /// Reads (GET, HEAD) one client may make per minute, with bursts of a tenth of that;
+    /// more are answered 429 with `Retry-After`. 0: no limit. Health and metrics are exempt.
+    #[arg(long = "reads-per-minute", env = "PIER_READS_PER_MINUTE", default_value = "0", value_parser = clap::value_parser!(u32).range(0..=10_000_000), global = true)]
+    pub reads_per_minute: u32,
+
+    /// Writes (POST, PUT, PATCH, DELETE: uploads, items, predictions) one client may make
+    /// per minute, with bursts of a tenth of that; 0: no limit.
+    #[arg(long = "writes-per-minute", env = "PIER_WRITES_PER_MINUTE", default_value = "0", value_parser = clap::value_parser!(u32).range(0..=10_000_000), global = true)]
+    pub writes_per_minute: u32,
+
+    /// Proxies whose `X-Forwarded-For` is believed, as CIDRs (e.g. the ALB's subnets):
+    /// the client is the right-most address not among them. Empty: the TCP peer is the
+    /// client and `X-Forwarded-For` is ignored (it can be forged).
+    #[arg(long = "trusted-proxies", env = "PIER_TRUSTED_PROXIES", default_value = "", value_parser = parse_cidrs, global = true)]
+    pub trusted_proxies: TrustedProxies,
+
+    /// Most requests served at once; beyond it requests are answered 503 with
+    /// `Retry-After` at once (load shedding) instead of queueing until memory runs out.
+    #[arg(long = "max-in-flight", env = "PIER_MAX_IN_FLIGHT", default_value = "4096", value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
+    pub max_in_flight: u32,
+
+    /// Origins whose pages may call the API from a browser (CORS), comma-separated
+    /// (`https://app.example.com`), or `*` for any. Empty: no cross-origin access.
+    #[arg(long = "cors-origins", env = "PIER_CORS_ORIGINS", default_value = "", value_parser = parse_origins, global = true)]
+    pub cors_origins: CorsOrigins,
 
     /// Bearer tokens for writes (POST, PUT, PATCH, DELETE): comma-separated, or the path
     /// of a file with one per line (a Swarm or ECS secret). Unset: writes are open.

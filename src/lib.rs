@@ -7,6 +7,7 @@ pub mod context;
 pub mod domain;
 pub mod error;
 pub mod extract;
+pub mod guard;
 pub mod imaging;
 pub mod middleware;
 pub mod migrate_store;

@@ -5,14 +5,18 @@
 //! metrics, one access-log line and the request's trace span.
 
 use std::{
+    net::SocketAddr,
     panic::AssertUnwindSafe,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{Duration, Instant},
 };
 
 use axum::{
     body::Body,
-    extract::{MatchedPath, Request, State},
+    extract::{ConnectInfo, MatchedPath, Request, State},
     http::{HeaderValue, Method, StatusCode, header},
     middleware::Next,
     response::Response,
@@ -23,6 +27,7 @@ use http_body_util::BodyExt;
 use crate::{
     auth::{ApiTokens, Verdict},
     error::{ensure_problem_json, problem_response},
+    guard::RateLimits,
     telemetry::{self, REQUEST_ID, RequestId},
 };
 
@@ -32,6 +37,34 @@ pub struct RequestPolicy {
     pub deadline: Duration,
     /// Tokens writes need; `None`: writes are open.
     pub tokens: Option<Arc<ApiTokens>>,
+    /// Per-client budgets.
+    pub rate_limits: RateLimits,
+    /// Most requests served at once (beyond: 503 at once).
+    pub max_in_flight: usize,
+    /// Requests being served now (for shedding; the gauge is for people).
+    pub in_flight: AtomicUsize,
+}
+
+impl RequestPolicy {
+    /// A policy with only a deadline: no tokens, no rate limits, no practical bound.
+    pub fn with_deadline(deadline: Duration) -> Self {
+        Self {
+            deadline,
+            tokens: None,
+            rate_limits: RateLimits::new(0, 0, Default::default()),
+            max_in_flight: usize::MAX,
+            in_flight: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// Counts a request in flight until dropped, whatever path the request takes.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The most of a refused request's body read (for at most 5 s) before the 401 is sent,
@@ -57,7 +90,18 @@ pub async fn around_request(
 
     let in_flight = telemetry::in_flight();
     in_flight.increment(1.0);
-    let outcome = match unauthorized(&policy, &request) {
+    let admitted = InFlight(&policy.in_flight);
+    let busy = policy.in_flight.fetch_add(1, Ordering::Relaxed) >= policy.max_in_flight;
+    let refusal = if busy {
+        Some(retry_later(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is at capacity; retry shortly",
+            Duration::from_secs(1),
+        ))
+    } else {
+        over_budget(&policy, &request, route).or_else(|| unauthorized(&policy, &request))
+    };
+    let outcome = match refusal {
         Some(refusal) => {
             drain(request.into_body()).await;
             Ok(Ok(refusal))
@@ -66,6 +110,7 @@ pub async fn around_request(
             tokio::time::timeout(deadline, AssertUnwindSafe(next.run(request)).catch_unwind()).await
         }
     };
+    drop(admitted);
     in_flight.decrement(1.0);
 
     let mut response = match outcome {
@@ -110,18 +155,59 @@ pub async fn around_request(
             id.to_str().unwrap_or_default(),
         );
     }
-    response.headers_mut().insert(REQUEST_ID.clone(), id);
+    let headers = response.headers_mut();
+    headers.insert(REQUEST_ID.clone(), id);
+    // On every answer: never sniff a type other than the declared one, never leak URLs.
+    headers
+        .entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    headers
+        .entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("no-referrer"));
+    response
+}
+
+fn is_write(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    )
+}
+
+/// The 429 for a client over its budget, or `None`. Health checks and scrapes are
+/// exempt: a balancer or Prometheus must never be throttled into an outage.
+fn over_budget(policy: &RequestPolicy, request: &Request, route: &str) -> Option<Response> {
+    let limits = &policy.rate_limits;
+    if !limits.enabled() || matches!(route, "/health" | "/health/ready" | "/metrics") {
+        return None;
+    }
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())?;
+    let client = limits.client(peer, request.headers());
+    let wait = limits.check(is_write(request.method()), client).err()?;
+    Some(retry_later(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too many requests from this client; retry after the number of seconds in Retry-After",
+        wait,
+    ))
+}
+
+/// A problem with `Retry-After` in whole seconds (at least 1).
+fn retry_later(status: StatusCode, detail: &str, wait: Duration) -> Response {
+    let mut response = problem_response(status, detail, None);
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
     response
 }
 
 /// The 401 for a write without a valid token, or `None` when the request may proceed.
 fn unauthorized(policy: &RequestPolicy, request: &Request) -> Option<Response> {
     let tokens = policy.tokens.as_ref()?;
-    let write = matches!(
-        *request.method(),
-        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
-    );
-    if !write {
+    if !is_write(request.method()) {
         return None;
     }
     let authorization = request
@@ -184,10 +270,7 @@ mod tests {
                 get(|| async { (StatusCode::IM_A_TEAPOT, "short and stout") }),
             )
             .layer(axum::middleware::from_fn_with_state(
-                Arc::new(RequestPolicy {
-                    deadline,
-                    tokens: None,
-                }),
+                Arc::new(RequestPolicy::with_deadline(deadline)),
                 around_request,
             ))
     }

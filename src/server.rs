@@ -4,7 +4,7 @@
 //! - Each connection's read buffer is capped (`READ_BUFFER`). hyper grows it up to
 //!   ~400 KiB while streaming a large body and keeps it for the life of a keep-alive
 //!   connection; with 64 clients uploading, that alone held ~50 MiB (measured).
-//! - Request headers must arrive within `HEADER_READ_TIMEOUT` (slow-loris guard).
+//! - Request headers must arrive within `header_timeout` (slow-loris guard).
 
 use std::{future::Future, net::SocketAddr, time::Duration};
 
@@ -20,8 +20,6 @@ use tower::ServiceExt;
 
 /// Largest read buffer of one connection.
 const READ_BUFFER: usize = 64 * 1024;
-/// Longest wait for a request's headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves `router` on `listener` until `signal` completes, then stops accepting and waits
 /// up to `deadline` for in-flight requests. Returns whether every connection finished.
@@ -30,6 +28,7 @@ pub async fn serve(
     router: Router,
     signal: impl Future<Output = ()> + Send,
     deadline: Duration,
+    header_timeout: Duration,
 ) -> bool {
     let graceful = GracefulShutdown::new();
     let mut signal = std::pin::pin!(signal);
@@ -57,7 +56,7 @@ pub async fn serve(
             });
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .header_read_timeout(header_timeout)
             .max_buf_size(READ_BUFFER)
             .keep_alive(true)
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));

@@ -39,6 +39,7 @@ pub struct Application {
     port: u16,
     shutdown_timeout: Duration,
     drain_delay: Duration,
+    header_timeout: Duration,
     context: ApiContext,
 }
 
@@ -97,10 +98,16 @@ impl Application {
             metrics: telemetry::metrics_handle(),
         });
         let router = with_layers(
-            routes::router(context.clone()),
+            with_cors(routes::router(context.clone()), &settings.cors_origins),
             RequestPolicy {
-                deadline: settings.request_timeout,
                 tokens: tokens.map(Arc::new),
+                rate_limits: crate::guard::RateLimits::new(
+                    settings.reads_per_minute,
+                    settings.writes_per_minute,
+                    settings.trusted_proxies.clone(),
+                ),
+                max_in_flight: settings.max_in_flight as usize,
+                ..RequestPolicy::with_deadline(settings.request_timeout)
             },
         );
         let listener = TcpListener::bind(settings.addr)
@@ -113,6 +120,7 @@ impl Application {
             port,
             shutdown_timeout: settings.shutdown_timeout,
             drain_delay: settings.drain_delay,
+            header_timeout: settings.header_timeout,
             context,
         })
     }
@@ -162,7 +170,14 @@ impl Application {
                 tokio::time::sleep(drain).await;
             }
         };
-        let finished = crate::server::serve(self.listener, self.router, signal, deadline).await;
+        let finished = crate::server::serve(
+            self.listener,
+            self.router,
+            signal,
+            deadline,
+            self.header_timeout,
+        )
+        .await;
         if !finished {
             tracing::warn!(
                 ?deadline,
@@ -229,9 +244,59 @@ pub async fn open_metadata(
 }
 
 /// Wraps every route (and the fallback) in the one per-request middleware.
+/// CORS only when origins are configured: by default a browser on another site cannot
+/// read pier's answers (the API is same-origin with its page).
+fn with_cors(router: Router, origins: &crate::config::CorsOrigins) -> Router {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let allow = match origins {
+        crate::config::CorsOrigins::None => return router,
+        crate::config::CorsOrigins::Any => AllowOrigin::any(),
+        crate::config::CorsOrigins::List(list) => AllowOrigin::list(list.clone()),
+    };
+    router.layer(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([
+                axum::http::Method::GET,
+                axum::http::Method::HEAD,
+                axum::http::Method::POST,
+                axum::http::Method::PUT,
+                axum::http::Method::DELETE,
+            ])
+            .allow_headers([
+                axum::http::header::AUTHORIZATION,
+                axum::http::header::CONTENT_TYPE,
+                axum::http::header::IF_NONE_MATCH,
+                axum::http::header::RANGE,
+                axum::http::HeaderName::from_static("x-request-id"),
+            ])
+            .expose_headers([
+                axum::http::header::ETAG,
+                axum::http::header::LOCATION,
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderName::from_static("x-request-id"),
+            ])
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
 fn with_layers(router: Router, policy: RequestPolicy) -> Router {
+    let policy = Arc::new(policy);
+    if policy.rate_limits.enabled() {
+        // Clients whose budget has refilled are forgotten once a minute.
+        let idle = Arc::downgrade(&policy);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                match idle.upgrade() {
+                    Some(policy) => policy.rate_limits.forget_idle(),
+                    None => return,
+                }
+            }
+        });
+    }
     router.layer(middleware::from_fn_with_state(
-        Arc::new(policy),
+        policy,
         crate::middleware::around_request,
     ))
 }

@@ -1,5 +1,6 @@
 //! Integration tests: the real application on port 0, over real HTTP.
 
+mod abuse;
 mod auth;
 mod docs;
 mod dynamodb;

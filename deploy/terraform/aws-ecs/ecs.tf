@@ -13,6 +13,11 @@ locals {
       # before it sends SIGTERM, so pier needs no drain delay of its own here.
       PIER_DRAIN_DELAY = "0s"
       RUST_LOG         = "info"
+      # Per-client budgets; the ALB (inside the VPC) is the only proxy believed about
+      # client addresses in X-Forwarded-For.
+      PIER_READS_PER_MINUTE  = tostring(var.reads_per_client_per_minute)
+      PIER_WRITES_PER_MINUTE = tostring(var.writes_per_client_per_minute)
+      PIER_TRUSTED_PROXIES   = module.network.vpc_cidr_block
     },
     var.image_metadata == "postgres" ? { PIER_METADATA = "database" } : {},
     var.environment,

@@ -165,6 +165,28 @@ variable "health_check_path" {
   default     = "/health"
 }
 
+variable "reads_per_client_per_minute" {
+  description = "Reads one client address may make per minute (pier's PIER_READS_PER_MINUTE; 429 beyond); 0 turns the limit off."
+  type        = number
+  default     = 6000
+
+  validation {
+    condition     = var.reads_per_client_per_minute >= 0
+    error_message = "reads_per_client_per_minute must be 0 or more."
+  }
+}
+
+variable "writes_per_client_per_minute" {
+  description = "Writes (uploads, items, predictions) one client address may make per minute (PIER_WRITES_PER_MINUTE); 0 turns the limit off."
+  type        = number
+  default     = 600
+
+  validation {
+    condition     = var.writes_per_client_per_minute >= 0
+    error_message = "writes_per_client_per_minute must be 0 or more."
+  }
+}
+
 variable "environment" {
   description = "Extra pier settings for the container (limits such as PIER_MAX_UPLOAD_BYTES, RUST_LOG)."
   type        = map(string)
