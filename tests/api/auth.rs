@@ -16,8 +16,18 @@ async fn app_with_tokens() -> TestApp {
     .await
 }
 
-fn png() -> Vec<u8> {
-    pier::test_images::encode(pier::test_images::Format::Png, 4, 4)
+/// Uploads one small PNG, with a bearer token or without.
+async fn upload(app: &TestApp, token: Option<&str>) -> reqwest::Response {
+    let png = pier::test_images::encode(pier::test_images::Format::Png, 4, 4);
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(png).file_name("a.png"),
+    );
+    let mut request = app.client.post(app.url("/upload")).multipart(form);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap()
 }
 
 async fn post_item(app: &TestApp, authorization: Option<&str>) -> reqwest::Response {
@@ -63,17 +73,7 @@ async fn writes_without_a_valid_token_are_refused_and_change_nothing() {
         );
     }
     // Uploads, replacements, deletions and predictions are writes too.
-    let upload = app
-        .client
-        .post(app.url("/upload"))
-        .multipart(reqwest::multipart::Form::new().part(
-            "file",
-            reqwest::multipart::Part::bytes(png()).file_name("a.png"),
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_problem(upload, 401).await;
+    assert_problem(upload(&app, None).await, 401).await;
     for response in [
         app.client
             .put(app.url("/items/1"))
@@ -110,18 +110,7 @@ async fn every_configured_token_works_and_reads_stay_public() {
         let read = app.get(&format!("/items/{}", item["id"])).await;
         assert_eq!(read.status(), 200, "reads need no token");
     }
-    let upload = app
-        .client
-        .post(app.url("/upload"))
-        .bearer_auth(NEW)
-        .multipart(reqwest::multipart::Form::new().part(
-            "file",
-            reqwest::multipart::Part::bytes(png()).file_name("a.png"),
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(upload.status(), 201);
+    assert_eq!(upload(&app, Some(NEW)).await.status(), 201);
     for path in [
         "/items",
         "/images",
