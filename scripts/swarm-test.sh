@@ -41,7 +41,8 @@ RELAY_PID=$!
 for _ in $(seq 1 50); do grep -q relaying "$WORK/relay.log" && break; sleep 0.1; done
 PGOPTIONS="-c client_min_messages=warning" psql "$PIER_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS swarm" -c "CREATE DATABASE swarm" >/dev/null
 curl -sf -X PUT "$PIER_TEST_AWS_ENDPOINT/swarm-test" >/dev/null
-printf 'swarm-token-one\nswarm-token-two\n' | docker secret create pier_api_tokens - >/dev/null
+# Writes need one of these (the stack reads them as PIER_API_TOKENS from the secret file).
+printf 'swarm-token-one-0123456789\nswarm-token-two-0123456789\n' | docker secret create pier_api_tokens - >/dev/null
 
 echo "--- deploy: the user's stack file, with the test's image, dnsrr and quicker checks"
 export PIER_IMAGE=pier:test
@@ -78,22 +79,29 @@ echo "   ok: 3 replicas healthy at ${TASKS[*]}"
 
 echo "--- any replica serves any image (state in PostgreSQL + S3)"
 python3 - "${TASKS[@]}" <<'PY'
-import hashlib, json, sys, urllib.request
+import hashlib, json, sys, urllib.error, urllib.request
 sys.path.insert(0, "scripts")
 from container_smoke import multipart, png
 first, *others = sys.argv[1:]
 image = png(50, 40, 11)
 body, content_type = multipart("swarm.png", image)
-request = urllib.request.Request(f"http://{first}:8000/upload", data=body, method="POST", headers={"Content-Type": content_type})
+token = {"Authorization": "Bearer swarm-token-two-0123456789"}
+request = urllib.request.Request(f"http://{first}:8000/upload", data=body, method="POST", headers={"Content-Type": content_type, **token})
 stored = json.load(urllib.request.urlopen(request, timeout=10))["images"][0]
 assert stored["location"] == "s3", stored
 for other in others:
     fetched = urllib.request.urlopen(f"http://{other}:8000{stored['url']}", timeout=10).read()
     assert hashlib.sha256(fetched).digest() == hashlib.sha256(image).digest(), other
-item = urllib.request.Request(f"http://{first}:8000/items", data=b'{"name":"swarm"}', method="POST", headers={"Content-Type": "application/json"})
+refused = urllib.request.Request(f"http://{first}:8000/items", data=b'{"name":"swarm"}', method="POST", headers={"Content-Type": "application/json"})
+try:
+    urllib.request.urlopen(refused, timeout=10)
+    raise AssertionError("a write without a token was accepted")
+except urllib.error.HTTPError as error:
+    assert error.code == 401, error.code
+item = urllib.request.Request(f"http://{first}:8000/items", data=b'{"name":"swarm"}', method="POST", headers={"Content-Type": "application/json", **token})
 created = json.load(urllib.request.urlopen(item, timeout=10))
 open("target/docker/swarm-paths", "w").write(f"/items/{created['id']}\n{stored['url']}\n/health\n")
-print(f"   ok: uploaded through {first}, read back through {', '.join(others)}")
+print(f"   ok: uploaded through {first} with a token from the Swarm secret (401 without), read back through {', '.join(others)}")
 PY
 mapfile -t PATHS <target/docker/swarm-paths
 
