@@ -7,12 +7,14 @@ Every wait is bounded (at most 60 s each); the first failed check exits 1 with a
 """
 
 import json
+import os
 import re
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from container_smoke import multipart, png, request  # noqa: E402  (the smoke test's helpers)
 
 PROM, HEALTHY, DEGRADED = (int(p) for p in sys.argv[1:4])
 DASHBOARD, RECORDING = sys.argv[4], sys.argv[5]
@@ -28,14 +30,9 @@ def ok(message):
 
 
 def http(port, method, path, body=None, content_type=None):
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method=method)
-    if content_type:
-        request.add_header("Content-Type", content_type)
+    """container_smoke.request, with (None, b"") while nothing listens yet."""
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
+        return request(port, method, path, body, content_type)
     except OSError:
         return None, b""
 
@@ -63,24 +60,8 @@ def value(expr):
     return float(result[0]["value"][1]) if result else None
 
 
-def png(width, height):
-    import struct
-    import zlib
-
-    raw = b"".join(b"\x00" + bytes((x * 7 + y) % 256 for x in range(width * 3)) for y in range(height))
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-
-
 def upload(port, name, data):
-    boundary = "pier-observability-test"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
-            f"Content-Type: image/png\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
-    return http(port, "POST", "/upload", body, f"multipart/form-data; boundary={boundary}")[0]
+    return http(port, "POST", "/upload", *multipart(name, data))[0]
 
 
 # 1. Both pier processes answer and Prometheus scrapes both.
@@ -94,7 +75,7 @@ wait_for("both targets are up",
 #    (rate() counts increases between samples, not a series' first value).
 http(DEGRADED, "GET", "/items")
 http(DEGRADED, "GET", "/health")
-upload(HEALTHY, "warm-up.png", png(8, 8))
+upload(HEALTHY, "warm-up.png", png(8, 8, 1))
 wait_for("the first requests are scraped (the degraded 503, the healthy upload)",
          lambda: query('http_requests_total{job="pier-degraded",route="/items",status="503"}') != []
          and query('http_requests_total{job="pier",route="/upload"}') != [])
@@ -113,7 +94,7 @@ for i in range(5):
         fail(f"POST /items answered {status}")
     http(HEALTHY, "GET", "/items")
 for i in range(3):
-    status = upload(HEALTHY, f"obs{i}.png", png(16 + i, 16))
+    status = upload(HEALTHY, f"obs{i}.png", png(16 + i, 16, i + 2))
     if status != 201:
         fail(f"an upload to the healthy pier answered {status}")
 for text in ["I love this, it is great", "This is terrible and sad", "The box is brown"]:
