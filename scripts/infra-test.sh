@@ -95,7 +95,8 @@ checkov --directory . --framework terraform dockerfile github_actions --skip-pat
 
 step "actionlint (with shellcheck) on .github/workflows, shellcheck on the deploy scripts"
 actionlint -no-color .github/workflows/*.yml
-shellcheck deploy/scripts/build-and-push deploy/scripts/deploy scripts/infra-test.sh
+shellcheck deploy/scripts/build-and-push deploy/scripts/deploy scripts/infra-test.sh \
+  scripts/fuzz.sh scripts/loadtest-check.sh bench/soak.sh
 echo "actionlint and shellcheck: no findings"
 
 step "terraform apply of aws-ecs against moto on 127.0.0.1"

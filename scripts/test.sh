@@ -12,11 +12,15 @@ SCHEMATHESIS_VERSION="4.32.5"
 VADER_VERSION="3.3.2"
 MOTO_VERSION="5.2.5"
 HADOLINT_VERSION="2.15.1"
+CARGO_DENY_VERSION="0.20.2"
 STAGE="setup"
 SERVER_PID=""
+BACKGROUND_PIDS=()
 source "$ROOT/scripts/servers.sh"
 
 cleanup() {
+  # Background builds run in their own process group (setsid): stop the whole group.
+  for pid in "${BACKGROUND_PIDS[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
   stop_docker_engine
   stop_shared_servers
@@ -68,9 +72,19 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
     || { echo "cannot install chromium and chromium-driver: the browser test needs them" >&2; exit 1; }
 fi
 /usr/bin/chromium --version
+# cargo-deny takes minutes to compile: it is built in the background at the lowest CPU
+# and I/O priority, so it only uses what the stages below leave idle.
+if ! cargo deny --version 2>/dev/null | grep -q "$CARGO_DENY_VERSION"; then
+  echo "installing cargo-deny $CARGO_DENY_VERSION from crates.io, in the background"
+  setsid nice -n 19 ionice -c3 cargo install --locked --quiet --version "$CARGO_DENY_VERSION" cargo-deny \
+    >"$WORK/cargo-deny-install.log" 2>&1 &
+  DENY_INSTALL_PID=$!
+  BACKGROUND_PIDS+=("$DENY_INSTALL_PID")
+fi
 
 stage "format (cargo fmt --check)"
 cargo fmt --all -- --check
+(cd fuzz && cargo fmt --all -- --check)
 
 stage "lint (cargo clippy --all-targets -- -D warnings)"
 cargo clippy --all-targets --locked -- -D warnings
@@ -91,6 +105,22 @@ for backend in postgres-s3 postgres-s3-dynamodb; do
     --skip sigkill_during_writes --skip sigkill_while_uploads 2>&1 \
     | tee -a "$WORK/cargo-test.log"
 done
+
+stage "dependency policy (cargo deny: licences, bans, sources; deny.toml)"
+if [ -n "${DENY_INSTALL_PID:-}" ]; then
+  echo "waiting for the cargo-deny install"
+  wait "$DENY_INSTALL_PID" || { cat "$WORK/cargo-deny-install.log" >&2; echo "cannot install cargo-deny from crates.io" >&2; exit 1; }
+fi
+cargo deny --locked check licenses bans sources
+echo "advisories: not checked here. The RustSec database is a Git repository on GitHub, which"
+echo "this machine cannot reach; .github/workflows/ci.yml (job audit) checks them on every push and nightly."
+# The instrumented fuzz build (minutes of compiling) overlaps the stages below, which
+# spend much of their time waiting on Terraform, Prometheus and Docker; at the lowest
+# priority it never slows them down. The fuzzing stage waits for it.
+echo "building the fuzz targets in the background (scripts/fuzz.sh --build-only, lowest priority)"
+setsid nice -n 19 ionice -c3 scripts/fuzz.sh --build-only >"$WORK/fuzz-build.log" 2>&1 &
+FUZZ_BUILD_PID=$!
+BACKGROUND_PIDS+=("$FUZZ_BUILD_PID")
 
 stage "infrastructure: Terraform fmt/validate, checkov, actionlint, apply + destroy against moto"
 scripts/infra-test.sh
@@ -140,9 +170,17 @@ if grep -q '"level":"ERROR"' "$WORK/st/pier.log"; then
 fi
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
 
+stage "load-test scenario (goose, bench/loadtest.rs) against a local pier requiring tokens"
+scripts/loadtest-check.sh 5
+
+stage "fuzzing (cargo fuzz: image detection, multipart upload, JSON bodies, sentiment; ${FUZZ_SECONDS:-30}s each)"
+echo "waiting for the background build of the fuzz targets"
+wait "$FUZZ_BUILD_PID" || { cat "$WORK/fuzz-build.log" >&2; echo "the fuzz targets do not build" >&2; exit 1; }
+scripts/fuzz.sh
+
 STAGE="done"
 PASSED=$(grep -o '[0-9]* passed;' "$WORK/cargo-test.log" | awk '{s+=$1} END {print s+0}')
 FAILED=$(grep -o '[0-9]* failed;' "$WORK/cargo-test.log" | awk '{s+=$1} END {print s+0}')
 echo
-echo "==> all stages passed (format, lint, cargo test, backend matrix, infrastructure, observability rules, containers, schemathesis)"
+echo "==> all stages passed (format, lint, dependency policy, cargo test, backend matrix, infrastructure, observability, containers, schemathesis, load-test scenario, fuzzing)"
 echo "cargo-test: $PASSED passed, $FAILED failed"

@@ -42,7 +42,9 @@ impl Thumbnailer {
     }
 }
 
-fn render(original: &[u8], max_pixels: u64) -> Result<Bytes, ApiError> {
+/// Decodes and shrinks `original` on the calling thread: what [`Thumbnailer::make`] runs
+/// off the async threads, public so the fuzz target can feed it hostile images directly.
+pub fn render(original: &[u8], max_pixels: u64) -> Result<Bytes, ApiError> {
     let corrupt = |e: image::ImageError| {
         ApiError::field(
             "file",

@@ -61,8 +61,11 @@ pub enum PredictResponseDoc {
 }
 
 /// What a client asked to score.
-enum Input {
+#[derive(Debug)]
+pub enum Input {
+    /// `{"text": "…"}`.
     One(String),
+    /// `{"texts": ["…", …]}`, in the order sent.
     Many(Vec<String>),
 }
 
@@ -74,7 +77,9 @@ struct OneText<'a> {
     text: std::borrow::Cow<'a, str>,
 }
 
-fn parse(body: &[u8], max_chars: u32, max_texts: u32) -> Result<Input, ApiError> {
+/// Reads a `/predict` body within the text and batch limits; public so the fuzz target
+/// can drive it with arbitrary bytes.
+pub fn parse(body: &[u8], max_chars: u32, max_texts: u32) -> Result<Input, ApiError> {
     if let Ok(one) = serde_json::from_slice::<OneText>(body)
         && one.text.chars().count() <= max_chars as usize
     {

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The goose load-test scenario (bench/loadtest.rs) for a few seconds against a local
+# pier that requires API tokens, so the scenario's writes carry the bearer token: the
+# scenario must run end to end with 0 failed requests. Expects `cargo test` to have
+# built target/debug/pier and target/debug/examples/loadtest.
+# Usage: scripts/loadtest-check.sh [seconds]
+set -Eeuo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SECONDS_TO_RUN="${1:-5}"
+PIER="$ROOT/target/debug/pier"
+LOADTEST="$ROOT/target/debug/examples/loadtest"
+test -x "$PIER" && test -x "$LOADTEST" \
+  || (cd "$ROOT" && cargo build --locked --bin pier --example loadtest)
+WORK="$(mktemp -d -t pier-loadtest.XXXXXX)"
+PIER_PID=""
+cleanup() { [ -n "$PIER_PID" ] && { kill "$PIER_PID" 2>/dev/null || true; wait "$PIER_PID" 2>/dev/null || true; }; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+TOKEN="loadtest-token-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+(cd "$WORK" && PIER_ADDR="127.0.0.1:$PORT" PIER_API_TOKENS="$TOKEN" RUST_LOG=warn exec "$PIER" >"$WORK/pier.log" 2>&1) &
+PIER_PID=$!
+for _ in $(seq 1 100); do "$PIER" healthcheck --url "http://127.0.0.1:$PORT/health" 2>/dev/null && break; sleep 0.1; done
+"$PIER" healthcheck --url "http://127.0.0.1:$PORT/health"
+
+echo "--- goose scenario, 8 users, ${SECONDS_TO_RUN}s, writes with a bearer token"
+if ! PIER_TOKEN="$TOKEN" "$LOADTEST" --host "http://127.0.0.1:$PORT" --users 8 --increase-rate 8 \
+    --run-time "${SECONDS_TO_RUN}s" --no-reset-metrics --quiet >"$WORK/goose.txt" 2>&1; then
+  cat "$WORK/goose.txt" >&2
+  echo "the load-test scenario failed against a local pier" >&2
+  exit 1
+fi
+sed -n '/=== PER REQUEST METRICS ===/,/=== PER TRANSACTION/p' "$WORK/goose.txt" | head -40
+tail -1 "$WORK/goose.txt"
+# The scenario must have exercised every kind of request it claims to.
+for name in "POST /upload" "POST /predict" "POST /items" "GET /images" "DELETE /image"; do
+  grep -q "$name" "$WORK/goose.txt" || { echo "the scenario sent no $name" >&2; exit 1; }
+done
+
+echo "--- the same scenario without the token: its writes must be refused (and counted as failures)"
+if "$LOADTEST" --host "http://127.0.0.1:$PORT" --users 2 --increase-rate 2 --run-time 2s \
+    --quiet >"$WORK/goose-unauthorised.txt" 2>&1; then
+  echo "writes without a token succeeded against a pier that requires one" >&2
+  exit 1
+fi
+grep -q "401" "$WORK/goose-unauthorised.txt" || { cat "$WORK/goose-unauthorised.txt" >&2; echo "expected 401 answers" >&2; exit 1; }
+echo "without the token: writes answered 401, the scenario exited non-zero as it should"
+if grep -q '"level":"ERROR"' "$WORK/pier.log"; then
+  grep '"level":"ERROR"' "$WORK/pier.log" | head -20 >&2
+  echo "pier logged errors under the load test" >&2
+  exit 1
+fi
