@@ -60,34 +60,33 @@ const TEXTS: [&str; 4] = [
 
 #[tokio::main]
 async fn main() -> Result<(), GooseError> {
-    let wait = (Duration::from_millis(100), Duration::from_millis(500));
     let metrics = GooseAttack::initialize()?
-        .register_scenario(
-            scenario!("BrowseGallery")
-                .set_weight(BROWSE_WEIGHT)?
-                .set_wait_time(wait.0, wait.1)?
-                .register_transaction(transaction!(front_page).set_name("front page"))
-                .register_transaction(transaction!(gallery).set_name("gallery")),
-        )
-        .register_scenario(
-            scenario!("Predict")
-                .set_weight(PREDICT_WEIGHT)?
-                .set_wait_time(wait.0, wait.1)?
-                .register_transaction(transaction!(predict_one).set_name("predict"))
-                .register_transaction(transaction!(predict_batch).set_name("predict batch")),
-        )
-        .register_scenario(
-            scenario!("Items")
-                .set_weight(ITEMS_WEIGHT)?
-                .set_wait_time(wait.0, wait.1)?
-                .register_transaction(transaction!(item_lifecycle).set_name("item lifecycle")),
-        )
-        .register_scenario(
-            scenario!("Upload")
-                .set_weight(UPLOAD_WEIGHT)?
-                .set_wait_time(wait.0, wait.1)?
-                .register_transaction(transaction!(upload).set_name("upload")),
-        )
+        .register_scenario(weighted(
+            "BrowseGallery",
+            BROWSE_WEIGHT,
+            vec![
+                transaction!(front_page).set_name("front page"),
+                transaction!(gallery).set_name("gallery"),
+            ],
+        )?)
+        .register_scenario(weighted(
+            "Predict",
+            PREDICT_WEIGHT,
+            vec![
+                transaction!(predict_one).set_name("predict"),
+                transaction!(predict_batch).set_name("predict batch"),
+            ],
+        )?)
+        .register_scenario(weighted(
+            "Items",
+            ITEMS_WEIGHT,
+            vec![transaction!(item_lifecycle).set_name("item lifecycle")],
+        )?)
+        .register_scenario(weighted(
+            "Upload",
+            UPLOAD_WEIGHT,
+            vec![transaction!(upload).set_name("upload")],
+        )?)
         .execute()
         .await?;
 
@@ -107,6 +106,21 @@ async fn main() -> Result<(), GooseError> {
     }
     println!("loadtest: {sent} requests, 0 failed");
     Ok(())
+}
+
+/// A scenario of `weight` users running `transactions` in turn, pausing 100–500 ms
+/// between them as a person would.
+fn weighted(
+    name: &str,
+    weight: usize,
+    transactions: Vec<Transaction>,
+) -> Result<Scenario, GooseError> {
+    let scenario = Scenario::new(name)
+        .set_weight(weight)?
+        .set_wait_time(Duration::from_millis(100), Duration::from_millis(500))?;
+    Ok(transactions
+        .into_iter()
+        .fold(scenario, Scenario::register_transaction))
 }
 
 /// The HTML gallery page and its first page of images.
@@ -176,10 +190,8 @@ async fn item_lifecycle(user: &mut GooseUser) -> TransactionResult {
         201,
     )
     .await?;
-    let Some(id) = json(created)
-        .await
-        .and_then(|v| v["id"].as_str().map(str::to_owned))
-    else {
+    // Item ids are integers.
+    let Some(id) = json(created).await.and_then(|v| v["id"].as_i64()) else {
         return Ok(()); // the failure is already counted
     };
     let path = format!("/items/{id}");

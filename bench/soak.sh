@@ -63,7 +63,6 @@ STATUS=0
   --run-time "${MINUTES}m" --no-reset-metrics --quiet >"$WORK/goose.txt" 2>&1 || STATUS=$?
 sleep 1
 kill "$SAMPLER_PID" 2>/dev/null || true; wait "$SAMPLER_PID" 2>/dev/null || true; SAMPLER_PID=""
-echo "$((MINUTES * 60)) $(awk '/VmRSS/ {print $2}' "/proc/$PIER_PID/status") $(curl -sf "http://127.0.0.1:$PORT/metrics" | awk '/^http_requests_total\{/ {s += $NF} END {printf "%d", s}')" >>"$WORK/samples"
 PEAK=$(awk '/VmHWM/ {print $2}' "/proc/$PIER_PID/status")
 
 # goose's own tables: per-request counts, latency percentiles, status codes, errors.

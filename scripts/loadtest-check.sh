@@ -33,7 +33,8 @@ fi
 sed -n '/=== PER REQUEST METRICS ===/,/=== PER TRANSACTION/p' "$WORK/goose.txt" | head -40
 tail -1 "$WORK/goose.txt"
 # The scenario must have exercised every kind of request it claims to.
-for name in "POST /upload" "POST /predict" "POST /items" "GET /images" "DELETE /image"; do
+for name in "POST /upload" "POST /predict" "POST /items" "GET /items/{id}" "PUT /items/{id}" \
+    "DELETE /items/{id}" "GET /images" "GET /image/{id}/thumbn" "DELETE /image/{id}"; do
   grep -q "$name" "$WORK/goose.txt" || { echo "the scenario sent no $name" >&2; exit 1; }
 done
 
