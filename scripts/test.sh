@@ -18,9 +18,15 @@ SERVER_PID=""
 BACKGROUND_PIDS=()
 source "$ROOT/scripts/servers.sh"
 
+# Stops a background build and everything it started (cargo, rustc, the linker).
+kill_tree() {
+  local child
+  for child in $(pgrep -P "$1" 2>/dev/null); do kill_tree "$child"; done
+  kill "$1" 2>/dev/null || true
+}
+
 cleanup() {
-  # Background builds run in their own process group (setsid): stop the whole group.
-  for pid in "${BACKGROUND_PIDS[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
+  for pid in "${BACKGROUND_PIDS[@]}"; do kill_tree "$pid"; done
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
   stop_docker_engine
   stop_shared_servers
@@ -73,10 +79,12 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
 fi
 /usr/bin/chromium --version
 # cargo-deny takes minutes to compile: it is built in the background at the lowest CPU
-# and I/O priority, so it only uses what the stages below leave idle.
+# and I/O priority, so it only uses what the stages below leave idle. (Not in a session
+# of its own: with the kernel's autogroup scheduling, a new session gets a fair share
+# of the CPU whatever its nice value.)
 if ! cargo deny --version 2>/dev/null | grep -q "$CARGO_DENY_VERSION"; then
   echo "installing cargo-deny $CARGO_DENY_VERSION from crates.io, in the background"
-  setsid nice -n 19 ionice -c3 cargo install --locked --quiet --version "$CARGO_DENY_VERSION" cargo-deny \
+  nice -n 19 ionice -c3 cargo install --locked --quiet --version "$CARGO_DENY_VERSION" cargo-deny \
     >"$WORK/cargo-deny-install.log" 2>&1 &
   DENY_INSTALL_PID=$!
   BACKGROUND_PIDS+=("$DENY_INSTALL_PID")
@@ -118,7 +126,7 @@ echo "this machine cannot reach; .github/workflows/ci.yml (job audit) checks the
 # spend much of their time waiting on Terraform, Prometheus and Docker; at the lowest
 # priority it never slows them down. The fuzzing stage waits for it.
 echo "building the fuzz targets in the background (scripts/fuzz.sh --build-only, lowest priority)"
-setsid nice -n 19 ionice -c3 scripts/fuzz.sh --build-only >"$WORK/fuzz-build.log" 2>&1 &
+nice -n 19 ionice -c3 scripts/fuzz.sh --build-only >"$WORK/fuzz-build.log" 2>&1 &
 FUZZ_BUILD_PID=$!
 BACKGROUND_PIDS+=("$FUZZ_BUILD_PID")
 
