@@ -30,7 +30,6 @@ echo "==> building release binaries"
 PIER="$ROOT/target/release/pier"
 CEILING="$ROOT/target/release/examples/ceiling"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 wait_up() { for _ in $(seq 1 200); do "$PIER" healthcheck --url "http://127.0.0.1:$1/health" 2>/dev/null && return 0; sleep 0.05; done; echo "server on $1 did not start" >&2; return 1; }
 peak_rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 

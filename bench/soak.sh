@@ -15,6 +15,8 @@
 set -Eeuo pipefail
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BENCH_DIR/.." && pwd)"
+# shellcheck source=/dev/null  # scripts/servers.sh: free_port
+source "$ROOT/scripts/servers.sh"
 MINUTES="${SOAK_MINUTES:-10}"
 USERS="${SOAK_USERS:-64}"
 SAMPLE_SECONDS="${SAMPLE_SECONDS:-30}"
@@ -35,7 +37,7 @@ echo "==> building release binaries (pier, the goose scenario)"
 PIER="$ROOT/target/release/pier"
 LOADTEST="$ROOT/target/release/examples/loadtest"
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+PORT="$(free_port)"
 mkdir -p "$WORK/data"
 (cd "$WORK/data" && PIER_ADDR="127.0.0.1:$PORT" RUST_LOG=warn exec "$PIER" >"$WORK/pier.log" 2>&1) &
 PIER_PID=$!

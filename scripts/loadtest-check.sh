@@ -6,6 +6,8 @@
 # Usage: scripts/loadtest-check.sh [seconds]
 set -Eeuo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=/dev/null  # scripts/servers.sh: free_port
+source "$ROOT/scripts/servers.sh"
 SECONDS_TO_RUN="${1:-5}"
 PIER="$ROOT/target/debug/pier"
 LOADTEST="$ROOT/target/debug/examples/loadtest"
@@ -17,7 +19,7 @@ cleanup() { [ -n "$PIER_PID" ] && { kill "$PIER_PID" 2>/dev/null || true; wait "
 trap cleanup EXIT
 
 TOKEN="loadtest-token-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+PORT="$(free_port)"
 (cd "$WORK" && PIER_ADDR="127.0.0.1:$PORT" PIER_API_TOKENS="$TOKEN" RUST_LOG=warn exec "$PIER" >"$WORK/pier.log" 2>&1) &
 PIER_PID=$!
 for _ in $(seq 1 100); do "$PIER" healthcheck --url "http://127.0.0.1:$PORT/health" 2>/dev/null && break; sleep 0.1; done

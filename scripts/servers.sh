@@ -1,8 +1,14 @@
-# Shell functions shared by scripts/test.sh and bench/run.sh: a throwaway PostgreSQL
-# cluster and a moto server (S3 + DynamoDB) on free loopback ports.
+# Shell functions shared by scripts/test.sh, scripts/loadtest-check.sh and bench/ (run.sh,
+# soak.sh): a free loopback port, and a throwaway PostgreSQL cluster and a moto server
+# (S3 + DynamoDB) on such ports.
 MOTO_PID=""
 PG_DATA=""
 PG_ROOT=""
+
+# A TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
 
 # initdb refuses to run as root: run the server tools as `postgres` then.
 as_postgres() {
@@ -13,7 +19,7 @@ as_postgres() {
 # shared by the backend-matrix runs of the API suite; each test makes its own
 # database, bucket and table in them.
 #
-# Needs: WORK (a temporary directory), VENV (with moto[server]), free_port.
+# Needs: WORK (a temporary directory), VENV (with moto[server]).
 # Sets: PIER_TEST_POSTGRES_URL, PIER_TEST_AWS_ENDPOINT; stop_shared_servers stops both.
 # PG_FSYNC=off (the default, for tests) or on (benchmarks).
 start_shared_servers() {
