@@ -68,7 +68,7 @@ kill "$SAMPLER_PID" 2>/dev/null || true; wait "$SAMPLER_PID" 2>/dev/null || true
 PEAK=$(awk '/VmHWM/ {print $2}' "/proc/$PIER_PID/status")
 
 # goose's own tables: per-request counts, latency percentiles, status codes, errors.
-sed -n '/=== PER REQUEST METRICS ===/,$p' "$WORK/goose.txt" | head -120
+sed -n '/=== PER REQUEST METRICS ===/,$p' "$WORK/goose.txt" | sed -n '1,120p'
 tail -3 "$WORK/goose.txt"
 
 python3 - "$WORK/samples" "$PEAK" "$RSS_GROWTH_PERCENT" <<'PY'
@@ -95,7 +95,7 @@ PY
 
 if grep -q '"level":"ERROR"' "$WORK/pier.log"; then
   echo "pier logged errors during the soak:" >&2
-  grep '"level":"ERROR"' "$WORK/pier.log" | head -20 >&2
+  grep '"level":"ERROR"' "$WORK/pier.log" | sed -n '1,20p' >&2
   exit 1
 fi
 if [ "$STATUS" -ne 0 ]; then

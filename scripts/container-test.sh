@@ -21,14 +21,14 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 echo "--- static binary (x86_64-unknown-linux-musl, release)"
-rustup target list --installed | grep -q x86_64-unknown-linux-musl || rustup target add x86_64-unknown-linux-musl
+rustup target list --installed | grep x86_64-unknown-linux-musl >/dev/null || rustup target add x86_64-unknown-linux-musl
 command -v musl-gcc >/dev/null || { apt-get install -y -qq musl-tools >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq musl-tools >/dev/null; }; }
 cargo build --release --locked --target x86_64-unknown-linux-musl --bin pier
 mkdir -p target/docker
 install -m 0555 target/x86_64-unknown-linux-musl/release/pier target/docker/pier
 [ -f /etc/ssl/certs/ca-certificates.crt ] || { apt-get install -y -qq ca-certificates >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq ca-certificates >/dev/null; }; }
 cp /etc/ssl/certs/ca-certificates.crt target/docker/ca-certificates.crt
-if readelf -l target/docker/pier | grep -q "program interpreter"; then fail "the binary is dynamically linked"; fi
+if readelf -l target/docker/pier | grep "program interpreter" >/dev/null; then fail "the binary is dynamically linked"; fi
 
 echo "--- image (deploy/docker/Dockerfile, target prebuilt)"
 docker build --quiet -f deploy/docker/Dockerfile --target prebuilt -t "$IMAGE" . >/dev/null

@@ -26,7 +26,7 @@ if [ ${#TARGETS[@]} -eq 0 ]; then
   TARGETS=(image_detection multipart_upload json_bodies sentiment)
 fi
 
-if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
+if ! cargo fuzz --version 2>/dev/null | grep "$CARGO_FUZZ_VERSION" >/dev/null; then
   echo "installing cargo-fuzz $CARGO_FUZZ_VERSION from crates.io"
   cargo install --locked --quiet --version "$CARGO_FUZZ_VERSION" cargo-fuzz
 fi

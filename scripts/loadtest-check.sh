@@ -32,7 +32,7 @@ if ! PIER_TOKEN="$TOKEN" "$LOADTEST" --host "http://127.0.0.1:$PORT" --users 8 -
   echo "the load-test scenario failed against a local pier" >&2
   exit 1
 fi
-sed -n '/=== PER REQUEST METRICS ===/,/=== PER TRANSACTION/p' "$WORK/goose.txt" | head -40
+sed -n '/=== PER REQUEST METRICS ===/,/=== PER TRANSACTION/p' "$WORK/goose.txt" | sed -n '1,40p'
 tail -1 "$WORK/goose.txt"
 # The scenario must have exercised every kind of request it claims to.
 for name in "POST /upload" "POST /predict" "POST /items" "GET /items/{id}" "PUT /items/{id}" \
@@ -49,7 +49,7 @@ fi
 grep -q "401" "$WORK/goose-unauthorised.txt" || { cat "$WORK/goose-unauthorised.txt" >&2; echo "expected 401 answers" >&2; exit 1; }
 echo "without the token: writes answered 401, the scenario exited non-zero as it should"
 if grep -q '"level":"ERROR"' "$WORK/pier.log"; then
-  grep '"level":"ERROR"' "$WORK/pier.log" | head -20 >&2
+  grep '"level":"ERROR"' "$WORK/pier.log" | sed -n '1,20p' >&2
   echo "pier logged errors under the load test" >&2
   exit 1
 fi

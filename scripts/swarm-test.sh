@@ -21,7 +21,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-fail() { echo "FAILED: $*" >&2; docker service ps --no-trunc "$SERVICE" 2>&1 | head -20 >&2 || true; exit 1; }
+fail() { echo "FAILED: $*" >&2; docker service ps --no-trunc "$SERVICE" 2>&1 | sed -n '1,20p' >&2 || true; exit 1; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 echo "--- single-node swarm on 127.0.0.1"
@@ -109,10 +109,10 @@ echo "--- a killed task is replaced (under load)"
 STOP_FILE="$WORK/stop-kill" python3 scripts/swarm_load.py 60 "$DISCOVER" "${PATHS[@]}" >"$WORK/kill-load.out" &
 LOAD=$!
 sleep 2
-VICTIM=$(docker ps -q --filter "label=com.docker.swarm.service.name=$SERVICE" | head -1)
+VICTIM=$(docker ps -q --filter "label=com.docker.swarm.service.name=$SERVICE" | sed -n 1p)
 docker kill "$VICTIM" >/dev/null
 for _ in $(seq 1 300); do
-  [ "$(healthy_count)" -ge 3 ] && ! docker ps -q --filter "label=com.docker.swarm.service.name=$SERVICE" | grep -q "^$VICTIM" && break
+  [ "$(healthy_count)" -ge 3 ] && ! docker ps -q --filter "label=com.docker.swarm.service.name=$SERVICE" | grep "^$VICTIM" >/dev/null && break
   sleep 0.2
 done
 [ "$(healthy_count)" -ge 3 ] || fail "the killed task was not replaced within 60 s"

