@@ -31,6 +31,11 @@ if ! cargo fuzz --version 2>/dev/null | grep "$CARGO_FUZZ_VERSION" >/dev/null; t
   cargo install --locked --quiet --version "$CARGO_FUZZ_VERSION" cargo-fuzz
 fi
 export RUSTC_BOOTSTRAP=1
+# This is also the one build of pier without its default features (the fuzz workspace
+# leaves out the S3, DynamoDB and PostgreSQL clients): a warning there fails it, as
+# clippy's -D warnings does for the default build. cargo fuzz appends RUSTFLAGS to its
+# own flags; dependencies' warnings stay capped by cargo.
+export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-D warnings"
 # Several codegen units: the instrumented build of the whole service is the slow part
 # on a 2-core machine; the fuzzing itself is bounded by time, not by speed.
 FUZZ_FLAGS=(--sanitizer none --release --debug-assertions --codegen-units 16)

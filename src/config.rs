@@ -51,6 +51,7 @@ pub enum DatabaseUrl {
     /// An SQLite file, created with its directory when missing.
     Sqlite(PathBuf),
     /// A PostgreSQL server (the URL as given; never logged, it may hold a password).
+    #[cfg(feature = "postgres")]
     Postgres(String),
 }
 
@@ -62,6 +63,7 @@ pub enum StorageUrl {
     /// Process memory: fast tests and throwaway demos; lost on exit.
     Memory,
     /// An S3 (or S3-compatible) bucket, with an optional key prefix.
+    #[cfg(feature = "aws")]
     S3 {
         /// The bucket name.
         bucket: String,
@@ -231,6 +233,7 @@ pub enum MetadataBackend {
     /// In the SQL database named by `DATABASE_URL`.
     Database,
     /// In a DynamoDB table (`dynamodb://TABLE`), see `store::dynamo` for its schema.
+    #[cfg(feature = "aws")]
     DynamoDb {
         /// The table name.
         table: String,
@@ -395,8 +398,11 @@ impl Settings {
     /// spool to survive its outages. Local disk and SQL metadata need none: the SQL
     /// database is required for items anyway, and its outage is a 503.
     pub fn uses_remote_backend(&self) -> bool {
-        matches!(self.storage, StorageUrl::S3 { .. })
-            || matches!(self.metadata, MetadataBackend::DynamoDb { .. })
+        #[cfg(feature = "aws")]
+        return matches!(self.storage, StorageUrl::S3 { .. })
+            || matches!(self.metadata, MetadataBackend::DynamoDb { .. });
+        #[cfg(not(feature = "aws"))]
+        false
     }
 
     /// Settings for tests and embedding: defaults, listening on an OS-chosen loopback port.
@@ -430,14 +436,31 @@ fn parse_database_url(value: &str) -> Result<DatabaseUrl, String> {
         return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
     }
     if value.starts_with("postgres://") || value.starts_with("postgresql://") {
-        return match value.parse::<sqlx::postgres::PgConnectOptions>() {
-            Ok(_) => Ok(DatabaseUrl::Postgres(value.to_owned())),
-            Err(_) => {
-                Err("DATABASE_URL is not a valid postgres://USER:PASSWORD@HOST:PORT/DB URL".into())
-            }
-        };
+        return parse_postgres_url(value);
     }
     Err("DATABASE_URL must be sqlite://PATH (e.g. sqlite://data/pier.db) or postgres://USER:PASSWORD@HOST:PORT/DB".into())
+}
+
+#[cfg(feature = "postgres")]
+fn parse_postgres_url(value: &str) -> Result<DatabaseUrl, String> {
+    match value.parse::<sqlx::postgres::PgConnectOptions>() {
+        Ok(_) => Ok(DatabaseUrl::Postgres(value.to_owned())),
+        Err(_) => {
+            Err("DATABASE_URL is not a valid postgres://USER:PASSWORD@HOST:PORT/DB URL".into())
+        }
+    }
+}
+
+#[cfg(not(feature = "postgres"))]
+fn parse_postgres_url(_value: &str) -> Result<DatabaseUrl, String> {
+    Err(missing_feature("DATABASE_URL postgres://", "postgres"))
+}
+
+/// The refusal of a backend this build left out (`cargo build --no-default-features`,
+/// as the fuzz targets are built), so the setting names what to rebuild with.
+#[cfg(any(not(feature = "postgres"), not(feature = "aws")))]
+fn missing_feature(setting: &str, feature: &str) -> String {
+    format!("{setting} needs a pier built with the cargo feature `{feature}` (on by default)")
 }
 
 fn parse_storage_url(value: &str) -> Result<StorageUrl, String> {
@@ -465,10 +488,13 @@ fn parse_storage_url(value: &str) -> Result<StorageUrl, String> {
         if prefix.split('/').any(|part| part == "." || part == "..") {
             return Err("PIER_STORAGE s3:// prefix must not contain . or .. segments".into());
         }
+        #[cfg(feature = "aws")]
         return Ok(StorageUrl::S3 {
             bucket: bucket.to_owned(),
             prefix: (!prefix.is_empty()).then(|| prefix.to_owned()),
         });
+        #[cfg(not(feature = "aws"))]
+        return Err(missing_feature("PIER_STORAGE s3://", "aws"));
     }
     Err("PIER_STORAGE must be file://DIR, s3://BUCKET[/PREFIX] or memory://".into())
 }
@@ -485,9 +511,12 @@ fn parse_metadata(value: &str) -> Result<MetadataBackend, String> {
         if !valid {
             return Err("PIER_METADATA dynamodb://TABLE needs a valid table name (3-255 of A-Z, a-z, 0-9, '_', '-', '.')".into());
         }
+        #[cfg(feature = "aws")]
         return Ok(MetadataBackend::DynamoDb {
             table: table.to_owned(),
         });
+        #[cfg(not(feature = "aws"))]
+        return Err(missing_feature("PIER_METADATA dynamodb://", "aws"));
     }
     Err("PIER_METADATA must be `database` or dynamodb://TABLE".into())
 }
@@ -580,6 +609,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "aws")]
     #[test]
     fn storage_urls() {
         assert_eq!(

@@ -86,6 +86,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             telemetry::init_logging(cli.settings.log_format);
             let database = startup::open_database(&cli.settings).await?;
             database.migrate().await?;
+            #[cfg(feature = "aws")]
             if let pier::config::MetadataBackend::DynamoDb { table } = &cli.settings.metadata {
                 pier::store::dynamo::DynamoMeta::connect(table, &cli.settings.aws)
                     .await

@@ -19,10 +19,7 @@ use crate::{
     middleware::RequestPolicy,
     routes,
     spool::Spool,
-    store::{
-        Blobs, Database, ImageMetaStore, dynamo::DynamoMeta, postgres::PgDatabase,
-        sqlite::SqliteDatabase,
-    },
+    store::{Blobs, Database, ImageMetaStore, sqlite::SqliteDatabase},
     telemetry,
 };
 
@@ -54,6 +51,7 @@ impl Application {
             }
             // A server that is down now must not stop the start: answer 503 until it is
             // back and migrated.
+            #[cfg(feature = "postgres")]
             OpenedDatabase::Postgres(db) => {
                 if let Err(error) = db.migrate().await {
                     tracing::warn!(error = %format!("{error:#}"), "database not ready at start-up; retrying in the background");
@@ -195,7 +193,8 @@ pub enum OpenedDatabase {
     /// The embedded default.
     Sqlite(SqliteDatabase),
     /// A shared server.
-    Postgres(PgDatabase),
+    #[cfg(feature = "postgres")]
+    Postgres(crate::store::postgres::PgDatabase),
 }
 
 impl OpenedDatabase {
@@ -203,6 +202,7 @@ impl OpenedDatabase {
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
             Self::Sqlite(db) => db.migrate().await,
+            #[cfg(feature = "postgres")]
             Self::Postgres(db) => db.migrate().await,
         }
     }
@@ -211,6 +211,7 @@ impl OpenedDatabase {
     fn into_arc(self) -> Arc<dyn Database> {
         match self {
             Self::Sqlite(db) => Arc::new(db),
+            #[cfg(feature = "postgres")]
             Self::Postgres(db) => Arc::new(db),
         }
     }
@@ -224,8 +225,10 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<OpenedDatabase
             .await
             .map(OpenedDatabase::Sqlite)
             .with_context(|| format!("opening DATABASE_URL sqlite://{}", path.display())),
+        #[cfg(feature = "postgres")]
         DatabaseUrl::Postgres(url) => {
-            PgDatabase::connect_lazy(url, cores * 4).map(OpenedDatabase::Postgres)
+            crate::store::postgres::PgDatabase::connect_lazy(url, cores * 4)
+                .map(OpenedDatabase::Postgres)
         }
     }
 }
@@ -237,8 +240,9 @@ pub async fn open_metadata(
 ) -> Arc<dyn ImageMetaStore> {
     match &settings.metadata {
         MetadataBackend::Database => database.clone(),
+        #[cfg(feature = "aws")]
         MetadataBackend::DynamoDb { table } => {
-            Arc::new(DynamoMeta::connect(table, &settings.aws).await)
+            Arc::new(crate::store::dynamo::DynamoMeta::connect(table, &settings.aws).await)
         }
     }
 }

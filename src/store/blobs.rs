@@ -22,6 +22,7 @@ use crate::{
 /// An S3 client that notices an unreachable endpoint within seconds: short connect and
 /// request timeouts and few, quick retries, so an upload during an outage still answers
 /// (503 for now) well within 10 s.
+#[cfg(feature = "aws")]
 fn s3_store(bucket: &str, aws: &AwsSettings) -> anyhow::Result<object_store::aws::AmazonS3> {
     use object_store::{BackoffConfig, ClientOptions, RetryConfig, aws::AmazonS3Builder};
     let mut builder = AmazonS3Builder::new()
@@ -71,6 +72,8 @@ pub struct Blobs {
 impl Blobs {
     /// Opens the store named by `PIER_STORAGE`, creating a local directory when missing.
     pub fn open(url: &StorageUrl, aws: &AwsSettings) -> anyhow::Result<Self> {
+        #[cfg(not(feature = "aws"))]
+        let _ = aws;
         match url {
             StorageUrl::File(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| {
@@ -88,6 +91,7 @@ impl Blobs {
                     buffer: 256 * 1024,
                 })
             }
+            #[cfg(feature = "aws")]
             StorageUrl::S3 { bucket, prefix } => {
                 let store = s3_store(bucket, aws)?;
                 let store: Arc<dyn ObjectStore> = match prefix {

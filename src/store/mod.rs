@@ -2,7 +2,9 @@
 //! picks implementations from `Settings` and hands them over in `ApiContext`.
 
 pub mod blobs;
+#[cfg(feature = "aws")]
 pub mod dynamo;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod sqlite;
 
