@@ -7,6 +7,8 @@
 #   scripts/container-test.sh    (scripts/test.sh runs it with its own engine)
 set -Eeuo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=/dev/null  # scripts/servers.sh: free_port
+source "$ROOT/scripts/servers.sh"
 cd "$ROOT"
 IMAGE="pier:test"
 BUDGET_BYTES=$((20 * 1000 * 1000))
@@ -18,14 +20,10 @@ export DOCKER_BUILDKIT=0 # the classic builder: builds only the stages the targe
 fail() { echo "FAILED: $*" >&2; docker logs "$NAME" 2>&1 | tail -20 >&2 || true; exit 1; }
 cleanup() { docker rm -f "$NAME" >/dev/null 2>&1 || true; docker volume rm -f "$VOLUME" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 echo "--- static binary (x86_64-unknown-linux-musl, release)"
-rustup target list --installed | grep x86_64-unknown-linux-musl >/dev/null || rustup target add x86_64-unknown-linux-musl
-command -v musl-gcc >/dev/null || { apt-get install -y -qq musl-tools >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq musl-tools >/dev/null; }; }
-cargo build --release --locked --target x86_64-unknown-linux-musl --bin pier
-mkdir -p target/docker
-install -m 0555 target/x86_64-unknown-linux-musl/release/pier target/docker/pier
+scripts/static-toolchain.sh
+scripts/build-static.sh
 [ -f /etc/ssl/certs/ca-certificates.crt ] || { apt-get install -y -qq ca-certificates >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq ca-certificates >/dev/null; }; }
 cp /etc/ssl/certs/ca-certificates.crt target/docker/ca-certificates.crt
 if readelf -l target/docker/pier | grep "program interpreter" >/dev/null; then fail "the binary is dynamically linked"; fi

@@ -11,6 +11,8 @@
 set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=/dev/null  # scripts/servers.sh: free_port
+source "$ROOT/scripts/servers.sh"
 cd "$ROOT"
 WORK="$(mktemp -d -t pier-infra.XXXXXX)"
 INFRA_VENV="${PIER_INFRA_VENV:-$ROOT/target/infra-venv}"
@@ -36,9 +38,6 @@ trap cleanup EXIT
 trap 'echo "infra-test: FAILED at step: $STEP" >&2' ERR
 step() { STEP="$1"; echo "--- $STEP"; }
 fail() { echo "infra-test: $*" >&2; exit 1; }
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
 
 step "tools (terraform, checkov $CHECKOV_VERSION, actionlint $ACTIONLINT_VERSION, shellcheck)"
 command -v terraform >/dev/null \
@@ -98,8 +97,7 @@ checkov --directory . --framework terraform dockerfile github_actions --skip-pat
 
 step "actionlint (with shellcheck) on .github/workflows, shellcheck on the deploy scripts"
 actionlint -no-color .github/workflows/*.yml
-shellcheck deploy/scripts/build-and-push deploy/scripts/deploy scripts/infra-test.sh \
-  scripts/fuzz.sh scripts/loadtest-check.sh bench/soak.sh
+shellcheck -x deploy/scripts/build-and-push deploy/scripts/deploy scripts/*.sh bench/*.sh
 echo "actionlint and shellcheck: no findings"
 
 step "terraform apply of aws-ecs against moto on 127.0.0.1"

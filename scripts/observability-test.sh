@@ -11,6 +11,8 @@
 # Usage: scripts/observability-test.sh (after cargo test built target/debug/pier)
 set -Eeuo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=/dev/null  # scripts/servers.sh: free_port
+source "$ROOT/scripts/servers.sh"
 cd "$ROOT"
 WORK="$(mktemp -d -t pier-obs.XXXXXX)"
 PIDS=()
@@ -20,9 +22,6 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "observability-test: $*" >&2; exit 1; }
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
 command -v prometheus >/dev/null || fail "prometheus is required: apt-get install prometheus (Debian's package)"
 test -x target/debug/pier || cargo build --locked --bin pier
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell functions shared by scripts/test.sh, scripts/loadtest-check.sh and bench/ (run.sh,
 # soak.sh): a free loopback port, and a throwaway PostgreSQL cluster and a moto server
 # (S3 + DynamoDB) on such ports.
@@ -23,7 +24,7 @@ as_postgres() {
 # Sets: PIER_TEST_POSTGRES_URL, PIER_TEST_AWS_ENDPOINT; stop_shared_servers stops both.
 # PG_FSYNC=off (the default, for tests) or on (benchmarks).
 start_shared_servers() {
-  PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+  PG_BIN="$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -1)"
   # Its own directory: the server user must be able to reach it.
   PG_ROOT="$(mktemp -d -t pier-pg.XXXXXX)"
   if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$PG_ROOT"; fi
@@ -87,7 +88,7 @@ stop_docker_engine() {
   fi
   if [ -n "$DOCKER_ROOT" ]; then
     # Container layers may still be mounted under the data root.
-    grep -o " $DOCKER_ROOT[^ ]*" /proc/mounts 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+    grep -o " ${DOCKER_ROOT}[^ ]*" /proc/mounts 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
     rm -rf "$DOCKER_ROOT" 2>/dev/null || true
     DOCKER_ROOT=""
   fi

@@ -8,6 +8,8 @@
 # `endpoint_mode: dnsrr` and the load reaches each task on its docker_gwbridge address.
 set -Eeuo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=/dev/null  # scripts/servers.sh: free_port
+source "$ROOT/scripts/servers.sh"
 cd "$ROOT"
 WORK="$(mktemp -d -t pier-swarm.XXXXXX)"
 SERVICE=pier_pier
@@ -22,7 +24,6 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAILED: $*" >&2; docker service ps --no-trunc "$SERVICE" 2>&1 | sed -n '1,20p' >&2 || true; exit 1; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 echo "--- single-node swarm on 127.0.0.1"
 # The bridge that swarm tasks use for traffic leaving the overlay; made now (docker

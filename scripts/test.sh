@@ -25,6 +25,21 @@ kill_tree() {
   kill "$1" 2>/dev/null || true
 }
 
+# Back to normal priority, a background build and what it started (processes it starts
+# later inherit it from cargo): for the stage that waits on it and has nothing else to
+# run. Lowering a nice value needs root; without it the build finishes at low priority.
+renice_tree() {
+  local child
+  for child in $(pgrep -P "$1" 2>/dev/null); do renice_tree "$child"; done
+  renice -n 0 -p "$1" >/dev/null 2>&1 || true
+}
+
+# Waits for a background job; on failure shows the end of its log and stops the run.
+wait_background() { # pid log what
+  renice_tree "$1"
+  wait "$1" || { tail -60 "$2" >&2; echo "$3 failed (log above)" >&2; return 1; }
+}
+
 cleanup() {
   for pid in "${BACKGROUND_PIDS[@]}"; do kill_tree "$pid"; done
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
@@ -66,7 +81,7 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   (apt-get install -y -qq postgresql >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; }) \
     || { echo "cannot install postgresql: the PostgreSQL tests need initdb and pg_ctl" >&2; exit 1; }
 fi
-ls -d /usr/lib/postgresql/*/bin | tail -1
+printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -1
 # Debian's Chromium and its WebDriver for the browser test (tests/browser.rs).
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   echo "installing Debian's chromium and chromium-driver for the browser test"
@@ -74,10 +89,23 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
     || { echo "cannot install chromium and chromium-driver: the browser test needs them" >&2; exit 1; }
 fi
 /usr/bin/chromium --version
-# cargo-deny takes minutes to compile: it is built in the background at the lowest CPU
-# and I/O priority, so it only uses what the stages below leave idle. (Not in a session
-# of its own: with the kernel's autogroup scheduling, a new session gets a fair share
-# of the CPU whatever its nice value.)
+# Rust's musl target and musl-gcc for the static binary (apt-get: not in the background).
+scripts/static-toolchain.sh
+
+# Three long compiles run in the background from here, at low priority, so they only
+# use the CPU the stages below leave idle (the tests' run time, Terraform and Prometheus
+# waiting on servers): the static release binary for the container stage (fat LTO, the
+# longest), the instrumented fuzz targets for the last stage, and on a fresh machine
+# cargo-deny. Each stage that needs one waits for it and raises it to normal priority.
+# (Not in sessions of their own: with the kernel's autogroup scheduling, a new session
+# gets a fair share of the CPU whatever its nice value.)
+echo "building in the background: the static binary (scripts/build-static.sh), the fuzz targets (scripts/fuzz.sh --build-only)"
+nice -n 15 scripts/build-static.sh >"$WORK/static-build.log" 2>&1 &
+STATIC_BUILD_PID=$!
+BACKGROUND_PIDS+=("$STATIC_BUILD_PID")
+nice -n 19 ionice -c3 scripts/fuzz.sh --build-only >"$WORK/fuzz-build.log" 2>&1 &
+FUZZ_BUILD_PID=$!
+BACKGROUND_PIDS+=("$FUZZ_BUILD_PID")
 if ! cargo deny --version 2>/dev/null | grep "$CARGO_DENY_VERSION" >/dev/null; then
   echo "installing cargo-deny $CARGO_DENY_VERSION from crates.io, in the background"
   nice -n 19 ionice -c3 cargo install --locked --quiet --version "$CARGO_DENY_VERSION" cargo-deny \
@@ -113,18 +141,11 @@ done
 stage "dependency policy (cargo deny: licences, bans, sources; deny.toml)"
 if [ -n "${DENY_INSTALL_PID:-}" ]; then
   echo "waiting for the cargo-deny install"
-  wait "$DENY_INSTALL_PID" || { cat "$WORK/cargo-deny-install.log" >&2; echo "cannot install cargo-deny from crates.io" >&2; exit 1; }
+  wait_background "$DENY_INSTALL_PID" "$WORK/cargo-deny-install.log" "installing cargo-deny from crates.io"
 fi
 cargo deny --locked check licenses bans sources
 echo "advisories: not checked here. The RustSec database is a Git repository on GitHub, which"
 echo "this machine cannot reach; .github/workflows/ci.yml (job audit) checks them on every push and nightly."
-# The instrumented fuzz build (minutes of compiling) overlaps the stages below, which
-# spend much of their time waiting on Terraform, Prometheus and Docker; at the lowest
-# priority it never slows them down. The fuzzing stage waits for it.
-echo "building the fuzz targets in the background (scripts/fuzz.sh --build-only, lowest priority)"
-nice -n 19 ionice -c3 scripts/fuzz.sh --build-only >"$WORK/fuzz-build.log" 2>&1 &
-FUZZ_BUILD_PID=$!
-BACKGROUND_PIDS+=("$FUZZ_BUILD_PID")
 
 stage "infrastructure: Terraform fmt/validate, checkov, actionlint, apply + destroy against moto"
 scripts/infra-test.sh
@@ -146,6 +167,8 @@ scripts/observability-test.sh
 stage "containers: Dockerfile lint, image, run, graceful stop, Compose service, Swarm"
 "$VENV/bin/hadolint" deploy/docker/Dockerfile
 echo "hadolint: no warnings"
+echo "waiting for the background build of the static binary"
+wait_background "$STATIC_BUILD_PID" "$WORK/static-build.log" "the static release build"
 start_docker_engine
 scripts/container-test.sh
 scripts/compose-test.sh
@@ -179,7 +202,7 @@ scripts/loadtest-check.sh 5
 
 stage "fuzzing (cargo fuzz: image detection, multipart upload, JSON bodies, sentiment; ${FUZZ_SECONDS:-30}s each)"
 echo "waiting for the background build of the fuzz targets"
-wait "$FUZZ_BUILD_PID" || { cat "$WORK/fuzz-build.log" >&2; echo "the fuzz targets do not build" >&2; exit 1; }
+wait_background "$FUZZ_BUILD_PID" "$WORK/fuzz-build.log" "the fuzz targets' build"
 scripts/fuzz.sh
 
 STAGE="done"
