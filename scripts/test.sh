@@ -19,9 +19,11 @@ BACKGROUND_PIDS=()
 source "$ROOT/scripts/servers.sh"
 
 # Stops a background build and everything it started (cargo, rustc, the linker).
+# (`|| true`: pgrep finds no children of a leaf, and under `set -E` that failure would
+# fire the ERR trap inside the substitution and print a false "FAILED in stage".)
 kill_tree() {
   local child
-  for child in $(pgrep -P "$1" 2>/dev/null); do kill_tree "$child"; done
+  for child in $(pgrep -P "$1" 2>/dev/null || true); do kill_tree "$child"; done
   kill "$1" 2>/dev/null || true
 }
 
@@ -30,7 +32,7 @@ kill_tree() {
 # run. Lowering a nice value needs root; without it the build finishes at low priority.
 renice_tree() {
   local child
-  for child in $(pgrep -P "$1" 2>/dev/null); do renice_tree "$child"; done
+  for child in $(pgrep -P "$1" 2>/dev/null || true); do renice_tree "$child"; done
   renice -n 0 -p "$1" >/dev/null 2>&1 || true
 }
 
