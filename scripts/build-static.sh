@@ -7,8 +7,8 @@
 # `cargo clippy` and `cargo test` without either waiting on the other's build lock:
 # scripts/test.sh starts it early at low priority, and the container stage waits for it.
 #
-# Needs the musl target and musl-gcc (scripts/test.sh installs both in its tools stage,
-# scripts/container-test.sh when run alone).
+# Needs the musl target and musl-gcc: scripts/static-toolchain.sh installs both
+# (scripts/test.sh runs it in its tools stage, scripts/container-test.sh when run alone).
 # Usage: scripts/build-static.sh
 set -Eeuo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,10 +16,7 @@ cd "$ROOT"
 TARGET="x86_64-unknown-linux-musl"
 export CARGO_TARGET_DIR="$ROOT/target/static"
 
-rustup target list --installed | grep "^$TARGET\$" >/dev/null \
-  || { echo "the $TARGET target is missing: rustup target add $TARGET" >&2; exit 1; }
-command -v musl-gcc >/dev/null \
-  || { echo "musl-gcc is missing (aws-lc and SQLite are C): apt-get install musl-tools" >&2; exit 1; }
+scripts/static-toolchain.sh --check
 cargo build --release --locked --target "$TARGET" --bin pier
 mkdir -p target/docker
 install -m 0555 "$CARGO_TARGET_DIR/$TARGET/release/pier" target/docker/pier

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
-# Shell functions shared by scripts/test.sh, scripts/loadtest-check.sh and bench/ (run.sh,
-# soak.sh): a free loopback port, and a throwaway PostgreSQL cluster and a moto server
-# (S3 + DynamoDB) on such ports.
+# Shell functions shared by the test scripts (test.sh and the stage scripts it runs) and
+# bench/ (run.sh, soak.sh): a free loopback port, a throwaway PostgreSQL cluster and a
+# moto server (S3 + DynamoDB) on such ports, and a private Docker engine.
 MOTO_PID=""
 PG_DATA=""
 PG_ROOT=""

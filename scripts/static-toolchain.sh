@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# What scripts/build-static.sh needs, installed when missing: Rust's musl target and
-# Debian's musl-tools (musl-gcc, for the C in aws-lc and SQLite). Separate from the
-# build because it runs apt-get, which must not race the test command's other installs.
-# Usage: scripts/static-toolchain.sh
+# What scripts/build-static.sh needs: Rust's musl target and Debian's musl-tools
+# (musl-gcc, for the C in aws-lc and SQLite). Installs what is missing; with --check it
+# only says what is missing and fails, as build-static.sh does before building (it may
+# run in the background, where apt-get must not race the test command's other installs).
+# Usage: scripts/static-toolchain.sh [--check]
 set -Eeuo pipefail
 TARGET="x86_64-unknown-linux-musl"
-rustup target list --installed | grep "^$TARGET\$" >/dev/null || rustup target add "$TARGET"
+CHECK_ONLY=0
+if [ "${1:-}" = "--check" ]; then CHECK_ONLY=1; fi
+
+if ! rustup target list --installed | grep "^$TARGET\$" >/dev/null; then
+  [ "$CHECK_ONLY" = 0 ] || { echo "the $TARGET target is missing: rustup target add $TARGET (or scripts/static-toolchain.sh)" >&2; exit 1; }
+  rustup target add "$TARGET"
+fi
 if ! command -v musl-gcc >/dev/null; then
+  [ "$CHECK_ONLY" = 0 ] || { echo "musl-gcc is missing: apt-get install musl-tools (or scripts/static-toolchain.sh)" >&2; exit 1; }
   echo "installing Debian's musl-tools for the static binary"
   (apt-get install -y -qq musl-tools >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq musl-tools >/dev/null; }) \
     || { echo "cannot install musl-tools: the static binary needs musl-gcc" >&2; exit 1; }
