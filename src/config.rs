@@ -298,6 +298,29 @@ pub struct Settings {
     #[arg(long = "max-image-pixels", env = "PIER_MAX_IMAGE_PIXELS", default_value = "50000000", value_parser = clap::value_parser!(u64).range(1..=1_000_000_000), global = true)]
     pub max_image_pixels: u64,
 
+    /// Memory all image decodes together may use, in bytes (16 MiB ..= 64 GiB): the
+    /// decoded pixels and each decoder's working buffers. One image needing more is
+    /// refused at upload (422); decodes wait for their share, so thumbnails are made as
+    /// many at once as this allows, never more than there are cores.
+    #[arg(long = "decode-memory", env = "PIER_DECODE_MEMORY", default_value = "268435456", value_parser = clap::value_parser!(u64).range((16u64 << 20)..=(64u64 << 30)), global = true)]
+    pub decode_memory: u64,
+
+    /// Longest one image decode may run before it stops and the image is marked
+    /// undecodable (e.g. `10s`).
+    #[arg(long = "decode-timeout", env = "PIER_DECODE_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true)]
+    pub decode_timeout: Duration,
+
+    /// An upload body that sends nothing for this long loses its slot and is answered
+    /// 408 (e.g. `10s`): a stalled connection cannot hold one of the
+    /// `PIER_MAX_CONCURRENT_UPLOADS` slots.
+    #[arg(long = "upload-idle-timeout", env = "PIER_UPLOAD_IDLE_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true)]
+    pub upload_idle_timeout: Duration,
+
+    /// Slowest accepted upload, in bytes per second averaged over each 10 s window of
+    /// the body (0 = no minimum); a slower upload is answered 408 and frees its slot.
+    #[arg(long = "upload-min-rate", env = "PIER_UPLOAD_MIN_RATE", default_value = "8192", value_parser = clap::value_parser!(u64).range(0..=(1u64 << 30)), global = true)]
+    pub upload_min_rate: u64,
+
     /// Largest accepted JSON body, in bytes (1 KiB ..= 16 MiB).
     #[arg(long = "max-json-bytes", env = "PIER_MAX_JSON_BYTES", default_value = "65536", value_parser = clap::value_parser!(u64).range(1024..=16 * 1024 * 1024), global = true)]
     pub max_json_bytes: u64,

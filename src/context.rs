@@ -20,6 +20,12 @@ pub struct Limits {
     pub max_files_per_upload: u32,
     /// Most pixels (width × height) in an image.
     pub max_image_pixels: u64,
+    /// Most memory one image decode may use (an upload needing more is refused).
+    pub decode_memory: u64,
+    /// How long an upload body may send nothing before it loses its slot.
+    pub upload_idle_timeout: std::time::Duration,
+    /// Slowest accepted upload body, in bytes per second over a 10 s window.
+    pub upload_min_rate: u64,
     /// Largest JSON body.
     pub max_json_bytes: u64,
     /// Longest text to score, in characters.

@@ -57,6 +57,9 @@ pub enum ApiError {
     /// Parsed, but broke a rule; `errors` says which field and why.
     #[error("{detail}")]
     Validation { detail: String, errors: FieldErrors },
+    /// The client sent its request too slowly (an upload body that stalled or trickled).
+    #[error("{0}")]
+    Timeout(String),
     /// A backend (database, object storage) cannot be reached right now.
     #[error("{0}")]
     Unavailable(String),
@@ -93,6 +96,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

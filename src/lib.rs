@@ -2,6 +2,7 @@
 //! fast binary. See `README.md` for the map of modules.
 
 pub mod auth;
+pub mod body_rate;
 pub mod config;
 pub mod context;
 pub mod domain;

@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use crate::{
     config::{DatabaseUrl, MetadataBackend, Settings},
     context::{ApiContext, Limits, Shared},
-    imaging::Thumbnailer,
+    imaging::{DecodeLimits, Thumbnailer},
     middleware::RequestPolicy,
     routes,
     spool::Spool,
@@ -80,11 +80,21 @@ impl Application {
                 settings.max_concurrent_uploads as usize,
             )),
             model: Arc::new(crate::sentiment::vader::Vader::new()),
-            thumbnails: Thumbnailer::new(settings.max_image_pixels, cores),
+            thumbnails: Thumbnailer::new(
+                DecodeLimits {
+                    max_pixels: settings.max_image_pixels,
+                    memory: settings.decode_memory,
+                    timeout: settings.decode_timeout,
+                },
+                cores,
+            ),
             limits: Limits {
                 max_upload_bytes: settings.max_upload_bytes,
                 max_files_per_upload: settings.max_files_per_upload,
                 max_image_pixels: settings.max_image_pixels,
+                decode_memory: settings.decode_memory,
+                upload_idle_timeout: settings.upload_idle_timeout,
+                upload_min_rate: settings.upload_min_rate,
                 max_json_bytes: settings.max_json_bytes,
                 max_text_chars: settings.max_text_chars,
                 max_batch_texts: settings.max_batch_texts,

@@ -1,16 +1,19 @@
 //! Items of the catalogue: names, descriptions and exact decimal prices.
 
-use std::{collections::HashMap, fmt};
+use std::fmt;
 
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
+use super::{json::ObjectFields, text};
 use crate::error::{ApiError, FieldErrors};
 
 /// An item's id: a positive 64-bit integer handed out by the database, never reused.
 pub type ItemId = i64;
 
-/// An item name: 1..=200 Unicode scalar values after trimming, no control characters.
+/// An item name: 1..=200 Unicode scalar values after trimming whitespace and joiners,
+/// none of them invisible (the rule of [`text`]: no controls, bidirectional overrides,
+/// zero-width or other format characters, or separators).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemName(String);
 
@@ -20,19 +23,22 @@ impl ItemName {
 
     /// Parses a name sent by a client.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let trimmed = raw.trim();
-        let chars = trimmed.chars().count();
-        if chars == 0 {
+        let trimmed = text::trim(raw);
+        if trimmed.is_empty() {
             return Err("must not be empty or only whitespace".into());
         }
+        if let Some(c) = text::first_refused(trimmed) {
+            return Err(format!(
+                "must not contain invisible or control characters (found {})",
+                text::code_point(c)
+            ));
+        }
+        let chars = trimmed.chars().count();
         if chars > Self::MAX_CHARS {
             return Err(format!(
                 "must be at most {} characters (got {chars})",
                 Self::MAX_CHARS
             ));
-        }
-        if trimmed.chars().any(char::is_control) {
-            return Err("must not contain control characters".into());
         }
         Ok(Self(trimmed.to_owned()))
     }
@@ -43,7 +49,8 @@ impl ItemName {
     }
 }
 
-/// An optional item description: at most 5000 characters, no NUL.
+/// An optional item description: at most 5000 characters, line breaks and tabs allowed,
+/// nothing else invisible (the rule of [`text`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Description(String);
 
@@ -60,8 +67,11 @@ impl Description {
                 Self::MAX_CHARS
             ));
         }
-        if raw.contains('\0') {
-            return Err("must not contain NUL characters".into());
+        if let Some(c) = text::first_refused_multiline(raw) {
+            return Err(format!(
+                "must not contain invisible or control characters other than line breaks and tabs (found {})",
+                text::code_point(c)
+            ));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -186,19 +196,27 @@ pub struct NewItem {
 }
 
 impl NewItem {
-    /// Parses a JSON body. Malformed JSON is a 400; JSON that breaks a rule is a 422
-    /// with every failing field listed, so a form can show all messages at once.
+    /// The fields an item body may have.
+    pub const FIELDS: [&str; 3] = ["name", "description", "price"];
+
+    /// Parses a JSON body. Malformed JSON, or a field sent twice, is a 400; JSON that
+    /// breaks a rule is a 422 with every failing field listed (an unknown field too), so
+    /// a form can show all messages at once.
     pub fn parse_json(body: &[u8]) -> Result<Self, ApiError> {
-        let value: Box<RawValue> = serde_json::from_slice(body)
-            .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
-        let fields: HashMap<String, Box<RawValue>> = serde_json::from_str(value.get())
-            .map_err(|_| ApiError::field("body", "must be a JSON object"))?;
+        let fields = ObjectFields::parse(body)?;
         let mut errors = FieldErrors::new();
         let mut fail = |field: &str, message: String| {
             errors.entry(field.to_owned()).or_default().push(message)
         };
+        for unknown in fields.unknown(&Self::FIELDS) {
+            let shown: String = unknown.chars().take(40).collect();
+            fail(
+                &shown,
+                "is not a field of an item; the fields are name, description and price".into(),
+            );
+        }
 
-        let name = match fields.get("name").map(|raw| raw.get()) {
+        let name = match fields.get("name") {
             None | Some("null") => {
                 fail("name", "is required".into());
                 None
@@ -211,7 +229,7 @@ impl NewItem {
                 }
             },
         };
-        let description = match fields.get("description").map(|raw| raw.get()) {
+        let description = match fields.get("description") {
             None | Some("null") => None,
             Some(raw) => match serde_json::from_str::<String>(raw) {
                 Ok(text) => Description::parse(&text)
@@ -223,7 +241,7 @@ impl NewItem {
                 }
             },
         };
-        let price = match fields.get("price").map(|raw| raw.get()) {
+        let price = match fields.get("price") {
             None | Some("null") => None,
             Some(raw) => Price::parse_json_number(raw)
                 .map_err(|m| fail("price", m))
@@ -253,6 +271,26 @@ mod tests {
         assert!(ItemName::parse(&"é".repeat(200)).is_ok());
         assert!(ItemName::parse(&"é".repeat(201)).is_err());
         assert!(ItemName::parse("a\u{0}b").is_err());
+        // The report's tricks: overrides and zero-width characters alone or inside.
+        for bad in [
+            "\u{202e}",
+            "\u{200b}",
+            "evil\u{202e}gnp.exe",
+            "a\u{2028}b",
+            "\u{feff}x",
+        ] {
+            assert!(ItemName::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(
+            ItemName::parse("\u{200d}").is_err(),
+            "a joiner alone is empty"
+        );
+        assert_eq!(
+            ItemName::parse(" 👩\u{200d}💻 desk \u{2028}")
+                .unwrap()
+                .as_str(),
+            "👩\u{200d}💻 desk"
+        );
     }
 
     #[test]
@@ -260,6 +298,9 @@ mod tests {
         assert!(Description::parse(&"x".repeat(5000)).is_ok());
         assert!(Description::parse(&"x".repeat(5001)).is_err());
         assert!(Description::parse("line\nbreak").is_ok());
+        assert!(Description::parse("tab\tand\r\nCRLF").is_ok());
+        assert!(Description::parse("a\u{202e}b").is_err());
+        assert!(Description::parse("a\u{0}b").is_err());
     }
 
     #[test]
@@ -309,6 +350,16 @@ mod tests {
             NewItem::parse_json(b"[1]"),
             Err(ApiError::Validation { .. })
         ));
+        assert!(matches!(
+            NewItem::parse_json(br#"{"name":"a","price":1,"price":1000}"#),
+            Err(ApiError::BadRequest(_))
+        ));
+        match NewItem::parse_json(br#"{"name":"a","colour":"red"}"#) {
+            Err(ApiError::Validation { errors, .. }) => {
+                assert_eq!(errors.keys().collect::<Vec<_>>(), ["colour"])
+            }
+            other => panic!("{other:?}"),
+        }
         let item = NewItem::parse_json(br#"{"name":" x ","price":19.99}"#).unwrap();
         assert_eq!(item.price.unwrap().to_string(), "19.99");
         assert_eq!(serde_json::to_string(&item.price).unwrap(), "19.99");

@@ -3,7 +3,9 @@
 
 pub mod image;
 pub mod item;
+pub mod json;
 pub mod paging;
+pub mod text;
 pub mod timestamp;
 
 pub use image::{Dimensions, FileName, ImageId, ImageInspector, ImageKind};

@@ -11,7 +11,10 @@ use serde_json::{Value, json};
 use utoipa::OpenApi;
 
 use super::{health, images, items, metrics, predict, root};
-use crate::context::Limits;
+use crate::{
+    context::Limits,
+    domain::{ItemName, text},
+};
 
 /// The OpenAPI 3.1 document, generated from the handlers' annotations.
 #[derive(OpenApi)]
@@ -70,6 +73,11 @@ pub fn openapi_document(limits: &Limits) -> Value {
     });
     doc["components"]["schemas"]["UploadForm"]["properties"]["file"]["maxItems"] =
         json!(limits.max_files_per_upload);
+    // The text rules, from the code that enforces them; an item body has no other fields.
+    let item = &mut doc["components"]["schemas"]["ItemInput"];
+    item["properties"]["name"]["pattern"] = json!(text::name_pattern(ItemName::MAX_CHARS));
+    item["properties"]["description"]["pattern"] = json!(text::multiline_pattern());
+    item["additionalProperties"] = json!(false);
     if limits.writes_need_token {
         require_bearer_on_writes(&mut doc);
     }
@@ -139,13 +147,16 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::domain::ItemName;
+    use crate::domain::Description;
 
     fn limits() -> Limits {
         Limits {
             max_upload_bytes: 1,
             max_files_per_upload: 20,
             max_image_pixels: 1,
+            decode_memory: 1,
+            upload_idle_timeout: std::time::Duration::from_secs(1),
+            upload_min_rate: 1,
             max_json_bytes: 1,
             max_text_chars: 10_000,
             max_batch_texts: 1000,
@@ -195,9 +206,42 @@ mod tests {
         }
     }
 
+    #[test]
+    fn pattern_and_parser_agree_on_every_code_point() {
+        let name = name_pattern();
+        let doc = openapi_document(&limits());
+        let description = regex::Regex::new(
+            doc["components"]["schemas"]["ItemInput"]["properties"]["description"]["pattern"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            for text in [
+                c.to_string(),
+                format!("a{c}b"),
+                format!("{c}a"),
+                format!("a{c}"),
+            ] {
+                assert_eq!(
+                    name.is_match(&text),
+                    ItemName::parse(&text).is_ok(),
+                    "name {text:?} (U+{:04X})",
+                    u32::from(c)
+                );
+                assert_eq!(
+                    description.is_match(&text),
+                    Description::parse(&text).is_ok(),
+                    "description {text:?} (U+{:04X})",
+                    u32::from(c)
+                );
+            }
+        }
+    }
+
     proptest! {
         #[test]
-        fn pattern_and_parser_agree_on_any_string(name in "[ \\t\\n\\r\\u{0}-\\u{1f}\\u{7f}-\\u{a0}\\u{2000}-\\u{200b}\\u{3000}\\u{feff}a-cé😀]{0,205}") {
+        fn pattern_and_parser_agree_on_any_string(name in "[ \\t\\n\\r\\u{0}-\\u{1f}\\u{7f}-\\u{a0}\\u{2000}-\\u{2030}\\u{3000}\\u{feff}\\u{e0041}a-cé😀]{0,205}") {
             prop_assert_eq!(name_pattern().is_match(&name), ItemName::parse(&name).is_ok(), "{:?}", name);
         }
     }

@@ -16,14 +16,17 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::{
+    body_rate::{RateGuard, RateRules},
     context::ApiContext,
     domain::{FileName, ImageId, ImageInspector, PageLimit, image::ImageRejection},
     error::{ApiError, FieldErrors, Problem},
     extract::QueryParams,
+    imaging::ThumbnailError,
     response::JsonResponse,
     spool::SpoolWriter,
     store::{Blobs, ImageRecord, blobs::BlobWriter},
 };
+use bytes::Bytes;
 
 /// Objects up to this size are read whole before sending; larger ones are streamed.
 const INLINE_READ_LIMIT: u64 = 1 << 20;
@@ -109,12 +112,26 @@ pub async fn upload(State(ctx): State<ApiContext>, request: Request) -> Result<R
         .acquire()
         .await
         .map_err(|e| ApiError::Internal(e.into()))?;
+    // From here the body must keep arriving, or the slot goes to someone else.
+    let (parts, body) = request.into_parts();
+    let (guarded, tripped) = RateGuard::new(
+        body.into_data_stream(),
+        RateRules {
+            idle: ctx.limits.upload_idle_timeout,
+            min_rate: ctx.limits.upload_min_rate,
+        },
+    );
+    let request = Request::from_parts(parts, Body::from_stream(guarded));
     let mut multipart = Multipart::from_request(request, &ctx)
         .await
         .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
 
     let mut stored: Vec<ImageRecord> = Vec::new();
     let outcome = receive_all(&ctx, &mut multipart, &mut stored).await;
+    let outcome = match (outcome, tripped.reason()) {
+        (Err(_), Some(reason)) => Err(ApiError::Timeout(reason.to_owned())),
+        (outcome, _) => outcome,
+    };
     let outcome = match (outcome, &ctx.spool) {
         (Ok(()), None) => ctx.images.insert_all(&stored).await,
         // Remote backends: push now, or keep durably in the spool and replay later.
@@ -205,10 +222,11 @@ async fn receive_all(
 /// Streams one file to storage while sniffing, measuring and hashing it. The object is
 /// durable when this returns; it has no metadata row yet, so it is not visible.
 async fn store_one(ctx: &ApiContext, mut field: Field<'_>) -> Result<ImageRecord, ApiError> {
-    let filename = FileName::sanitize(field.file_name());
+    let filename =
+        FileName::parse(field.file_name()).map_err(|reason| ApiError::field("file", reason))?;
     let refuse = |rejection: ImageRejection| refused(&filename, rejection);
     let id = ImageId::generate();
-    let mut inspector = ImageInspector::new(ctx.limits.max_image_pixels);
+    let mut inspector = ImageInspector::new(ctx.limits.max_image_pixels, ctx.limits.decode_memory);
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
     let mut sink: Option<Sink> = None;
@@ -475,6 +493,7 @@ pub async fn get(
         (status = 200, description = "The thumbnail", content_type = "image/jpeg"),
         (status = 304, description = "Not modified (If-None-Match)"),
         (status = 404, description = "No such image", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The image cannot be decoded within the decode limits (remembered: later requests get the same answer at once)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn thumbnail(
     State(ctx): State<ApiContext>,
@@ -487,35 +506,107 @@ pub async fn thumbnail(
     if not_modified(&headers, &etag) {
         return Ok(cached_headers(StatusCode::NOT_MODIFIED, &etag, None));
     }
-    // A spooled image's thumbnail is made from the spool and not kept: the object
-    // store may be the thing that is down.
-    if spooled
-        && let Some(spool) = &ctx.spool
-        && let Some(original) = spool.read(id, 0..record.size).await?
-    {
-        let thumbnail = ctx.thumbnails.make(original).await?;
-        return Ok(cached_headers(StatusCode::OK, &etag, Some("image/jpeg"))
-            .map(|_| Body::from(thumbnail)));
-    }
-    let key = Blobs::thumbnail_key(id);
-    let bytes = match ctx.blobs.get_bytes(&key).await? {
+    let bytes = if spooled {
+        spooled_thumbnail(&ctx, id, record.size).await?
+    } else {
+        None
+    };
+    let bytes = match bytes {
         Some(bytes) => bytes,
-        None => {
-            let original = ctx
-                .blobs
-                .get_bytes(&Blobs::image_key(id))
-                .await?
-                .ok_or_else(|| {
-                    ApiError::Internal(anyhow::anyhow!(
-                        "image {id} has metadata but no object in storage"
-                    ))
-                })?;
-            let thumbnail = ctx.thumbnails.make(original).await?;
-            ctx.blobs.put_bytes(&key, thumbnail.clone()).await?;
-            thumbnail
-        }
+        None => stored_thumbnail(&ctx, id).await?,
     };
     Ok(cached_headers(StatusCode::OK, &etag, Some("image/jpeg")).map(|_| Body::from(bytes)))
+}
+
+/// A spooled image's thumbnail, made from the spool and not kept (the object store may
+/// be the thing that is down); a failure is remembered in memory. `None` when the image
+/// has just left the spool for the object store.
+async fn spooled_thumbnail(
+    ctx: &ApiContext,
+    id: ImageId,
+    size: u64,
+) -> Result<Option<Bytes>, ApiError> {
+    if let Some(reason) = ctx.thumbnails.remembered_failure(id) {
+        return Err(ThumbnailError::Undecodable(reason).into());
+    }
+    let Some(spool) = ctx.spool.clone() else {
+        return Ok(None);
+    };
+    let Some(original) = spool.read(id, 0..size).await? else {
+        return Ok(None);
+    };
+    let made = ctx.thumbnails.clone();
+    let flight = async move {
+        let result = made.make(original).await;
+        if let Err(ThumbnailError::Undecodable(reason)) = &result {
+            made.remember_failure(id, reason.clone());
+        }
+        result
+    };
+    Ok(Some(ctx.thumbnails.single_flight(id, flight).await?))
+}
+
+/// A stored image's thumbnail: the kept one, the kept failure, or — once, however many
+/// ask at the same time — a decode whose result (thumbnail or failure) is kept.
+async fn stored_thumbnail(ctx: &ApiContext, id: ImageId) -> Result<Bytes, ApiError> {
+    if let Some(bytes) = ctx.blobs.get_bytes(&Blobs::thumbnail_key(id)).await? {
+        return Ok(bytes);
+    }
+    if let Some(reason) = remembered_failure(ctx, id).await? {
+        return Err(ThumbnailError::Undecodable(reason).into());
+    }
+    let flight_ctx = ctx.clone();
+    let flight = async move {
+        let ctx = flight_ctx;
+        // A flight that ended between the checks above and this one left its result.
+        if let Some(bytes) = ctx.blobs.get_bytes(&Blobs::thumbnail_key(id)).await? {
+            return Ok(bytes);
+        }
+        if let Some(reason) = remembered_failure(&ctx, id).await? {
+            return Err(ThumbnailError::Undecodable(reason));
+        }
+        let original = ctx
+            .blobs
+            .get_bytes(&Blobs::image_key(id))
+            .await?
+            .ok_or_else(|| {
+                ThumbnailError::Internal(format!(
+                    "image {id} has metadata but no object in storage"
+                ))
+            })?;
+        match ctx.thumbnails.make(original).await {
+            Ok(thumbnail) => {
+                ctx.blobs
+                    .put_bytes(&Blobs::thumbnail_key(id), thumbnail.clone())
+                    .await?;
+                Ok(thumbnail)
+            }
+            Err(ThumbnailError::Undecodable(reason)) => {
+                ctx.thumbnails.remember_failure(id, reason.clone());
+                ctx.blobs
+                    .put_bytes(
+                        &Blobs::thumbnail_failure_key(id),
+                        Bytes::from(reason.clone().into_bytes()),
+                    )
+                    .await?;
+                Err(ThumbnailError::Undecodable(reason))
+            }
+            Err(other) => Err(other),
+        }
+    };
+    Ok(ctx.thumbnails.single_flight(id, flight).await?)
+}
+
+/// Why a stored image's thumbnail could not be made, if that was tried before.
+async fn remembered_failure(ctx: &ApiContext, id: ImageId) -> Result<Option<String>, ApiError> {
+    if let Some(reason) = ctx.thumbnails.remembered_failure(id) {
+        return Ok(Some(reason));
+    }
+    Ok(ctx
+        .blobs
+        .get_bytes(&Blobs::thumbnail_failure_key(id))
+        .await?
+        .map(|reason| String::from_utf8_lossy(&reason).into_owned()))
 }
 
 /// Delete an image and its thumbnail.
@@ -545,7 +636,11 @@ pub async fn delete(
     if !remote && !spooled {
         return Err(not_found(&raw));
     }
-    for key in [Blobs::image_key(id), Blobs::thumbnail_key(id)] {
+    for key in [
+        Blobs::image_key(id),
+        Blobs::thumbnail_key(id),
+        Blobs::thumbnail_failure_key(id),
+    ] {
         if let Err(error) = ctx.blobs.delete(&key).await {
             tracing::warn!(%error, %id, "could not delete an object; the orphan sweep will");
         }

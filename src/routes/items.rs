@@ -23,16 +23,15 @@ use crate::{
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct ItemInput {
-    /// 1..=200 characters after trimming surrounding whitespace, no control characters
-    /// inside. The pattern states exactly that, with whitespace as `str::trim` knows it,
-    /// so the document and the server agree on every string.
-    #[schema(
-        pattern = r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\u0000-\u001F\u007F-\u009F]{0,198}[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$",
-        example = "Desk lamp"
-    )]
+    /// 1..=200 characters after trimming surrounding whitespace, nothing invisible inside
+    /// (no controls, bidirectional overrides, zero-width or other format characters, or
+    /// separators; joiners are allowed between visible characters). The document's
+    /// pattern is generated from the server's own rule (`domain::text::name_pattern`).
+    #[schema(example = "Desk lamp")]
     name: String,
-    /// Up to 5000 characters (no NUL), or null.
-    #[schema(max_length = 5000, pattern = r"^[^\u0000]*$", nullable)]
+    /// Up to 5000 characters, line breaks and tabs allowed, nothing else invisible
+    /// (pattern from `domain::text::multiline_pattern`), or null.
+    #[schema(max_length = 5000, nullable)]
     description: Option<String>,
     /// Non-negative, at most 2 fraction digits, at most 999999999999.99; null for none.
     #[schema(value_type = Option<f64>, minimum = 0, maximum = 999999999999.99, multiple_of = 0.01, example = 19.99)]

@@ -1,6 +1,6 @@
 //! `/predict` and `/model/info`: the sentiment model over HTTP.
 
-use std::{collections::HashMap, sync::OnceLock};
+use std::sync::OnceLock;
 
 use axum::{
     extract::{Request, State},
@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use crate::{
     context::ApiContext,
+    domain::json::ObjectFields,
     error::{ApiError, FieldErrors, Problem},
     extract::JsonBody,
     response::JsonResponse,
@@ -85,13 +86,11 @@ pub fn parse(body: &[u8], max_chars: u32, max_texts: u32) -> Result<Input, ApiEr
     {
         return Ok(Input::One(one.text.into_owned()));
     }
-    // Anything else (including every error) takes the path that explains itself.
-    let value: Box<RawValue> = serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
-    let fields: HashMap<String, Box<RawValue>> = serde_json::from_str(value.get())
-        .map_err(|_| ApiError::field("body", "must be a JSON object"))?;
+    // Anything else (including every error, and a field sent twice) takes the path that
+    // explains itself.
+    let fields = ObjectFields::parse(body)?;
     let too_long = |chars: usize| format!("must be at most {max_chars} characters (got {chars})");
-    if let Some(unknown) = fields.keys().find(|key| *key != "text" && *key != "texts") {
+    if let Some(unknown) = fields.unknown(&["text", "texts"]).next() {
         let shown: String = unknown.chars().take(40).collect();
         return Err(ApiError::field(
             "body",
@@ -108,7 +107,7 @@ pub fn parse(body: &[u8], max_chars: u32, max_texts: u32) -> Result<Input, ApiEr
             "send `text` (a string) or `texts` (a list of strings)",
         )),
         (Some(raw), None) => {
-            let text: String = serde_json::from_str(raw.get())
+            let text: String = serde_json::from_str(raw)
                 .map_err(|_| ApiError::field("text", "must be a string"))?;
             let chars = text.chars().count();
             if chars > max_chars as usize {
@@ -117,7 +116,7 @@ pub fn parse(body: &[u8], max_chars: u32, max_texts: u32) -> Result<Input, ApiEr
             Ok(Input::One(text))
         }
         (None, Some(raw)) => {
-            let texts: Vec<Box<RawValue>> = serde_json::from_str(raw.get())
+            let texts: Vec<Box<RawValue>> = serde_json::from_str(raw)
                 .map_err(|_| ApiError::field("texts", "must be a list of strings"))?;
             if texts.len() > max_texts as usize {
                 return Err(ApiError::field(
@@ -255,5 +254,15 @@ mod tests {
             }
         }
         assert!(matches!(parse(b"{", 10, 3), Err(ApiError::BadRequest(_))));
+        for twice in [
+            &br#"{"text":"good","text":"awful"}"#[..],
+            br#"{"texts":["a"],"texts":["b"]}"#,
+        ] {
+            assert!(
+                matches!(parse(twice, 10, 3), Err(ApiError::BadRequest(_))),
+                "{}",
+                String::from_utf8_lossy(twice)
+            );
+        }
     }
 }

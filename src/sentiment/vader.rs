@@ -473,20 +473,58 @@ fn negation_check(valence: f64, lower: &[Cow<str>], start_i: usize, i: usize) ->
     valence
 }
 
-/// The reference's "but" rule, quirks included: for each position it looks up the
-/// *first* entry equal to the current value (`list.index`) and scales that one.
+/// The reference's "but" rule, quirks included: for each position `k` it looks up the
+/// *first* entry equal to the current value (`list.index`) and scales that one — which
+/// is not always `k`. The reference rescans the list for every word, quadratic in the
+/// text's length (380 texts of 10,000 characters took seconds); this keeps, for every
+/// value, the positions that currently hold it, so each lookup is a map access and the
+/// whole rule O(n log n), with exactly the reference's results.
 fn but_check(lower: &[Cow<str>], sentiments: &mut [f64]) {
     let Some(bi) = lower.iter().position(|w| w == "but") else {
         return;
     };
+    scale_around_but(sentiments, bi, &mut 0);
+}
+
+/// Equal values share a key (`-0.0` is `0.0`, as `==` says; NaN never occurs: every
+/// valence is a finite sum of finite lexicon values).
+fn value_key(value: f64) -> u64 {
+    if value == 0.0 { 0 } else { value.to_bits() }
+}
+
+/// The rule's loop, counting its steps in `work` (for the test that it stays linear).
+fn scale_around_but(sentiments: &mut [f64], bi: usize, work: &mut usize) {
+    use std::collections::{BTreeSet, HashMap};
+    // Positions already visited, by current value. Position `k` itself holds its
+    // original value when its turn comes (only earlier positions change before it),
+    // so the first equal entry is the smallest visited position holding that value,
+    // or `k` itself.
+    let mut holding: HashMap<u64, BTreeSet<usize>> = HashMap::new();
     for k in 0..sentiments.len() {
         let sentiment = sentiments[k];
-        let si = sentiments.iter().position(|s| *s == sentiment).unwrap_or(k);
-        if si < bi {
-            sentiments[si] = sentiment * 0.5;
-        } else if si > bi {
-            sentiments[si] = sentiment * 1.5;
+        let key = value_key(sentiment);
+        let si = holding
+            .get(&key)
+            .and_then(|positions| positions.first().copied())
+            .unwrap_or(k);
+        *work += 1;
+        if si == bi {
+            // The reference leaves the "but" position as it is.
+            holding.entry(key).or_default().insert(k);
+            continue;
         }
+        let scaled = sentiment * if si < bi { 0.5 } else { 1.5 };
+        if si != k {
+            // `si` moves from `sentiment` to `scaled`; `k` joins with its own value.
+            if let Some(positions) = holding.get_mut(&key) {
+                positions.remove(&si);
+            }
+            holding.entry(value_key(scaled)).or_default().insert(si);
+            holding.entry(key).or_default().insert(k);
+        } else {
+            holding.entry(value_key(scaled)).or_default().insert(k);
+        }
+        sentiments[si] = scaled;
     }
 }
 
@@ -703,5 +741,62 @@ mod tests {
         assert_eq!(py_strip("\u{1f} a \u{3000}"), "a");
         assert_eq!(py_round(0.125, 2), 0.12);
         assert_eq!(py_round(0.375, 2), 0.38);
+    }
+
+    /// The reference's rule as written (`list.index` per word), to compare against.
+    fn but_rule_as_the_reference_writes_it(sentiments: &mut [f64], bi: usize) {
+        for k in 0..sentiments.len() {
+            let sentiment = sentiments[k];
+            let si = sentiments.iter().position(|s| *s == sentiment).unwrap_or(k);
+            if si < bi {
+                sentiments[si] = sentiment * 0.5;
+            } else if si > bi {
+                sentiments[si] = sentiment * 1.5;
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_but_rule_equals_the_reference_loop(
+            values in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(0.0f64),
+                    proptest::strategy::Just(-0.0f64),
+                    proptest::strategy::Just(1.5f64),
+                    proptest::strategy::Just(0.75f64),
+                    proptest::strategy::Just(2.25f64),
+                    proptest::strategy::Just(-1.9f64),
+                    -4.0f64..4.0,
+                ],
+                0..60,
+            ),
+            but in 0usize..60,
+        ) {
+            let bi = but.min(values.len().saturating_sub(1));
+            let mut expected = values.clone();
+            but_rule_as_the_reference_writes_it(&mut expected, bi);
+            let mut found = values.clone();
+            scale_around_but(&mut found, bi, &mut 0);
+            proptest::prop_assert_eq!(
+                found.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                expected.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            );
+        }
+    }
+
+    #[test]
+    fn the_but_rule_does_one_step_per_word() {
+        // The report's text: 3332 emoticons of one valence, then "but".
+        for words in [1_000usize, 10_000, 100_000] {
+            let mut sentiments = vec![1.5f64; words];
+            let mut work = 0;
+            scale_around_but(&mut sentiments, words - 1, &mut work);
+            assert_eq!(work, words, "one lookup per word");
+        }
+        let model = Vader::new();
+        let text = format!("{}but", ":) ".repeat(3332));
+        let scores = model.polarity_scores(&text);
+        assert!(scores.compound > 0.99);
     }
 }

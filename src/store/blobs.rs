@@ -155,6 +155,12 @@ impl Blobs {
         Path::from(format!("thumbnails/{}/{id}.jpg", Self::shard(id)))
     }
 
+    /// Where a thumbnail that could not be made records why: `thumbnails/XY/ID.failed`.
+    /// Kept beside the thumbnail it replaces, so the failure is paid for once.
+    pub fn thumbnail_failure_key(id: ImageId) -> Path {
+        Path::from(format!("thumbnails/{}/{id}.failed", Self::shard(id)))
+    }
+
     fn shard(id: ImageId) -> String {
         let text = id.to_string();
         text[text.len() - 2..].to_owned()
@@ -319,7 +325,10 @@ impl Blobs {
                     continue;
                 }
                 let name = entry.location.filename().unwrap_or_default();
-                let id = name.strip_suffix(".jpg").unwrap_or(name);
+                let id = name
+                    .strip_suffix(".jpg")
+                    .or_else(|| name.strip_suffix(".failed"))
+                    .unwrap_or(name);
                 let orphan = match ImageId::parse(id) {
                     // A spooled upload being replayed has its objects before its record.
                     Some(id) if spooled(id) => false,

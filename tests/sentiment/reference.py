@@ -83,7 +83,21 @@ def token():
     return rng.choice([rng.choice(words) + rng.choice(emojis), rng.choice(emojis) + rng.choice(words)])
 
 
+def repeated_with_but():
+    """A few sentiment words repeated many times around one "but": equal valences
+    everywhere, which is where the reference's "but" rule (list.index of the first equal
+    value) differs most from a per-position rule."""
+    pool = [rng.choice(words + emoticons) for _ in range(rng.randint(1, 3))]
+    count = rng.randint(5, 300)
+    parts = [rng.choice(pool) for _ in range(count)]
+    parts.insert(rng.randint(0, count), rng.choice(["but", "BUT", "But"]))
+    return " ".join(parts)
+
+
 def text():
+    roll = rng.random()
+    if roll < 0.05:
+        return repeated_with_but()
     roll = rng.random()
     if roll < 0.01:
         return ""
