@@ -41,13 +41,32 @@ for name in "POST /upload" "POST /predict" "POST /items" "GET /items/{id}" "PUT 
 done
 
 echo "--- the same scenario without the token: its writes must be refused (and counted as failures)"
-if "$LOADTEST" --host "http://127.0.0.1:$PORT" --users 2 --increase-rate 2 --run-time 2s \
+# Twelve users: one of each weighted kind at least (6 browse, 3 predict, 2 item lives,
+# 1 upload), so every kind of request is sent.
+if "$LOADTEST" --host "http://127.0.0.1:$PORT" --users 12 --increase-rate 12 --run-time 3s \
     --quiet >"$WORK/goose-unauthorised.txt" 2>&1; then
   echo "writes without a token succeeded against a pier that requires one" >&2
   exit 1
 fi
-grep -q "401" "$WORK/goose-unauthorised.txt" || { cat "$WORK/goose-unauthorised.txt" >&2; echo "expected 401 answers" >&2; exit 1; }
-echo "without the token: writes answered 401, the scenario exited non-zero as it should"
+# goose's status-code table, one row per request kind: "NAME | N [STATUS], M [STATUS]".
+# Writes must have been answered 401 and nothing else; reads and predictions (which
+# change nothing, so stay public) 200 and nothing else.
+sed -n '/Status codes/,/Aggregated/p' "$WORK/goose-unauthorised.txt" | grep '|' | grep -v 'Status codes\|Aggregated' \
+  >"$WORK/statuses.txt" || true
+check_statuses() { # pattern expected what
+  local rows
+  rows=$(grep -E "^ *($1)" "$WORK/statuses.txt" || true)
+  if [ -z "$rows" ]; then
+    cat "$WORK/goose-unauthorised.txt" >&2; echo "no $3 were sent without the token" >&2; exit 1
+  fi
+  if echo "$rows" | sed 's/.*|//' | grep -o '\[[0-9]*\]' | grep -v "^\[$2\]$" >/dev/null; then
+    echo "$rows" >&2; echo "$3 without the token were answered other than $2" >&2; exit 1
+  fi
+}
+check_statuses 'POST /upload|POST /items|PUT /items|DELETE /items|DELETE /image' 401 writes
+check_statuses 'GET |POST /predict' 200 "reads and predictions"
+cat "$WORK/statuses.txt"
+echo "without the token: every write answered 401, every read and prediction 200; the scenario exited non-zero as it should"
 if grep -q '"level":"ERROR"' "$WORK/pier.log"; then
   grep '"level":"ERROR"' "$WORK/pier.log" | sed -n '1,20p' >&2
   echo "pier logged errors under the load test" >&2

@@ -52,6 +52,30 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo; echo "FAILED in stage: $STAGE (see the output above for the reason)" >&2' ERR
 
+# Runs `cargo test ARGS -- FILTERS` and fails unless it passed exactly the tests those
+# filters select (libtest's --list with the same filters), and at least MIN of them: a
+# filter that selects nothing, or a test binary that quietly runs fewer, is a failure.
+# Usage: counted_cargo_test MIN LABEL CARGO_ARGS... -- FILTERS...
+counted_cargo_test() {
+  local min="$1" label="$2"; shift 2
+  local cargo_args=() filters=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do cargo_args+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  filters=("$@")
+  local listed log passed
+  listed=$(cargo test --locked "${cargo_args[@]}" -- "${filters[@]}" --list 2>/dev/null | grep -c ': test$' || true)
+  log="$WORK/cargo-test-$label.log"
+  cargo test --locked "${cargo_args[@]}" -- "${filters[@]}" 2>&1 | tee "$log"
+  passed=$(grep -o 'test result: ok\. [0-9]* passed' "$log" | awk '{s+=$4} END {print s+0}')
+  echo "$label: $passed passed of $listed selected (at least $min expected)"
+  if [ "$listed" -lt "$min" ] || [ "$passed" -ne "$listed" ]; then
+    echo "$label ran $passed of $listed selected tests, expected all of at least $min" >&2
+    return 1
+  fi
+  TOTAL_PASSED=$((TOTAL_PASSED + passed))
+}
+TOTAL_PASSED=0
+
 stage() {
   STAGE="$1"
   echo
@@ -124,7 +148,7 @@ stage "lint (cargo clippy --all-targets -- -D warnings)"
 cargo clippy --all-targets --locked -- -D warnings
 
 stage "unit and integration tests (cargo test)"
-cargo test --locked --all-targets 2>&1 | tee "$WORK/cargo-test.log"
+counted_cargo_test 175 all-targets --all-targets --
 
 # The same API suite (and the SIGKILL-during-500-uploads test) against the shared
 # backends a fleet uses. The tests of one backend's own behaviour (its outages, the
@@ -134,10 +158,9 @@ stage "API suite on PostgreSQL + S3 and on PostgreSQL + S3 + DynamoDB"
 start_shared_servers
 for backend in postgres-s3 postgres-s3-dynamodb; do
   echo "--- PIER_TEST_BACKEND=$backend"
-  PIER_TEST_BACKEND="$backend" cargo test --locked --test api --test crash -- \
+  PIER_TEST_BACKEND="$backend" counted_cargo_test 66 "$backend" --test api --test crash -- \
     --skip postgres:: --skip s3:: --skip dynamodb:: --skip outage:: \
-    --skip sigkill_during_writes --skip sigkill_while_uploads 2>&1 \
-    | tee -a "$WORK/cargo-test.log"
+    --skip sigkill_during_writes --skip sigkill_while_uploads
 done
 
 stage "dependency policy (cargo deny: licences, bans, sources; deny.toml)"
@@ -208,8 +231,6 @@ wait_background "$FUZZ_BUILD_PID" "$WORK/fuzz-build.log" "the fuzz targets' buil
 scripts/fuzz.sh
 
 STAGE="done"
-PASSED=$(grep -o '[0-9]* passed;' "$WORK/cargo-test.log" | awk '{s+=$1} END {print s+0}')
-FAILED=$(grep -o '[0-9]* failed;' "$WORK/cargo-test.log" | awk '{s+=$1} END {print s+0}')
 echo
 echo "==> all stages passed (format, lint, dependency policy, cargo test, backend matrix, infrastructure, observability, containers, schemathesis, load-test scenario, fuzzing)"
-echo "cargo-test: $PASSED passed, $FAILED failed"
+echo "cargo-test: $TOTAL_PASSED passed, each run compared with the tests its filters select"

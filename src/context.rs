@@ -82,7 +82,7 @@ pub struct Shared {
     pub limits: Limits,
     /// Set on SIGTERM while the drain delay runs: readiness answers 503 so that traffic
     /// moves elsewhere while in-flight and late requests are still served.
-    pub draining: std::sync::atomic::AtomicBool,
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
     /// When the process started serving, for `uptime_seconds`.
     pub started: Instant,
     /// Renders `/metrics`.

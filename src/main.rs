@@ -130,8 +130,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .await?;
             bar.finish();
             println!(
-                "copied {} objects ({} bytes), {} already there",
-                summary.copied, summary.bytes, summary.skipped
+                "copied {} objects ({} bytes), {} already there, {} damaged copies replaced",
+                summary.copied, summary.bytes, summary.skipped, summary.repaired
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -43,6 +43,10 @@ pub struct RequestPolicy {
     pub max_in_flight: usize,
     /// Requests being served now (for shedding; the gauge is for people).
     pub in_flight: AtomicUsize,
+    /// Set while the replica drains before shutting down: every answer then closes its
+    /// connection, so keep-alive clients reconnect (and re-resolve, to a replica that is
+    /// staying) before the listener closes, instead of sending into a closing socket.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl RequestPolicy {
@@ -54,6 +58,7 @@ impl RequestPolicy {
             rate_limits: RateLimits::new(0, 0, Default::default()),
             max_in_flight: usize::MAX,
             in_flight: AtomicUsize::new(0),
+            draining: Arc::default(),
         }
     }
 }
@@ -70,6 +75,14 @@ impl Drop for InFlight<'_> {
 /// The most of a refused request's body read (for at most 5 s) before the 401 is sent,
 /// so a browser still uploading gets the answer instead of a connection reset.
 const REFUSED_BODY_DRAIN_BYTES: usize = 64 << 20;
+
+/// POSTs that change nothing (SPEC §2: `/predict` only scores text), so they stay
+/// public when writes need a token.
+pub const PUBLIC_POSTS: &[&str] = &["/predict"];
+
+fn changes_nothing(path: &str) -> bool {
+    PUBLIC_POSTS.contains(&path)
+}
 
 /// Serves one request through the router with everything above around it.
 pub async fn around_request(
@@ -164,6 +177,9 @@ pub async fn around_request(
     headers
         .entry(header::REFERRER_POLICY)
         .or_insert(HeaderValue::from_static("no-referrer"));
+    if policy.draining.load(Ordering::Relaxed) {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     response
 }
 
@@ -207,7 +223,7 @@ fn retry_later(status: StatusCode, detail: &str, wait: Duration) -> Response {
 /// The 401 for a write without a valid token, or `None` when the request may proceed.
 fn unauthorized(policy: &RequestPolicy, request: &Request) -> Option<Response> {
     let tokens = policy.tokens.as_ref()?;
-    if !is_write(request.method()) {
+    if !is_write(request.method()) || changes_nothing(request.uri().path()) {
         return None;
     }
     let authorization = request

@@ -101,7 +101,7 @@ impl Application {
                 max_predict_bytes: settings.max_predict_bytes,
                 writes_need_token: tokens.is_some(),
             },
-            draining: std::sync::atomic::AtomicBool::new(false),
+            draining: Arc::default(),
             started: Instant::now(),
             metrics: telemetry::metrics_handle(),
         });
@@ -115,6 +115,7 @@ impl Application {
                     settings.trusted_proxies.clone(),
                 ),
                 max_in_flight: settings.max_in_flight as usize,
+                draining: context.draining.clone(),
                 ..RequestPolicy::with_deadline(settings.request_timeout)
             },
         );
@@ -317,19 +318,27 @@ fn with_layers(router: Router, policy: RequestPolicy) -> Router {
 
 async fn sweep_orphans_periodically(ctx: ApiContext) {
     loop {
-        let spool = ctx.spool.clone();
-        let spooled = move |id| spool.as_ref().is_some_and(|s| s.holds(id));
-        match ctx
-            .blobs
-            .sweep_orphans(ctx.images.as_ref(), &spooled, ORPHAN_GRACE)
-            .await
-        {
+        match sweep_orphans_once(&ctx, ORPHAN_GRACE).await {
             Ok(0) => {}
             Ok(removed) => tracing::info!(removed, "removed orphaned objects"),
             Err(error) => tracing::warn!(%error, "orphan sweep failed; retrying later"),
         }
         tokio::time::sleep(SWEEP_EVERY).await;
     }
+}
+
+/// One pass of the orphan sweep as the server runs it: objects older than `grace` with
+/// no metadata are removed, except those of uploads the spool still holds (its replay
+/// writes an object before its record). Public for the tests of that exception.
+pub async fn sweep_orphans_once(
+    ctx: &ApiContext,
+    grace: Duration,
+) -> Result<usize, crate::error::ApiError> {
+    let spool = ctx.spool.clone();
+    let spooled = move |id| spool.as_ref().is_some_and(|s| s.holds(id));
+    ctx.blobs
+        .sweep_orphans(ctx.images.as_ref(), &spooled, grace)
+        .await
 }
 
 /// Completes on SIGTERM (containers, orchestrators) or SIGINT (Ctrl-C).

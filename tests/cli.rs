@@ -214,7 +214,7 @@ fn migrate_store_copies_resumably() {
     let second = run();
     assert!(
         String::from_utf8_lossy(&second.stdout)
-            .contains("copied 0 objects (0 bytes), 2 already there")
+            .contains("copied 0 objects (0 bytes), 2 already there, 0 damaged copies replaced")
     );
     let bad = pier(dir.path())
         .args(["migrate-store", "--from", "ftp://x", "--to", "file://to"])
@@ -388,5 +388,73 @@ fn an_https_otlp_endpoint_is_refused_with_a_reason() {
     assert!(
         stderr.contains("otel-exporter-otlp-endpoint") && stderr.contains("https is not supported"),
         "{stderr}"
+    );
+}
+
+/// One plain HTTP/1.1 GET on a fresh connection: the status and the whole answer, or
+/// `None` while nothing listens yet.
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let status = answer.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, answer))
+}
+
+/// `pier_ready` on a process of its own (the API tests share one metrics recorder, so
+/// they cannot tell whose readiness it is): 1 for a ready replica, 0 for one whose
+/// database does not answer, which also answers readiness 503 with `Retry-After`.
+#[test]
+fn pier_ready_says_whether_this_replica_is_ready() {
+    let ready_value = |extra: &[(&str, String)]| -> (f64, u16, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut command = pier(dir.path());
+        command
+            .env("PIER_ADDR", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (name, value) in extra {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().unwrap();
+        let started = Instant::now();
+        while http_get(port, "/health").is_none() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "pier did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let (ready_status, ready) = http_get(port, "/health/ready").unwrap();
+        let (_, metrics) = http_get(port, "/metrics").unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        let value = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix("pier_ready "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no pier_ready in /metrics:\n{metrics}"));
+        (value, ready_status, ready)
+    };
+    let (value, status, _) = ready_value(&[]);
+    assert_eq!((value, status), (1.0, 200));
+    // A PostgreSQL server where nothing listens (pier starts and retries; an S3 outage
+    // would only make it degraded, still ready: uploads go to the spool).
+    let (value, status, answer) = ready_value(&[(
+        "DATABASE_URL",
+        format!("postgres://pier:pier@127.0.0.1:{}/pier", free_port()),
+    )]);
+    assert_eq!((value, status), (0.0, 503), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("\r\nretry-after: "),
+        "{answer}"
     );
 }

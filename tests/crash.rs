@@ -41,13 +41,48 @@ fn start_with(dir: &std::path::Path, port: u16, env: &[(String, String)]) -> Chi
     panic!("pier did not start listening");
 }
 
-/// The body of a 201 answer; `None` once the server is gone (or answers anything else).
-async fn acknowledged(request: reqwest::RequestBuilder) -> Option<Value> {
-    let response = request.send().await.ok()?;
-    if response.status() != 201 {
-        return None;
+/// What became of one write.
+enum Answer {
+    /// 201 with its whole body.
+    Acknowledged(Value),
+    /// 201, but the crash cut the body off: acknowledged all the same, only its id is
+    /// unknown, so the test finds it by content after the restart.
+    AcknowledgedCutOff,
+    /// Any other status: before a crash nothing may be refused, so this fails the test.
+    Refused(String),
+    /// No answer: the server was gone.
+    Gone,
+}
+
+async fn answer(request: reqwest::RequestBuilder) -> Answer {
+    let Ok(response) = request.send().await else {
+        return Answer::Gone;
+    };
+    let status = response.status();
+    let body = response.bytes().await;
+    if status != 201 {
+        let text = body.map(|b| String::from_utf8_lossy(&b).into_owned());
+        return Answer::Refused(format!("{status}: {}", text.unwrap_or_default()));
     }
-    response.json().await.ok()
+    match body.ok().and_then(|b| serde_json::from_slice(&b).ok()) {
+        Some(value) => Answer::Acknowledged(value),
+        None => Answer::AcknowledgedCutOff,
+    }
+}
+
+/// Everything the writers saw, shared between them.
+#[derive(Default)]
+struct Seen {
+    /// (id, SHA-256) of each acknowledged upload.
+    images: Vec<(String, String)>,
+    /// SHA-256 of uploads acknowledged with a cut-off body.
+    images_cut_off: Vec<String>,
+    /// Ids of acknowledged items.
+    items: Vec<i64>,
+    /// Names of items acknowledged with a cut-off body.
+    items_cut_off: Vec<String>,
+    /// Every non-201 answer: must stay empty.
+    refused: Vec<String>,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,13 +96,11 @@ async fn sigkill_during_writes_loses_nothing_acknowledged() {
     let mut child = start(dir.path(), port);
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    let acked_images: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
-    let acked_items: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let seen: Arc<Mutex<Seen>> = Arc::default();
 
     let mut writers = Vec::new();
     for worker in 0..6u32 {
-        let (client, base) = (client.clone(), base.clone());
-        let (acked_images, acked_items) = (acked_images.clone(), acked_items.clone());
+        let (client, base, seen) = (client.clone(), base.clone(), seen.clone());
         writers.push(tokio::spawn(async move {
             for n in 0..10_000u32 {
                 let bytes = if n % 3 == 0 {
@@ -75,30 +108,44 @@ async fn sigkill_during_writes_loses_nothing_acknowledged() {
                 } else {
                     encode(Format::Png, 16 + n % 50, 16)
                 };
+                let sha = hex::encode(Sha256::digest(&bytes));
                 let form = reqwest::multipart::Form::new().part(
                     "file",
                     reqwest::multipart::Part::bytes(bytes.clone()).file_name("c.png"),
                 );
-                let Some(body) =
-                    acknowledged(client.post(format!("{base}/upload")).multipart(form)).await
-                else {
-                    return;
-                };
-                let id = body["images"][0]["id"].as_str().unwrap().to_owned();
-                acked_images
-                    .lock()
-                    .unwrap()
-                    .push((id, hex::encode(Sha256::digest(&bytes))));
-                let json = serde_json::json!({"name": format!("w{worker}-{n}"), "price": 1.25});
-                let Some(item) =
-                    acknowledged(client.post(format!("{base}/items")).json(&json)).await
-                else {
-                    return;
-                };
-                acked_items
-                    .lock()
-                    .unwrap()
-                    .push(item["id"].as_i64().unwrap());
+                match answer(client.post(format!("{base}/upload")).multipart(form)).await {
+                    Answer::Acknowledged(body) => {
+                        let id = body["images"][0]["id"].as_str().unwrap().to_owned();
+                        seen.lock().unwrap().images.push((id, sha));
+                    }
+                    Answer::AcknowledgedCutOff => {
+                        seen.lock().unwrap().images_cut_off.push(sha);
+                        return;
+                    }
+                    Answer::Refused(what) => {
+                        seen.lock().unwrap().refused.push(what);
+                        return;
+                    }
+                    Answer::Gone => return,
+                }
+                let name = format!("w{worker}-{n}");
+                let json = serde_json::json!({"name": name, "price": 1.25});
+                match answer(client.post(format!("{base}/items")).json(&json)).await {
+                    Answer::Acknowledged(item) => seen
+                        .lock()
+                        .unwrap()
+                        .items
+                        .push(item["id"].as_i64().unwrap()),
+                    Answer::AcknowledgedCutOff => {
+                        seen.lock().unwrap().items_cut_off.push(name);
+                        return;
+                    }
+                    Answer::Refused(what) => {
+                        seen.lock().unwrap().refused.push(what);
+                        return;
+                    }
+                    Answer::Gone => return,
+                }
             }
         }));
     }
@@ -106,10 +153,15 @@ async fn sigkill_during_writes_loses_nothing_acknowledged() {
     child.kill().expect("SIGKILL"); // no shutdown, no flush: a crash
     child.wait().unwrap();
     for writer in writers {
-        let _ = writer.await;
+        writer.await.unwrap();
     }
-    let acked_images = acked_images.lock().unwrap().clone();
-    let acked_items = acked_items.lock().unwrap().clone();
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+    assert!(
+        seen.refused.is_empty(),
+        "writes were refused before the crash: {:?}",
+        seen.refused
+    );
+    let (acked_images, acked_items) = (seen.images.clone(), seen.items.clone());
     assert!(
         acked_images.len() >= 10,
         "the load ran long enough to matter ({} uploads)",
@@ -164,7 +216,50 @@ async fn sigkill_during_writes_loses_nothing_acknowledged() {
             None => break,
         }
     }
-    assert!(listed.len() >= acked_images.len());
+    assert!(listed.len() >= acked_images.len() + seen.images_cut_off.len());
+    for sha in &seen.images_cut_off {
+        assert!(
+            listed.iter().any(|image| image["sha256"] == sha.as_str()),
+            "an upload acknowledged with a cut-off body ({sha}) is there after the crash"
+        );
+    }
+    for name in &seen.items_cut_off {
+        let page: Value = client
+            .get(format!("{base}/items?limit=1000"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        // Items are created in order; a cut-off one is among the newest.
+        let mut found = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["name"] == name.as_str());
+        let mut after = page["next"].as_i64();
+        while !found && let Some(next) = after {
+            let page: Value = client
+                .get(format!("{base}/items?limit=1000&after={next}"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            found = page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["name"] == name.as_str());
+            after = page["next"].as_i64();
+        }
+        assert!(
+            found,
+            "item {name}, acknowledged with a cut-off body, is there"
+        );
+    }
     for image in &listed {
         let bytes = client
             .get(format!("{base}{}", image["url"].as_str().unwrap()))
@@ -267,62 +362,72 @@ async fn create_table(endpoint: &str, name: &str) {
 }
 
 /// Sends `count` uploads at once and SIGKILLs pier once `kill_after` of them have been
-/// acknowledged (or 20 s have passed). Returns the acknowledged (id, sha256) pairs.
+/// acknowledged (or 20 s have passed). Returns the acknowledged (id, sha256) pairs and
+/// the SHA-256 of those acknowledged with a body the crash cut off.
 async fn crash_during_concurrent_uploads(
     child: &mut Child,
     base: &str,
     count: u32,
     kill_after: usize,
-) -> Vec<(String, String)> {
+) -> (Vec<(String, String)>, Vec<String>) {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         .build()
         .unwrap();
-    let acked: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let seen: Arc<Mutex<Seen>> = Arc::default();
     let mut uploads = Vec::new();
     for n in 0..count {
-        let (client, base, acked) = (client.clone(), base.to_owned(), acked.clone());
+        let (client, base, seen) = (client.clone(), base.to_owned(), seen.clone());
         uploads.push(tokio::spawn(async move {
             let bytes = if n % 5 == 0 {
                 noisy_png(90, 90, n)
             } else {
                 encode(Format::Png, 16 + n % 40, 16)
             };
+            let sha = hex::encode(Sha256::digest(&bytes));
             let form = reqwest::multipart::Form::new().part(
                 "file",
                 reqwest::multipart::Part::bytes(bytes.clone()).file_name(format!("u{n}.png")),
             );
-            if let Some(body) =
-                acknowledged(client.post(format!("{base}/upload")).multipart(form)).await
-            {
-                let id = body["images"][0]["id"].as_str().unwrap().to_owned();
-                acked
-                    .lock()
-                    .unwrap()
-                    .push((id, hex::encode(Sha256::digest(&bytes))));
+            match answer(client.post(format!("{base}/upload")).multipart(form)).await {
+                Answer::Acknowledged(body) => {
+                    let id = body["images"][0]["id"].as_str().unwrap().to_owned();
+                    seen.lock().unwrap().images.push((id, sha));
+                }
+                Answer::AcknowledgedCutOff => seen.lock().unwrap().images_cut_off.push(sha),
+                Answer::Refused(what) => seen.lock().unwrap().refused.push(what),
+                Answer::Gone => {}
             }
         }));
     }
     let started = Instant::now();
-    while acked.lock().unwrap().len() < kill_after && started.elapsed() < Duration::from_secs(20) {
+    while seen.lock().unwrap().images.len() < kill_after
+        && started.elapsed() < Duration::from_secs(20)
+    {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     child.kill().expect("SIGKILL"); // mid-stream: no shutdown, no flush
     child.wait().unwrap();
     for upload in uploads {
-        let _ = upload.await;
+        upload.await.unwrap();
     }
-    let acked = acked.lock().unwrap().clone();
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
     assert!(
-        acked.len() >= kill_after && acked.len() < count as usize,
-        "the crash came in the middle of the uploads ({} of {count} acknowledged)",
-        acked.len()
+        seen.refused.is_empty(),
+        "uploads were refused before the crash: {:?}",
+        seen.refused
     );
-    acked
+    let acked = seen.images.len() + seen.images_cut_off.len();
+    assert!(
+        acked >= kill_after && acked < count as usize,
+        "the crash came in the middle of the uploads ({acked} of {count} acknowledged)"
+    );
+    (seen.images, seen.images_cut_off)
 }
 
-/// Every acknowledged upload is served whole, and every listed image is whole.
-async fn assert_intact(base: &str, acked: &[(String, String)]) {
+/// Every acknowledged upload is served whole (those whose answer was cut off are found
+/// by content), and every listed image is whole.
+async fn assert_intact(base: &str, (acked, cut_off): &(Vec<(String, String)>, Vec<String>)) {
     let client = reqwest::Client::new();
     for (id, sha) in acked {
         let response = client
@@ -350,7 +455,13 @@ async fn assert_intact(base: &str, acked: &[(String, String)]) {
         .await
         .unwrap();
     let listed = page["images"].as_array().unwrap();
-    assert!(listed.len() >= acked.len());
+    assert!(listed.len() >= acked.len() + cut_off.len());
+    for sha in cut_off {
+        assert!(
+            listed.iter().any(|image| image["sha256"] == sha.as_str()),
+            "an upload acknowledged with a cut-off body ({sha}) survived the crash"
+        );
+    }
     for image in listed {
         let bytes = client
             .get(format!("{base}{}", image["url"].as_str().unwrap()))
@@ -437,7 +548,7 @@ async fn sigkill_while_uploads_go_to_the_spool_loses_nothing() {
     )
     .unwrap();
     use pier::store::ImageMetaStore;
-    for (id, sha) in &acked {
+    for (id, sha) in &acked.0 {
         let id = pier::domain::ImageId::parse(id).unwrap();
         let record = table
             .get(id)

@@ -85,7 +85,7 @@ pub fn openapi_document(limits: &Limits) -> Value {
 }
 
 /// With `PIER_API_TOKENS` set: the `bearer` security scheme, required (with its 401
-/// answer) on every POST, PUT, PATCH and DELETE. Without it the document declares no
+/// answer) on every POST, PUT, PATCH and DELETE but `/predict`, which changes nothing. Without it the document declares no
 /// scheme, since none is enforced.
 fn require_bearer_on_writes(doc: &mut Value) {
     doc["components"]["securitySchemes"]["bearer"] = json!({
@@ -99,7 +99,10 @@ fn require_bearer_on_writes(doc: &mut Value) {
         "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } },
     });
     if let Some(paths) = doc["paths"].as_object_mut() {
-        for item in paths.values_mut() {
+        for (path, item) in paths.iter_mut() {
+            if crate::middleware::PUBLIC_POSTS.contains(&path.as_str()) {
+                continue;
+            }
             for method in ["post", "put", "patch", "delete"] {
                 if let Some(operation) = item.get_mut(method).and_then(Value::as_object_mut) {
                     operation.insert("security".into(), json!([{ "bearer": [] }]));

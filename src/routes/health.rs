@@ -95,9 +95,10 @@ pub async fn ready(State(ctx): State<ApiContext>) -> Response {
         "checks": checks,
     });
     let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    // Like every 503: when to ask again (probes answer within 2 s each).
+    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
     response
 }
 

@@ -356,15 +356,25 @@ fn chrono_cutoff(grace: Duration) -> i64 {
     now.saturating_sub(grace).as_secs() as i64
 }
 
-/// Local uploads are staged as `KEY#N` and renamed into place; a crash mid-write leaves
-/// the staging file, which no listing shows. Remove those older than `grace`.
+/// Local uploads are staged as `KEY#N` beside their key (`images/XY/ID#N`) and renamed
+/// into place; a crash mid-write leaves the staging file, which no listing shows. Remove
+/// those older than `grace`, in the shard directories as well as at the top.
 fn sweep_staging_files(root: &std::path::Path, grace: Duration) -> usize {
-    let mut removed = 0;
-    for dir in ["images", "thumbnails"] {
-        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
-            continue;
+    fn sweep_dir(dir: &std::path::Path, grace: Duration, depth: u8) -> usize {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return 0;
         };
+        let mut removed = 0;
         for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                if depth > 0 {
+                    removed += sweep_dir(&entry.path(), grace, depth - 1);
+                }
+                continue;
+            }
             let is_staging = entry.file_name().to_string_lossy().contains('#');
             let old = entry
                 .metadata()
@@ -376,8 +386,12 @@ fn sweep_staging_files(root: &std::path::Path, grace: Duration) -> usize {
                 removed += 1;
             }
         }
+        removed
     }
-    removed
+    ["images", "thumbnails"]
+        .iter()
+        .map(|dir| sweep_dir(&root.join(dir), grace, 1))
+        .sum()
 }
 
 /// Largest object kept in the read cache.

@@ -72,7 +72,7 @@ async fn writes_without_a_valid_token_are_refused_and_change_nothing() {
             "a token is echoed: {problem}"
         );
     }
-    // Uploads, replacements, deletions and predictions are writes too.
+    // Uploads, replacements and deletions are writes too.
     assert_problem(upload(&app, None).await, 401).await;
     for response in [
         app.client
@@ -82,15 +82,15 @@ async fn writes_without_a_valid_token_are_refused_and_change_nothing() {
             .await
             .unwrap(),
         app.client.delete(app.url("/items/1")).send().await.unwrap(),
-        app.client
-            .post(app.url("/predict"))
-            .json(&json!({"text": "good"}))
-            .send()
-            .await
-            .unwrap(),
     ] {
         assert_problem(response, 401).await;
     }
+    // A prediction changes nothing: it stays public (SPEC §2), and the document says so.
+    let predicted = app.post_json("/predict", &json!({"text": "good"})).await;
+    assert_eq!(predicted.status(), 200);
+    let doc: Value = app.get("/openapi.json").await.json().await.unwrap();
+    assert!(doc["paths"]["/predict"]["post"]["security"].is_null());
+    assert!(doc["paths"]["/items"]["post"]["security"].is_array());
     // Nothing was written.
     let items: Value = app.get("/items").await.json().await.unwrap();
     assert_eq!(items["items"].as_array().unwrap().len(), 0, "{items}");

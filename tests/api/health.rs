@@ -35,15 +35,60 @@ async fn readiness_reports_each_dependency_and_503s_when_one_is_down() {
     assert_eq!(body["checks"]["storage"]["status"], "up");
     // Liveness stays green: the process is fine, only a dependency is not.
     assert_eq!(app.get("/health").await.status(), 200);
-    // Endpoints that need the database answer 503 problem+json, not 500.
-    let problem = assert_problem(app.get("/items").await, 503).await;
+    // Endpoints that need the database answer 503 problem+json, not 500, and say when
+    // to come back.
+    let items = app.get("/items").await;
+    let retry: u64 = items.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .expect("Retry-After in seconds");
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    let problem = assert_problem(items, 503).await;
     assert!(problem["detail"].as_str().unwrap().contains("database"));
-    assert_problem(app.post_json("/items", &json!({"name": "x"})).await, 503).await;
+    let write = app.post_json("/items", &json!({"name": "x"})).await;
+    assert!(write.headers().contains_key("retry-after"));
+    assert_problem(write, 503).await;
+}
+
+/// The value of one series (`name{labels}` exactly as exported), 0 when it is absent.
+/// The recorder is global to this test binary, so tests read a series before and after
+/// what they do and compare: other tests only ever add to counters.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let (name, value) = line.rsplit_once(' ')?;
+            (name == series).then(|| value.parse().ok()).flatten()
+        })
+        .unwrap_or(0.0)
 }
 
 #[tokio::test]
 async fn metrics_use_route_templates_and_spec_names() {
     let app = spawn_app().await;
+    let counted = [
+        (
+            r#"http_requests_total{method="GET",route="/items/{id}",status="200"}"#,
+            1.0,
+        ),
+        (
+            r#"http_requests_total{method="GET",route="/items/{id}",status="404"}"#,
+            1.0,
+        ),
+        (
+            r#"http_requests_total{method="POST",route="/items",status="201"}"#,
+            1.0,
+        ),
+        (
+            r#"http_request_duration_seconds_count{method="GET",route="/items/{id}"}"#,
+            2.0,
+        ),
+        (r#"uploads_total{result="accepted"}"#, 1.0),
+        (r#"uploads_total{result="rejected"}"#, 1.0),
+        ("upload_bytes_total", 1.0),
+    ];
+    let before = app.get("/metrics").await.text().await.unwrap();
     let item: Value = app.create_item(&json!({"name": "m"})).await;
     app.get(&format!("/items/{}", item["id"])).await;
     app.get("/items/987654321").await;
@@ -61,52 +106,65 @@ async fn metrics_use_route_templates_and_spec_names() {
             .unwrap()
             .starts_with("text/plain")
     );
-    let text = response.text().await.unwrap();
-    for expected in [
-        r#"http_requests_total{method="GET",route="/items/{id}",status="200"}"#,
-        r#"http_requests_total{method="GET",route="/items/{id}",status="404"}"#,
-        r#"http_requests_total{method="POST",route="/items",status="201"}"#,
-        r#"http_request_duration_seconds_bucket{method="GET",route="/items/{id}",le="0.005"}"#,
+    let after = response.text().await.unwrap();
+    for (series, at_least) in counted {
+        let grew = sample(&after, series) - sample(&before, series);
+        assert!(
+            grew >= at_least,
+            "{series} grew by {grew}, expected {at_least}"
+        );
+    }
+    for present in [
         "http_requests_in_flight",
         r#"db_pool_connections{state="idle"}"#,
         r#"db_pool_connections{state="active"}"#,
-        r#"uploads_total{result="accepted"}"#,
-        r#"uploads_total{result="rejected"}"#,
-        "upload_bytes_total",
         "spool_pending",
     ] {
-        assert!(text.contains(expected), "missing {expected}");
+        assert!(after.contains(present), "missing {present}");
     }
     assert!(
-        !text.contains("/items/987654321"),
+        !after.contains("/items/987654321"),
         "raw paths never become labels"
     );
 }
 
-/// Process and build series, the limits alerts compare them with, and readiness as a
-/// series: what deploy/observability/rules/alerts.yml reads.
+/// Process and build series, the limits alerts compare them with: what
+/// deploy/observability/rules/alerts.yml reads. (`pier_ready`'s meaning is checked on
+/// the real binary in tests/cli.rs: the recorder here is shared with tests that close
+/// their database.)
 #[tokio::test]
-async fn metrics_carry_process_limits_build_and_readiness() {
+async fn metrics_carry_process_limits_and_build() {
     let app = spawn_app().await;
     let text = app.get("/metrics").await.text().await.unwrap();
-    let value = |name: &str| -> f64 {
+    let value = |text: &str, name: &str| -> f64 {
         text.lines()
             .find(|line| line.starts_with(name) && !line.starts_with('#'))
             .and_then(|line| line.rsplit(' ').next())
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("no sample of {name} in /metrics"))
     };
-    assert!(value("process_resident_memory_bytes") > 1e6);
-    assert!(value("process_open_fds") >= 3.0);
-    assert!(value("process_start_time_seconds") > 1.7e9);
-    assert!(value("process_cpu_seconds_total") >= 0.0);
-    assert!(value("pier_cpu_limit_cores") > 0.0);
-    assert!(value("pier_memory_limit_bytes") > value("process_resident_memory_bytes"));
-    // The recorder is global to this test binary, where another test closes its
-    // database: only the series' presence is checked here; its meaning is checked by
-    // the live Prometheus stage of the test command (separate processes).
-    assert!([0.0, 1.0].contains(&value("pier_ready")));
-    assert!(value(r#"db_pool_connections{state="max"}"#) >= 1.0);
+    assert!(value(&text, "process_resident_memory_bytes") > 1e6);
+    assert!(value(&text, "process_open_fds") >= 3.0);
+    assert!(value(&text, "process_start_time_seconds") > 1.7e9);
+    assert!(value(&text, "pier_cpu_limit_cores") > 0.0);
+    assert!(
+        value(&text, "pier_memory_limit_bytes") > value(&text, "process_resident_memory_bytes")
+    );
+    assert!(value(&text, r#"db_pool_connections{state="max"}"#) >= 1.0);
+    // CPU time is the process's (a counter of whole seconds): 1.5 s of work shows up.
+    let cpu_before = value(&text, "process_cpu_seconds_total");
+    tokio::task::spawn_blocking(|| {
+        let started = std::time::Instant::now();
+        let mut x = 0u64;
+        while started.elapsed() < std::time::Duration::from_millis(1500) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+    })
+    .await
+    .unwrap();
+    let later = app.get("/metrics").await.text().await.unwrap();
+    let spent = value(&later, "process_cpu_seconds_total") - cpu_before;
+    assert!(spent >= 1.0, "process_cpu_seconds_total grew by {spent}");
     let build = format!(
         r#"pier_build_info{{version="{}",git_sha="{}"}} 1"#,
         env!("CARGO_PKG_VERSION"),

@@ -22,6 +22,8 @@ use tokio::sync::oneshot;
 /// A running app and what a test needs to talk to it.
 pub struct TestApp {
     pub address: String,
+    /// The settings it runs with (the backends of `PIER_TEST_BACKEND`).
+    pub settings: Settings,
     pub client: Client,
     pub context: ApiContext,
     pub storage_dir: PathBuf,
@@ -140,6 +142,7 @@ async fn spawn_on(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestA
     adjust(&mut settings);
     pier::telemetry::init_logging(settings.log_format);
     let app = Application::build(&settings).await.expect("the app builds");
+    let settings = settings.clone();
     let address = format!("http://127.0.0.1:{}", app.port());
     let context = app.context().clone();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -148,6 +151,7 @@ async fn spawn_on(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestA
     }));
     TestApp {
         address,
+        settings,
         client: Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -258,6 +262,33 @@ impl TestApp {
             "{name} came back changed"
         );
         id
+    }
+
+    /// Deletes an object straight from the backend, behind pier's back (and its cache's):
+    /// what an operator, a lifecycle rule or a lost disk does.
+    pub async fn remove_object_behind_pier(&self, key: &object_store::path::Path) {
+        match &self.settings.storage {
+            StorageUrl::File(dir) => std::fs::remove_file(dir.join(key.as_ref()))
+                .expect("the object is a file in the storage directory"),
+            StorageUrl::S3 { bucket, prefix } => {
+                use object_store::ObjectStoreExt;
+                let store = object_store::aws::AmazonS3Builder::new()
+                    .with_endpoint(self.settings.aws.endpoint_url.clone().unwrap())
+                    .with_allow_http(true)
+                    .with_bucket_name(bucket)
+                    .with_region("us-east-1")
+                    .with_access_key_id("testing")
+                    .with_secret_access_key("testing")
+                    .build()
+                    .unwrap();
+                let full = match prefix {
+                    Some(prefix) => object_store::path::Path::from(format!("{prefix}/{key}")),
+                    None => key.clone(),
+                };
+                store.delete(&full).await.expect("the object is deleted");
+            }
+            StorageUrl::Memory => panic!("memory storage has no behind"),
+        }
     }
 
     /// Everything an upload can leave behind: every object in the store, the local

@@ -480,52 +480,58 @@ async fn unknown_image_ids_of_every_shape_are_404() {
 
 #[tokio::test]
 async fn orphans_from_a_crash_are_swept_and_live_objects_kept() {
-    let app = spawn_local_app_with(|_| {}).await; // local disk is what it tests
+    let app = spawn_app().await;
     let live = app
         .upload_ok(&[("live.png", encode(Format::Png, 5, 5))])
         .await
         .remove(0);
-    // What a crash between "object durable" and "metadata committed" leaves behind.
+    app.get(&format!("/image/{live}/thumbnail")).await;
+    // What a crash between "object durable" and "metadata committed" leaves behind:
+    // an original and a thumbnail of an image that has no record.
     let orphan = ImageId::generate();
-    app.context
-        .blobs
-        .put_bytes(&Blobs::image_key(orphan), encode(Format::Png, 5, 5).into())
-        .await
-        .unwrap();
-    let staging = app
-        .storage_dir
-        .join("images")
-        .join(format!("{}#1", ImageId::generate()));
-    std::fs::write(&staging, b"half an upload").unwrap();
+    for key in [Blobs::image_key(orphan), Blobs::thumbnail_key(orphan)] {
+        app.context
+            .blobs
+            .put_bytes(&key, encode(Format::Png, 5, 5).into())
+            .await
+            .unwrap();
+    }
     assert_problem(app.get(&format!("/image/{orphan}")).await, 404).await; // never visible
 
     // Within the grace period nothing is touched (an upload may still be committing).
-    let removed = app
-        .context
-        .blobs
-        .sweep_orphans(
-            app.context.images.as_ref(),
-            &|_| false,
-            Duration::from_secs(3600),
-        )
-        .await
-        .unwrap();
-    assert_eq!(removed, 0);
-    let removed = app
-        .context
-        .blobs
-        .sweep_orphans(app.context.images.as_ref(), &|_| false, Duration::ZERO)
-        .await
-        .unwrap();
-    assert_eq!(removed, 2);
-    assert!(!staging.exists());
-    assert_eq!(app.stored_objects().await.len(), 1);
+    let sweep = |grace| pier::startup::sweep_orphans_once(&app.context, grace);
+    assert_eq!(sweep(Duration::from_secs(3600)).await.unwrap(), 0);
+    assert_eq!(sweep(Duration::ZERO).await.unwrap(), 2);
+    let left: Vec<String> = app.stored_objects().await;
+    assert_eq!(left.len(), 2, "the live image and its thumbnail: {left:?}");
+    assert!(left.iter().all(|key| key.contains(&live)));
     assert_eq!(app.get(&format!("/image/{live}")).await.status(), 200);
+    assert_eq!(
+        app.get(&format!("/image/{live}/thumbnail")).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn staging_files_of_interrupted_local_writes_are_swept() {
+    let app = spawn_local_app_with(|_| {}).await; // local disk's own staging files
+    // Where object_store stages a write: beside the key, in its shard directory.
+    let id = ImageId::generate();
+    let key = app.storage_dir.join(Blobs::image_key(id).as_ref());
+    let staging = key.with_file_name(format!("{id}#1"));
+    std::fs::create_dir_all(staging.parent().unwrap()).unwrap();
+    std::fs::write(&staging, b"half an upload").unwrap();
+    let sweep = |grace| pier::startup::sweep_orphans_once(&app.context, grace);
+    assert_eq!(sweep(Duration::from_secs(3600)).await.unwrap(), 0);
+    assert!(staging.exists());
+    assert_eq!(sweep(Duration::ZERO).await.unwrap(), 1);
+    assert!(!staging.exists());
 }
 
 #[tokio::test]
 async fn memory_storage_works_for_fast_tests() {
-    let app = spawn_local_app_with(|s| s.storage = pier::config::StorageUrl::Memory).await;
+    // With the database and metadata of every backend.
+    let app = spawn_app_with(|s| s.storage = pier::config::StorageUrl::Memory).await;
     let body: Value = app
         .upload(&[("m.gif", encode(Format::Gif, 9, 9))])
         .await
@@ -549,21 +555,56 @@ async fn memory_storage_works_for_fast_tests() {
 #[tokio::test]
 async fn uploads_beyond_the_concurrency_bound_wait_their_turn() {
     let app = spawn_app_with(|s| s.max_concurrent_uploads = 1).await;
+    // One upload takes the only slot and sends half its file, then waits.
+    let png = encode(Format::Png, 30, 30);
+    let (half, rest) = png.split_at(png.len() / 2);
+    let mut first =
+        b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"slow.png\"\r\n\r\n"
+            .to_vec();
+    first.extend_from_slice(half);
+    let mut last = rest.to_vec();
+    last.extend_from_slice(b"\r\n--B--\r\n");
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
+    let body = futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|chunk| (chunk, receiver))
+    });
+    let slow = tokio::spawn(
+        app.client
+            .post(app.url("/upload"))
+            .header("content-type", "multipart/form-data; boundary=B")
+            .body(reqwest::Body::wrap_stream(body))
+            .send(),
+    );
+    sender.send(Ok(first)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Others wait, unread, for the slot: none is answered while it is held.
     let app = &app;
-    let uploads = (0..6).map(|n| async move {
+    let waiting = futures::future::join_all((0..3).map(|n| async move {
         let name = format!("{n}.png");
         app.upload(&[(name.as_str(), encode(Format::Png, 30, 30))])
             .await
             .status()
-    });
-    let statuses: Vec<_> = futures::future::join_all(uploads).await;
+    }));
+    tokio::pin!(waiting);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(700), &mut waiting)
+            .await
+            .is_err(),
+        "an upload was served while the only slot was taken"
+    );
+    assert_eq!(image_count(app).await, 0);
+    // The slot's holder finishes: everyone gets their turn.
+    sender.send(Ok(last)).await.unwrap();
+    drop(sender);
+    assert_eq!(slow.await.unwrap().unwrap().status(), 201);
+    let statuses = waiting.await;
     assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
-    assert_eq!(image_count(app).await, 6);
+    assert_eq!(image_count(app).await, 4);
 }
 
 #[tokio::test]
 async fn small_images_are_served_from_the_cache_until_deleted() {
-    let app = spawn_local_app_with(|_| {}).await; // local disk is what it tests
+    let app = spawn_app().await;
     let bytes = noisy_png(40, 40, 5);
     let id = app.upload_ok(&[("c.png", bytes.clone())]).await.remove(0);
     let path = format!("/image/{id}");
@@ -571,12 +612,9 @@ async fn small_images_are_served_from_the_cache_until_deleted() {
         app.get(&path).await.bytes().await.unwrap().as_ref(),
         bytes.as_slice()
     );
-    // Take the file away behind pier's back: the cached copy still answers, ranges too.
-    std::fs::remove_file(
-        app.storage_dir
-            .join(Blobs::image_key(ImageId::parse(&id).unwrap()).as_ref()),
-    )
-    .unwrap();
+    // Take the object away behind pier's back: the cached copy still answers, ranges too.
+    app.remove_object_behind_pier(&Blobs::image_key(ImageId::parse(&id).unwrap()))
+        .await;
     assert_eq!(
         app.get(&path).await.bytes().await.unwrap().as_ref(),
         bytes.as_slice()

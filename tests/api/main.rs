@@ -2,9 +2,12 @@
 
 mod abuse;
 mod auth;
+#[path = "../support/crafted.rs"]
+mod crafted;
 mod docs;
 mod dynamodb;
 mod errors;
+mod hardening;
 mod health;
 mod helpers;
 mod images;

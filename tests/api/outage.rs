@@ -296,3 +296,71 @@ async fn a_hung_backend_is_given_up_on_and_the_upload_answers_within_10_s() {
     wait_until_drained(&app).await;
     assert_all_remote(&moto, "hung", &acknowledged).await;
 }
+
+/// The orphan sweep against a replay caught between "object written" and "record
+/// written": the spooled image's object has no metadata yet and must survive, while a
+/// true orphan beside it goes.
+#[tokio::test]
+async fn the_orphan_sweep_keeps_what_the_spool_is_replaying() {
+    let moto = Moto::start();
+    let mut gate = Gate::open_to(moto.port()).await;
+    create_backends(&moto, "sweep").await;
+    let app = spawn_local_app_with(|s| remote(s, &gate.endpoint(), "sweep")).await;
+    gate.close().await;
+    let (spooled, _) = upload(&app, 7).await;
+    let spool = app
+        .context
+        .spool
+        .clone()
+        .expect("remote backends have a spool");
+    let id = ImageId::parse(&spooled.id).unwrap();
+    // Hold the replay off, then bring the backends back.
+    let paused = spool.pause_replay().await;
+    gate.open().await;
+    assert!(spool.holds(id), "the upload is still the spool's");
+    // What the replay does first: the object, before the record.
+    let bytes = app
+        .get(&format!("/image/{}", spooled.id))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    app.context
+        .blobs
+        .put_bytes(&Blobs::image_key(id), bytes)
+        .await
+        .unwrap();
+    let orphan = ImageId::generate();
+    app.context
+        .blobs
+        .put_bytes(
+            &Blobs::image_key(orphan),
+            b"left by a crash".to_vec().into(),
+        )
+        .await
+        .unwrap();
+    let removed = pier::startup::sweep_orphans_once(&app.context, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(removed, 1, "only the true orphan goes");
+    assert!(
+        app.context
+            .blobs
+            .size_of(&Blobs::image_key(id))
+            .await
+            .unwrap()
+            .is_some(),
+        "the spooled upload's object survives the sweep"
+    );
+    assert!(
+        app.context
+            .blobs
+            .size_of(&Blobs::image_key(orphan))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    drop(paused);
+    wait_until_drained(&app).await;
+    assert_all_remote(&moto, "sweep", &[spooled]).await;
+}

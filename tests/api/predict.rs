@@ -127,13 +127,23 @@ async fn model_info_and_metrics() {
     assert_eq!(info["lexicon_size"], 7506);
     assert_eq!(info["positive_threshold"], 0.05);
     assert_eq!(info["negative_threshold"], -0.05);
-    app.post_json("/predict", &json!({"texts": ["good", "bad", "table"]}))
-        .await;
-    let metrics = app.get("/metrics").await.text().await.unwrap();
-    for label in ["positive", "negative", "neutral"] {
-        assert!(
-            metrics.contains(&format!("predictions_total{{label=\"{label}\"}}")),
-            "{label}"
-        );
+    // The recorder is shared by this test binary: compare before and after.
+    let count = |text: &str, label: &str| -> f64 {
+        let series = format!("predictions_total{{label=\"{label}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(series.as_str()))
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let before = app.get("/metrics").await.text().await.unwrap();
+    app.post_json(
+        "/predict",
+        &json!({"texts": ["good", "bad", "table", "great"]}),
+    )
+    .await;
+    let after = app.get("/metrics").await.text().await.unwrap();
+    for (label, at_least) in [("positive", 2.0), ("negative", 1.0), ("neutral", 1.0)] {
+        let grew = count(&after, label) - count(&before, label);
+        assert!(grew >= at_least, "{label} grew by {grew}");
     }
 }

@@ -112,8 +112,29 @@ async fn a_large_upload_streams_as_a_multipart_upload() {
     let moto = Moto::start();
     let app = app_on_s3(&moto, "large").await;
     let big = noisy_png(1500, 1500, 8); // ~6.5 MB: more than one 5 MiB part
-    assert!(big.len() > 5 * 1024 * 1024);
-    app.round_trip("big.png", &big).await;
+    assert!(big.len() > 5 * 1024 * 1024 && big.len() < 10 * 1024 * 1024);
+    let id = app.round_trip("big.png", &big).await;
+    // Read straight from the bucket: a multipart upload's ETag is the MD5 of its parts'
+    // MD5s followed by `-N`, N the number of parts (a single PUT has a plain MD5).
+    use object_store::ObjectStoreExt;
+    let bucket = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(moto.endpoint())
+        .with_allow_http(true)
+        .with_bucket_name("large")
+        .with_region("us-east-1")
+        .with_access_key_id("testing")
+        .with_secret_access_key("testing")
+        .build()
+        .unwrap();
+    let key = Blobs::image_key(pier::domain::ImageId::parse(&id).unwrap());
+    let full_key = object_store::path::Path::from(format!("pier/test/{}", key.as_ref()));
+    let meta = bucket.head(&full_key).await.unwrap();
+    let etag = meta.e_tag.expect("S3 gives every object an ETag");
+    assert!(
+        etag.trim_matches('"').ends_with("-2"),
+        "a 6.5 MB object is stored in two parts, ETag {etag}"
+    );
+    assert_eq!(meta.size, big.len() as u64);
 }
 
 #[tokio::test]

@@ -86,7 +86,12 @@ async fn shutdown_gives_up_after_the_deadline() {
 #[tokio::test]
 async fn during_the_drain_delay_readiness_fails_but_requests_are_served() {
     let mut app = spawn_app_with(|s| s.drain_delay = Duration::from_millis(800)).await;
-    assert_eq!(app.get("/health/ready").await.status(), 200);
+    let ready = app.get("/health/ready").await;
+    assert_eq!(ready.status(), 200);
+    assert!(
+        !ready.headers().contains_key("connection"),
+        "keep-alive before the drain"
+    );
     let started = Instant::now();
     app.stop.take().unwrap().send(()).unwrap();
     tokio::time::sleep(Duration::from_millis(150)).await;
@@ -104,6 +109,11 @@ async fn during_the_drain_delay_readiness_fails_but_requests_are_served() {
         .await
         .unwrap();
     assert_eq!(item.status(), 201);
+    // Each answer while draining closes its connection, so keep-alive clients reconnect
+    // (to a replica that is staying) before the listener closes.
+    assert_eq!(item.headers()["connection"], "close");
+    let before = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(before.headers()["connection"], "close");
     let served = app.served.take().unwrap();
     tokio::time::timeout(Duration::from_secs(5), served)
         .await

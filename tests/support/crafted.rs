@@ -366,3 +366,51 @@ pub fn webp_animated(width: u32, height: u32, frames: u32) -> Vec<u8> {
          save = dict(format='WEBP', save_all=True, append_images=frames[1:], duration=100, quality=80)"
     ))
 }
+
+/// A PNG of the given chunks (signature and CRCs added).
+pub fn png_with(chunks: &[(&[u8; 4], Vec<u8>)]) -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    for (kind, data) in chunks {
+        png_chunk(&mut out, kind, data);
+    }
+    out
+}
+
+/// The data of an IHDR chunk.
+pub fn ihdr(width: u32, height: u32, depth: u8, color: u8) -> Vec<u8> {
+    let mut data = Vec::new();
+    data.extend_from_slice(&width.to_be_bytes());
+    data.extend_from_slice(&height.to_be_bytes());
+    data.extend_from_slice(&[depth, color, 0, 0, 0]);
+    data
+}
+
+/// The data of an APNG frame control chunk.
+pub fn fctl(width: u32, height: u32, x: u32, y: u32) -> Vec<u8> {
+    let mut data = vec![0, 0, 0, 0];
+    for value in [width, height, x, y] {
+        data.extend_from_slice(&value.to_be_bytes());
+    }
+    data.extend_from_slice(&[0, 1, 0, 10, 0, 0]);
+    data
+}
+
+/// A GIF with a two-colour global table and these frames (left, top, width, height),
+/// each with a token LZW stream.
+pub fn gif_with(screen: (u16, u16), frames: &[(u16, u16, u16, u16)]) -> Vec<u8> {
+    let mut out = b"GIF89a".to_vec();
+    out.extend_from_slice(&screen.0.to_le_bytes());
+    out.extend_from_slice(&screen.1.to_le_bytes());
+    out.extend_from_slice(&[0x80, 0, 0]);
+    out.extend_from_slice(&[0, 0, 0, 255, 255, 255]);
+    for &(left, top, width, height) in frames {
+        out.push(0x2C);
+        for value in [left, top, width, height] {
+            out.extend_from_slice(&value.to_le_bytes());
+        }
+        out.push(0);
+        out.extend_from_slice(&[2, 2, 0x4C, 0x01, 0]);
+    }
+    out.push(0x3B);
+    out
+}

@@ -7,7 +7,7 @@ use crate::test_images::{Format, encode};
 #[path = "../../../tests/support/crafted.rs"]
 mod crafted;
 
-use crafted::Jpeg;
+use crafted::{Jpeg, fctl, gif_with, ihdr, png_with};
 use jpeg_encoder::SamplingFactor;
 
 const MIB: u64 = 1 << 20;
@@ -192,31 +192,6 @@ fn a_jpeg_header_past_a_mebibyte_is_refused() {
     );
 }
 
-fn png_with(chunks: &[(&[u8; 4], Vec<u8>)]) -> Vec<u8> {
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    for (kind, data) in chunks {
-        crafted::png_chunk(&mut out, kind, data);
-    }
-    out
-}
-
-fn ihdr(width: u32, height: u32, depth: u8, color: u8) -> Vec<u8> {
-    let mut data = Vec::new();
-    data.extend_from_slice(&width.to_be_bytes());
-    data.extend_from_slice(&height.to_be_bytes());
-    data.extend_from_slice(&[depth, color, 0, 0, 0]);
-    data
-}
-
-fn fctl(width: u32, height: u32, x: u32, y: u32) -> Vec<u8> {
-    let mut data = vec![0, 0, 0, 0];
-    for value in [width, height, x, y] {
-        data.extend_from_slice(&value.to_be_bytes());
-    }
-    data.extend_from_slice(&[0, 1, 0, 10, 0, 0]);
-    data
-}
-
 #[test]
 fn png_structure() {
     let idat = vec![0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01];
@@ -285,24 +260,6 @@ fn a_16_bit_png_costs_8_bits_a_sample_to_decode() {
         "{}",
         layout.decode_bytes()
     );
-}
-
-fn gif_with(screen: (u16, u16), frames: &[(u16, u16, u16, u16)]) -> Vec<u8> {
-    let mut out = b"GIF89a".to_vec();
-    out.extend_from_slice(&screen.0.to_le_bytes());
-    out.extend_from_slice(&screen.1.to_le_bytes());
-    out.extend_from_slice(&[0x80, 0, 0]);
-    out.extend_from_slice(&[0, 0, 0, 255, 255, 255]);
-    for &(left, top, width, height) in frames {
-        out.push(0x2C);
-        for value in [left, top, width, height] {
-            out.extend_from_slice(&value.to_le_bytes());
-        }
-        out.push(0);
-        out.extend_from_slice(&[2, 2, 0x4C, 0x01, 0]);
-    }
-    out.push(0x3B);
-    out
 }
 
 #[test]
