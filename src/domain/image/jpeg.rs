@@ -351,12 +351,15 @@ impl Walker for JpegWalker {
 /// it sees the same frame: same size, same component count, same coding. Called with
 /// the bytes up to the end of the first scan header.
 pub fn agrees_with_decoder(header: &[u8], frame: &JpegFrame) -> Result<(), ImageRejection> {
-    use zune_core::{bytestream::ZCursor, options::DecoderOptions};
+    use zune_core::options::DecoderOptions;
     let options = DecoderOptions::default()
         .set_strict_mode(true)
         .set_max_width(usize::from(u16::MAX))
         .set_max_height(usize::from(u16::MAX));
-    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(header), options);
+    // The same reader type as the thumbnail decode: one copy of the decoder in the binary.
+    let far = std::time::Instant::now() + std::time::Duration::from_secs(3600);
+    let reader = super::deadline::DeadlineReader::new(header, far);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(reader, options);
     let disagree = |what: &str| {
         ImageRejection::Malformed(format!(
             "the JPEG header is ambiguous: the decoder reads {what} differently"

@@ -3,6 +3,7 @@
 //! client file names reduced to a safe display name.
 
 pub mod cost;
+pub mod deadline;
 pub mod gif;
 pub mod jpeg;
 pub mod png;
