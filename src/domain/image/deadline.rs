@@ -79,4 +79,3 @@ impl Seek for DeadlineReader<'_> {
         self.cursor.seek(position)
     }
 }
-
