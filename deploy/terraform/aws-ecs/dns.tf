@@ -25,10 +25,18 @@ resource "aws_route53_record" "validation" {
   allow_overwrite = true
 }
 
+# ACM validates by looking the record up in public DNS: it only succeeds when the zone
+# is delegated to Route 53 (the registrar's NS records are the zone's). Without that it
+# would wait 75 minutes (the provider's default); 15 are plenty for a delegated zone,
+# and the error then points at deploy/README.md#https-with-your-domain.
 resource "aws_acm_certificate_validation" "pier" {
   count                   = local.https ? 1 : 0
   certificate_arn         = aws_acm_certificate.pier[0].arn
   validation_record_fqdns = [for r in aws_route53_record.validation : r.fqdn]
+
+  timeouts {
+    create = "15m"
+  }
 }
 
 resource "aws_route53_record" "pier" {

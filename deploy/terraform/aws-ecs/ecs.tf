@@ -123,3 +123,12 @@ resource "aws_ecs_service" "pier" {
 
   depends_on = [aws_lb_listener.http_forward, aws_lb_listener.https, aws_iam_role_policy.execution]
 }
+
+# The released image tag, as every stack keeps it: its history is the release history
+# (deploy/scripts/deploy --rollback releases the one before the current).
+resource "aws_ssm_parameter" "image_tag" {
+  #checkov:skip=CKV2_AWS_34:an image tag, not a secret
+  name  = "/${var.name}/image-tag"
+  type  = "String"
+  value = var.image_tag
+}

@@ -17,88 +17,29 @@ resource "aws_sns_topic_subscription" "email" {
   endpoint  = var.alarm_email
 }
 
-locals {
-  alb_dimensions = {
-    LoadBalancer = aws_lb.pier.arn_suffix
-  }
-  target_dimensions = {
-    LoadBalancer = aws_lb.pier.arn_suffix
-    TargetGroup  = aws_lb_target_group.pier.arn_suffix
-  }
-  alarm_actions = [aws_sns_topic.alarms.arn]
+module "alarms" {
+  source                   = "../modules/alb-alarms"
+  name                     = var.name
+  load_balancer_arn_suffix = aws_lb.pier.arn_suffix
+  target_group_arn_suffix  = aws_lb_target_group.pier.arn_suffix
+  alarm_topic_arn          = aws_sns_topic.alarms.arn
+  targets                  = "tasks"
+  error_percent            = var.alarm_5xx_percent
+  p95_seconds              = var.alarm_p95_seconds
 }
 
-# 5xx answered by pier as a share of all requests, per minute, for 5 minutes.
-resource "aws_cloudwatch_metric_alarm" "error_rate" {
-  alarm_name          = "${var.name}-5xx-rate"
-  alarm_description   = "More than ${var.alarm_5xx_percent}% of requests got a 5xx for 5 minutes. Runbook: deploy/terraform/README.md#alarms"
-  comparison_operator = "GreaterThanThreshold"
-  evaluation_periods  = 5
-  threshold           = var.alarm_5xx_percent
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-
-  metric_query {
-    id          = "rate"
-    expression  = "100 * errors / MAX([requests, 1])"
-    label       = "5xx percent"
-    return_data = true
-  }
-
-  metric_query {
-    id = "errors"
-    metric {
-      namespace   = "AWS/ApplicationELB"
-      metric_name = "HTTPCode_Target_5XX_Count"
-      dimensions  = local.alb_dimensions
-      period      = 60
-      stat        = "Sum"
-    }
-  }
-
-  metric_query {
-    id = "requests"
-    metric {
-      namespace   = "AWS/ApplicationELB"
-      metric_name = "RequestCount"
-      dimensions  = local.alb_dimensions
-      period      = 60
-      stat        = "Sum"
-    }
-  }
+# The alarms that moved into the shared module keep their state (and their names).
+moved {
+  from = aws_cloudwatch_metric_alarm.error_rate
+  to   = module.alarms.aws_cloudwatch_metric_alarm.error_rate
 }
-
-resource "aws_cloudwatch_metric_alarm" "latency_p95" {
-  alarm_name          = "${var.name}-p95-latency"
-  alarm_description   = "p95 response time above ${var.alarm_p95_seconds}s for 10 minutes. Runbook: deploy/terraform/README.md#alarms"
-  namespace           = "AWS/ApplicationELB"
-  metric_name         = "TargetResponseTime"
-  dimensions          = local.alb_dimensions
-  extended_statistic  = "p95"
-  period              = 60
-  evaluation_periods  = 10
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.alarm_p95_seconds
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
+moved {
+  from = aws_cloudwatch_metric_alarm.latency_p95
+  to   = module.alarms.aws_cloudwatch_metric_alarm.latency_p95
 }
-
-resource "aws_cloudwatch_metric_alarm" "unhealthy_hosts" {
-  alarm_name          = "${var.name}-unhealthy-hosts"
-  alarm_description   = "A task failed the ALB health check for 3 minutes. Runbook: deploy/terraform/README.md#alarms"
-  namespace           = "AWS/ApplicationELB"
-  metric_name         = "UnHealthyHostCount"
-  dimensions          = local.target_dimensions
-  statistic           = "Maximum"
-  period              = 60
-  evaluation_periods  = 3
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
+moved {
+  from = aws_cloudwatch_metric_alarm.unhealthy_hosts
+  to   = module.alarms.aws_cloudwatch_metric_alarm.unhealthy_hosts
 }
 
 resource "aws_cloudwatch_metric_alarm" "cpu_high" {
@@ -113,6 +54,6 @@ resource "aws_cloudwatch_metric_alarm" "cpu_high" {
   comparison_operator = "GreaterThanThreshold"
   threshold           = 85
   treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
 }

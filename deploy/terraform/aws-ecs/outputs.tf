@@ -3,6 +3,26 @@ output "service_url" {
   value       = local.https ? "https://${var.domain_name}" : "http://${aws_lb.pier.dns_name}"
 }
 
+output "alb_dns_name" {
+  description = "The load balancer's DNS name (CNAME your own domain to it, or use service_url)."
+  value       = aws_lb.pier.dns_name
+}
+
+output "region" {
+  description = "The region the stack is in (deploy/scripts/deploy reads it from here)."
+  value       = var.region
+}
+
+output "alarm_names" {
+  description = "The CloudWatch alarms that notify the SNS topic."
+  value       = concat(module.alarms.alarm_names, [aws_cloudwatch_metric_alarm.cpu_high.alarm_name])
+}
+
+output "alarm_topic_arn" {
+  description = "The SNS topic alarms notify (subscribe an email or a pager to it)."
+  value       = aws_sns_topic.alarms.arn
+}
+
 output "ecr_repository_url" {
   description = "Push images here (deploy/scripts/build-and-push does)."
   value       = module.registry.repository_url
@@ -36,4 +56,9 @@ output "api_tokens_secret_arn" {
 output "log_group" {
   description = "CloudWatch log group of pier's JSON logs."
   value       = aws_cloudwatch_log_group.pier.name
+}
+
+output "image_tag_parameter" {
+  description = "SSM parameter holding the released image tag; its history is the release history (deploy --rollback reads it)."
+  value       = aws_ssm_parameter.image_tag.name
 }

@@ -194,7 +194,7 @@ variable "environment" {
 }
 
 variable "api_tokens" {
-  description = "API tokens for writes, stored in Secrets Manager. Empty: set them with `aws secretsmanager put-secret-value` (keeps them out of Terraform state) before the first deploy."
+  description = "API tokens for writes, stored in Secrets Manager (and in Terraform state). Empty (the default): one is generated as a write-only value, never in state; read it with `aws secretsmanager get-secret-value` (deploy/README.md)."
   type        = list(string)
   default     = []
   sensitive   = true

@@ -26,7 +26,13 @@ data "aws_iam_policy_document" "manager" {
   statement {
     sid       = "PublishSwarmJoinParameters"
     actions   = ["ssm:PutParameter"]
-    resources = [aws_ssm_parameter.join_token.arn, aws_ssm_parameter.manager_address.arn]
+    resources = [aws_ssm_parameter.join_token.arn, aws_ssm_parameter.manager_address.arn, aws_ssm_parameter.bootstrap.arn]
+  }
+
+  statement {
+    sid       = "ReadReleasedImageTag"
+    actions   = ["ssm:GetParameter"]
+    resources = [aws_ssm_parameter.image_tag.arn]
   }
 
   statement {

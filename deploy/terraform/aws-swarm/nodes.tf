@@ -3,13 +3,32 @@ data "aws_ssm_parameter" "al2023" {
 }
 
 locals {
-  ami   = nonsensitive(data.aws_ssm_parameter.al2023.value)
-  image = "${module.registry.repository_url}:${var.image_tag}"
+  ami = nonsensitive(data.aws_ssm_parameter.al2023.value)
+
+  # The manager's swarm step (templates/swarm-up.sh.tftpl): in its user data for the
+  # first boot, and sent again by every deploy (deploy/scripts/deploy), so a change of
+  # settings reaches a running manager without replacing it.
+  swarm_up = templatefile("${path.module}/templates/swarm-up.sh.tftpl", {
+    region             = var.region
+    registry           = module.registry.repository_url
+    stack_file_base64  = filebase64("${path.module}/../../swarm/stack.yml")
+    join_token_param   = aws_ssm_parameter.join_token.name
+    manager_addr_param = aws_ssm_parameter.manager_address.name
+    image_tag_param    = aws_ssm_parameter.image_tag.name
+    tokens_secret      = module.api_tokens.secret_arn
+    db_secret          = module.postgres.password_secret_arn
+    db_address         = module.postgres.address
+    storage            = module.data.environment["PIER_STORAGE"]
+    metadata           = lookup(module.data.environment, "PIER_METADATA", "database")
+    drain_manager      = true
+  })
 }
 
 # One manager: keeps the swarm's state and runs no pier tasks (drained). If it is lost,
-# pier's data is not (PostgreSQL, S3); a new manager re-creates the swarm. For a
-# manager quorum, run three (see the README).
+# pier's data is not (PostgreSQL, S3); a new manager re-creates the swarm and the
+# workers rejoin it (templates/worker.sh.tftpl). For a manager quorum, run three (see
+# the README). Nothing in its user data changes with a release: releases go through
+# `docker service update` (deploy/scripts/deploy), never through Terraform replacing it.
 resource "aws_instance" "manager" {
   ami                         = local.ami
   instance_type               = var.manager_instance_type
@@ -19,19 +38,11 @@ resource "aws_instance" "manager" {
   associate_public_ip_address = module.network.workloads_need_public_ip
   monitoring                  = true
   ebs_optimized               = true
-  user_data_replace_on_change = true
   user_data = templatefile("${path.module}/templates/manager.sh.tftpl", {
-    name                = var.name
     region              = var.region
     registry            = module.registry.repository_url
-    image               = local.image
-    stack_file_base64   = filebase64("${path.module}/../../swarm/stack.yml")
-    join_token_param    = aws_ssm_parameter.join_token.name
-    manager_addr_param  = aws_ssm_parameter.manager_address.name
-    tokens_secret       = module.api_tokens.secret_arn
-    db_secret           = module.postgres.password_secret_arn
-    db_address          = module.postgres.address
-    storage             = module.data.environment["PIER_STORAGE"]
+    swarm_up_base64     = base64encode(local.swarm_up)
+    bootstrap_param     = aws_ssm_parameter.bootstrap.name
     replicas_per_worker = var.replicas_per_worker
     min_replicas        = var.min_workers * var.replicas_per_worker
   })
@@ -51,7 +62,9 @@ resource "aws_instance" "manager" {
   tags = { Name = "${var.name}-manager", Role = "swarm-manager" }
 
   lifecycle {
-    ignore_changes = [ami]
+    # A newer AMI does not replace a running manager, nor does a change of its first-boot
+    # script (which only runs at first boot; deploys send the swarm step itself).
+    ignore_changes = [ami, user_data]
   }
 }
 

@@ -3,6 +3,16 @@ output "service_url" {
   value       = "http://${aws_lb.swarm.dns_name}"
 }
 
+output "alb_dns_name" {
+  description = "The load balancer's DNS name (CNAME your own domain to it)."
+  value       = aws_lb.swarm.dns_name
+}
+
+output "region" {
+  description = "The region the stack is in (deploy/scripts/deploy reads it from here)."
+  value       = var.region
+}
+
 output "ecr_repository_url" {
   description = "Push images here (deploy/scripts/build-and-push does)."
   value       = module.registry.repository_url
@@ -13,12 +23,47 @@ output "bucket_name" {
   value       = module.data.bucket_name
 }
 
+output "table_name" {
+  description = "The DynamoDB table of image metadata (null with metadata = \"postgres\")."
+  value       = module.data.table_name
+}
+
 output "manager_instance_id" {
-  description = "For `aws ssm start-session --target` (docker commands run on the manager)."
+  description = "For `aws ssm start-session --target` and the deploy's SSM commands (docker commands run on the manager)."
   value       = aws_instance.manager.id
+}
+
+output "manager_ready_parameter" {
+  description = "SSM parameter the manager sets to its instance id when its first boot is done (the deploy waits for it)."
+  value       = aws_ssm_parameter.bootstrap.name
+}
+
+output "swarm_up_base64" {
+  description = "The manager's swarm step (templates/swarm-up.sh.tftpl, rendered), which every deploy sends before it releases an image."
+  value       = base64encode(local.swarm_up)
 }
 
 output "workers_group" {
   description = "The workers' Auto Scaling group."
   value       = aws_autoscaling_group.workers.name
+}
+
+output "api_tokens_secret_arn" {
+  description = "Secrets Manager secret holding the API tokens (comma-separated)."
+  value       = module.api_tokens.secret_arn
+}
+
+output "alarm_names" {
+  description = "The CloudWatch alarms that notify the SNS topic."
+  value       = module.alarms.alarm_names
+}
+
+output "alarm_topic_arn" {
+  description = "The SNS topic alarms notify (subscribe an email or a pager to it)."
+  value       = aws_sns_topic.alarms.arn
+}
+
+output "image_tag_parameter" {
+  description = "SSM parameter holding the released image tag; its history is the release history (deploy --rollback reads it)."
+  value       = aws_ssm_parameter.image_tag.name
 }

@@ -2,7 +2,7 @@ module "data" {
   source              = "../modules/pier-data"
   bucket_name         = "${var.name}-images-${data.aws_caller_identity.current.account_id}-${var.region}"
   table_name          = "${var.name}-images"
-  create_table        = false # the stack keeps image metadata in PostgreSQL with the items
+  create_table        = var.metadata == "dynamodb"
   force_destroy       = var.force_destroy
   deletion_protection = var.deletion_protection
 }
@@ -48,6 +48,29 @@ resource "aws_ssm_parameter" "join_token" {
 resource "aws_ssm_parameter" "manager_address" {
   #checkov:skip=CKV2_AWS_34:a private IP address and port, not a secret; the join token next to it is a SecureString
   name  = "/${var.name}/swarm/manager-address"
+  type  = "String"
+  value = "pending"
+
+  lifecycle {
+    ignore_changes = [value]
+  }
+}
+
+# The released image tag. A release updates it in place (terraform apply -var
+# image_tag=…) and rolls the service with `docker service update`; a new manager (a new
+# swarm) deploys the stack with it. Never in user data, so a release replaces nothing.
+resource "aws_ssm_parameter" "image_tag" {
+  #checkov:skip=CKV2_AWS_34:an image tag, not a secret
+  name  = "/${var.name}/image-tag"
+  type  = "String"
+  value = var.image_tag
+}
+
+# Written by the manager when its first boot is done (its instance id): deploys wait for
+# it before sending a command, so the first deploy cannot race the instance's setup.
+resource "aws_ssm_parameter" "bootstrap" {
+  #checkov:skip=CKV2_AWS_34:an instance id, not a secret
+  name  = "/${var.name}/swarm/manager-ready"
   type  = "String"
   value = "pending"
 

@@ -81,13 +81,30 @@ variable "scale_in_cpu_percent" {
 }
 
 variable "image_tag" {
-  description = "Tag of the ECR image the stack runs."
+  description = "Tag of the ECR image to release (CI pushes the full commit SHA). Changing it replaces nothing: deploy/scripts/deploy rolls the service with `docker service update`."
   type        = string
   default     = "latest"
 }
 
+variable "metadata" {
+  description = "Where image metadata lives: \"postgres\" (the RDS database that holds the items) or \"dynamodb\" (a table this stack creates)."
+  type        = string
+  default     = "postgres"
+
+  validation {
+    condition     = contains(["postgres", "dynamodb"], var.metadata)
+    error_message = "metadata must be \"postgres\" or \"dynamodb\"."
+  }
+}
+
+variable "alarm_email" {
+  description = "An address the alarms' SNS topic mails (it must confirm the subscription); null: subscribe something yourself."
+  type        = string
+  default     = null
+}
+
 variable "api_tokens" {
-  description = "API tokens for writes (stored in Secrets Manager, then a Swarm secret). Empty: put them there yourself before the manager boots."
+  description = "API tokens for writes, stored in Secrets Manager (and in Terraform state). Empty (the default): one is generated as a write-only value, never in state; read it with `aws secretsmanager get-secret-value` (deploy/README.md)."
   type        = list(string)
   default     = []
   sensitive   = true

@@ -3,7 +3,6 @@
 name                = "pier-test"
 deletion_protection = false
 force_destroy       = true
-api_tokens          = ["test-token-0123456789abcdefghijklmnopqrstuvwxyz"]
 alarm_email         = "oncall@example.com"
 # moto 5.2.5 does not implement Application Auto Scaling's ListTagsForResource, which the
 # provider calls after creating a scalable target: the only resource left out here.

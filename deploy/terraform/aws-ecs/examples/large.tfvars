@@ -1,6 +1,9 @@
-# A larger deployment: 10 tasks of 4 vCPU / 8 GiB at the start, 2-15 under autoscaling,
-# HTTPS on a domain, private tasks behind a NAT gateway, a Multi-AZ database.
-#   terraform apply -var-file=examples/large.tfvars
+# The seed-sized deployment: 10 tasks of 4 vCPU / 8 GiB at the start, 2-15 under
+# autoscaling at 70 % CPU, private tasks behind a NAT gateway, a Multi-AZ database.
+# Needs 60 vCPU of Fargate On-Demand quota at the maximum (15 × 4; the default is 6:
+# ask for more in Service Quotas first).
+#   deploy/scripts/deploy aws-ecs --var-file deploy/terraform/aws-ecs/examples/large.tfvars --tag SHA
+# Every deploy reads this same file, so a deploy never resizes the stack by omission.
 name                = "pier"
 region              = "us-east-1"
 task_cpu            = 4096

@@ -4,7 +4,7 @@ variable "name" {
 }
 
 variable "tokens" {
-  description = "Tokens to store (each >= 32 characters, no comma); empty: set the value outside Terraform."
+  description = "Tokens to store (each >= 32 characters, no comma; they end up in Terraform state). Empty: one is generated, as a write-only value that never reaches the state."
   type        = list(string)
   default     = []
   sensitive   = true

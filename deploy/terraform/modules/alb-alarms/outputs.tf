@@ -1,0 +1,10 @@
+output "alarm_names" {
+  description = "Every alarm this module made."
+  value = [
+    aws_cloudwatch_metric_alarm.no_healthy_target.alarm_name,
+    aws_cloudwatch_metric_alarm.load_balancer_5xx.alarm_name,
+    aws_cloudwatch_metric_alarm.error_rate.alarm_name,
+    aws_cloudwatch_metric_alarm.latency_p95.alarm_name,
+    aws_cloudwatch_metric_alarm.unhealthy_hosts.alarm_name,
+  ]
+}

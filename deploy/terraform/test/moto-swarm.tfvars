@@ -1,0 +1,7 @@
+# Layered over aws-swarm/examples/small.tfvars by the deploy drill (scripts/deploy-drill.sh):
+# a throwaway stack against moto that destroy removes whole.
+name                = "pier-drill-swarm"
+deletion_protection = false
+force_destroy       = true
+metadata            = "dynamodb"
+alarm_email         = "oncall@example.com"

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The swarm manager's step (deploy/terraform/aws-swarm/templates/swarm-up.sh.tftpl),
+# rendered by Terraform and run for real on the test command's private Docker engine
+# (DOCKER_HOST) against moto (PIER_TEST_AWS_ENDPOINT, for SSM Parameter Store and Secrets
+# Manager), as the manager runs it at boot and before every release. It must be safe to
+# run again: the second run neither re-initialises the swarm nor redeploys, duplicates
+# or restarts the service; a changed setting redeploys the stack; and a release made
+# with `docker service update --image` is never undone by it. (The OS set-up of the
+# manager's user data — package installs, units — stays outside: it is shellchecked.)
+# Needs: the image pier:test (scripts/container-test.sh), the aws CLI (AWS_CLI or the
+# one on PATH), terraform (to render the template).
+set -Eeuo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+: "${PIER_TEST_AWS_ENDPOINT:?the URL of moto (scripts/test.sh starts it)}"
+AWS_CLI="${AWS_CLI:-aws}"
+WORK="$(mktemp -d -t pier-swarm-up.XXXXXX)"
+# Names of this run's own (the moto server is shared with other stages).
+P="swarm-up-$$"
+cleanup() {
+  docker stack rm pier >/dev/null 2>&1 || true
+  for _ in $(seq 1 50); do [ -z "$(docker ps -q --filter label=com.docker.stack.namespace=pier)" ] && break; sleep 0.2; done
+  docker swarm leave --force >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+fail() { echo "swarm-up-test: $*" >&2; exit 1; }
+export AWS_ENDPOINT_URL="$PIER_TEST_AWS_ENDPOINT" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
+AWS_BIN="$(dirname "$(command -v "$AWS_CLI")")"
+export PATH="$AWS_BIN:$PATH"
+
+echo "--- render the swarm step with test values (a local image, no ECR, the manager not drained)"
+render() { # storage
+  "$ROOT/scripts/render-user-data.sh" "$WORK/rendered" registry=pier drain_manager=false \
+    tokens_secret=$P/api-tokens db_secret=$P/db db_address=127.0.0.1 \
+    image_tag_param=/$P/image-tag join_token_param=/$P/join-token \
+    manager_addr_param=/$P/manager-address storage="$1" >/dev/null
+}
+render s3://swarm-up-test
+aws secretsmanager create-secret --name $P/api-tokens --secret-string "swarm-up-token-0123456789,second-token-0123456789" >/dev/null
+aws secretsmanager create-secret --name $P/db --secret-string '{"username":"pier","password":"p@ss word"}' >/dev/null
+aws ssm put-parameter --name /$P/image-tag --type String --value test >/dev/null
+docker swarm leave --force >/dev/null 2>&1 || true
+
+run() { PIER_SWARM_ADVERTISE_ADDR=127.0.0.1 PIER_STACK_FILE="$WORK/stack.yml" "$WORK/rendered/swarm-up.sh"; }
+state() {
+  echo "swarm=$(docker info -f '{{.Swarm.Cluster.ID}}')" \
+    "service=$(docker service inspect pier_pier -f '{{.ID}}:{{.Version.Index}}:{{.Spec.TaskTemplate.ContainerSpec.Image}}')" \
+    "services=$(docker service ls -q | wc -l) secrets=$(docker secret ls -q | wc -l)"
+}
+
+echo "--- first run: creates the swarm, the secret and the stack"
+run | tee "$WORK/first.log"
+FIRST="$(state)"; echo "    $FIRST"
+[[ "$FIRST" == *":pier:test services=1 secrets=1" ]] || fail "the first run did not deploy pier:test once: $FIRST"
+[ "$(aws ssm get-parameter --name /$P/manager-address --query Parameter.Value --output text)" = 127.0.0.1:2377 ] \
+  || fail "the manager address is not published"
+TOKEN="$(aws ssm get-parameter --name /$P/join-token --with-decryption --query Parameter.Value --output text)"
+[ "$TOKEN" = "$(docker swarm join-token -q worker)" ] || fail "the published join token is not the swarm's"
+docker service inspect pier_pier -f '{{range .Spec.TaskTemplate.ContainerSpec.Env}}{{println .}}{{end}}' >"$WORK/env"
+grep -qx 'DATABASE_URL=postgres://pier:p%40ss%20word@127.0.0.1:5432/pier?sslmode=require' "$WORK/env" \
+  || { cat "$WORK/env" >&2; fail "the database URL is not built from the secret"; }
+
+echo "--- second run: nothing changes (no new swarm, no redeploy, no restart)"
+run | tee "$WORK/second.log"
+SECOND="$(state)"; echo "    $SECOND"
+[ "$SECOND" = "$FIRST" ] || fail "the second run changed something: $FIRST -> $SECOND"
+grep -q "nothing to do" "$WORK/second.log" || fail "the second run did not say it had nothing to do"
+
+echo "--- a release (docker service update --image) is kept by later runs"
+docker tag pier:test pier:test-v2
+docker service update --detach=true --quiet --image pier:test-v2 pier_pier >/dev/null
+RELEASED="$(state)"
+run >/dev/null
+[ "$(state)" = "$RELEASED" ] || fail "a run after a release changed the service: $RELEASED -> $(state)"
+
+echo "--- a changed setting redeploys the stack, with the released image"
+render s3://swarm-up-test/elsewhere
+run | tee "$WORK/third.log"
+grep -q "deploying the stack" "$WORK/third.log" || fail "a changed setting was not deployed"
+THIRD="$(state)"; echo "    $THIRD"
+[[ "$THIRD" == *":pier:test-v2 services=1 secrets=1" ]] || fail "the redeploy changed the image or duplicated: $THIRD"
+[ "${THIRD%% *}" = "${FIRST%% *}" ] || fail "the swarm was re-initialised"
+docker service inspect pier_pier -f '{{range .Spec.TaskTemplate.ContainerSpec.Env}}{{println .}}{{end}}' \
+  | grep -qx 'PIER_STORAGE=s3://swarm-up-test/elsewhere' || fail "the new setting is not in the service"
+echo "swarm-up test passed: idempotent, keeps releases, applies setting changes"
