@@ -39,6 +39,7 @@ push_image() { # repository-url tag
 
 # The newest SSM command moto recorded for this drill's instance, as JSON (null: none).
 last_command() {
+  [ -n "$INSTANCE" ] || fail "last_command: no instance"
   "$AWS_CLI" ssm list-commands --instance-id "$INSTANCE" --query 'Commands[-1]' --output json
 }
 
@@ -126,7 +127,9 @@ if [ "$WHICH" != ecs ]; then
     || { cat "$DIR/first.log" >&2; fail "the first deploy did not say what it waited for"; }
   INSTANCE="$(tf output -raw "$([ "$STACK" = aws-swarm ] && echo manager_instance_id || echo instance_id)")"
   READY="$(tf output -raw "$([ "$STACK" = aws-swarm ] && echo manager_ready_parameter || echo instance_ready_parameter)")"
-  [ "$(last_command)" = null ] || fail "a command was sent before the instance was ready"
+  [[ "$INSTANCE" == i-* ]] || fail "no instance id in the outputs: '$INSTANCE'"
+  SENT="$(last_command)"   # (set -e: a failing CLI stops the drill here, with its error)
+  [ "$SENT" = null ] || fail "a command was sent before the instance was ready: $SENT"
   # What the instance's user data does at the end of its first boot (moto runs none).
   "$AWS_CLI" ssm put-parameter --name "$READY" --type String --overwrite --value "$INSTANCE" >/dev/null
 else

@@ -18,11 +18,17 @@
    checks (that a release replaces nothing): moto copies a launch template's own tags
    into its launch data as a `launch-template` tag specification (EC2 does not), and it
    drops the description of a rule that references a security group.
+5. moto 5.2.5 gives every RDS instance the same DbiResourceId; the provider reads an
+   instance back by that id, so with two stacks' databases in one moto (the drills run
+   side by side) both applies fail with "couldn't find resource". Here each instance
+   gets an id of its own, as in RDS.
 
 Everything else is moto as it is. Used only by the test command.
 """
 
 import os
+import random
+import string
 import sys
 
 os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
@@ -75,6 +81,19 @@ def modify_security_group_rules(self, group_id, rules):
 
 
 security_groups.SecurityGroupBackend.modify_security_group_rules = modify_security_group_rules
+
+from moto.rds import models as rds_models  # noqa: E402
+
+_db_init = rds_models.DBInstance.__init__
+
+
+def db_init(self, *args, **kwargs):
+    _db_init(self, *args, **kwargs)
+    # The same alphabet and length as RDS's (db- and 26 upper-case letters and digits).
+    self.dbi_resource_id = "db-" + "".join(random.choices(string.ascii_uppercase + string.digits, k=26))
+
+
+rds_models.DBInstance.__init__ = db_init
 
 from moto.ec2.models import launch_templates  # noqa: E402
 

@@ -5,16 +5,14 @@ resource "aws_cloudwatch_log_group" "pier" {
   retention_in_days = var.log_retention_days
 }
 
-resource "aws_sns_topic" "alarms" {
-  name              = "${var.name}-alarms"
-  kms_master_key_id = "alias/aws/sns"
+moved {
+  from = aws_sns_topic.alarms
+  to   = module.alarms.aws_sns_topic.alarms
 }
 
-resource "aws_sns_topic_subscription" "email" {
-  count     = var.alarm_email == null ? 0 : 1
-  topic_arn = aws_sns_topic.alarms.arn
-  protocol  = "email"
-  endpoint  = var.alarm_email
+moved {
+  from = aws_sns_topic_subscription.email
+  to   = module.alarms.aws_sns_topic_subscription.email
 }
 
 module "alarms" {
@@ -22,7 +20,7 @@ module "alarms" {
   name                     = var.name
   load_balancer_arn_suffix = aws_lb.pier.arn_suffix
   target_group_arn_suffix  = aws_lb_target_group.pier.arn_suffix
-  alarm_topic_arn          = aws_sns_topic.alarms.arn
+  alarm_email              = var.alarm_email
   targets                  = "tasks"
   error_percent            = var.alarm_5xx_percent
   p95_seconds              = var.alarm_p95_seconds
@@ -54,6 +52,6 @@ resource "aws_cloudwatch_metric_alarm" "cpu_high" {
   comparison_operator = "GreaterThanThreshold"
   threshold           = 85
   treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
+  alarm_actions       = [module.alarms.topic_arn]
+  ok_actions          = [module.alarms.topic_arn]
 }

@@ -20,7 +20,7 @@ output "alarm_names" {
 
 output "alarm_topic_arn" {
   description = "The SNS topic alarms notify (subscribe an email or a pager to it)."
-  value       = aws_sns_topic.alarms.arn
+  value       = module.alarms.topic_arn
 }
 
 output "ecr_repository_url" {

@@ -60,7 +60,7 @@ output "alarm_names" {
 
 output "alarm_topic_arn" {
   description = "The SNS topic alarms notify (subscribe an email or a pager to it)."
-  value       = aws_sns_topic.alarms.arn
+  value       = module.alarms.topic_arn
 }
 
 output "image_tag_parameter" {

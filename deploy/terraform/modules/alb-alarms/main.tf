@@ -1,11 +1,25 @@
-# The alarms every stack behind an ALB needs, to the stack's SNS topic. Two of them
+# The alarms every stack behind an ALB needs, to the stack's SNS topic (made here). Two of them
 # catch a total outage that the others miss: tasks that never become healthy are never
 # registered, so UnHealthyHostCount stays 0 and pier answers no 5xx — but the target
 # group has no healthy host, and the load balancer answers 503 itself.
 locals {
   alb     = { LoadBalancer = var.load_balancer_arn_suffix }
   targets = { LoadBalancer = var.load_balancer_arn_suffix, TargetGroup = var.target_group_arn_suffix }
-  actions = [var.alarm_topic_arn]
+  actions = [aws_sns_topic.alarms.arn]
+}
+
+# The stack's alarm topic (encrypted), which the stack's other alarms use too, and an
+# optional e-mail subscription (confirmed from the mail AWS sends).
+resource "aws_sns_topic" "alarms" {
+  name              = "${var.name}-alarms"
+  kms_master_key_id = "alias/aws/sns"
+}
+
+resource "aws_sns_topic_subscription" "email" {
+  count     = var.alarm_email == null ? 0 : 1
+  topic_arn = aws_sns_topic.alarms.arn
+  protocol  = "email"
+  endpoint  = var.alarm_email
 }
 
 resource "aws_cloudwatch_metric_alarm" "no_healthy_target" {

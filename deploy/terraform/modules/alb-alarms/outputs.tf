@@ -8,3 +8,8 @@ output "alarm_names" {
     aws_cloudwatch_metric_alarm.unhealthy_hosts.alarm_name,
   ]
 }
+
+output "topic_arn" {
+  description = "The SNS topic every alarm (and its recovery) notifies: for the stack's own alarms and subscriptions."
+  value       = aws_sns_topic.alarms.arn
+}

@@ -13,9 +13,10 @@ variable "target_group_arn_suffix" {
   type        = string
 }
 
-variable "alarm_topic_arn" {
-  description = "SNS topic every alarm (and its recovery) notifies."
+variable "alarm_email" {
+  description = "E-mail address subscribed to the alarm topic (null: none; subscribe anything to the topic_arn output)."
   type        = string
+  default     = null
 }
 
 variable "targets" {
