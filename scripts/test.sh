@@ -1,8 +1,26 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine or a developer's: installs what it needs,
-# runs each stage in order, prints which stage it is in, and stops at the first failure
-# with the reason. Usage: scripts/test.sh
+# runs each stage in order, prints which stage it is in and how long each took, and
+# stops at the first failure with the reason.
+#
+#   scripts/test.sh                 every stage (the README's test command, CI's)
+#   scripts/test.sh STAGE...        the tool set-up, then only these stages, in order
+#   scripts/test.sh --list          the stages' names
+#
+# Stages: format lint test matrix deny infra observability containers schemathesis load
+# fuzz. A stage run alone starts what it needs itself (the shared PostgreSQL and moto
+# servers, a build of the static binary or of the fuzz targets).
 set -Eeuo pipefail
+ALL_STAGES=(format lint test matrix deny infra observability containers schemathesis load fuzz)
+RUN_STARTED=$(date +%s)
+if [ "${1:-}" = --list ]; then printf '%s\n' "${ALL_STAGES[@]}"; exit 0; fi
+SELECTED=("$@")
+[ ${#SELECTED[@]} -gt 0 ] || SELECTED=("${ALL_STAGES[@]}")
+for name in "${SELECTED[@]}"; do
+  [[ " ${ALL_STAGES[*]} " == *" $name "* ]] || { echo "unknown stage '$name'; the stages: ${ALL_STAGES[*]}" >&2; exit 2; }
+done
+# Whether stage NAME was asked for.
+want() { [[ " ${SELECTED[*]} " == *" $1 "* ]]; }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -78,9 +96,22 @@ counted_cargo_test() {
 TOTAL_PASSED=0
 
 stage() {
+  stage_done
   STAGE="$1"
+  STAGE_STARTED=$(date +%s)
   echo
   echo "==> [$(date +%H:%M:%S)] stage: $STAGE"
+}
+# Prints how long the stage that just ended took, and keeps it for the summary.
+STAGE_STARTED=""
+STAGE_TIMES=()
+stage_done() {
+  if [ -n "$STAGE_STARTED" ]; then
+    local took=$(( $(date +%s) - STAGE_STARTED ))
+    echo "--- stage took ${took} s: $STAGE"
+    STAGE_TIMES+=("$(printf '%5d s  %s' "$took" "$STAGE")")
+    STAGE_STARTED=""
+  fi
 }
 
 stage "tools"
@@ -128,14 +159,19 @@ scripts/static-toolchain.sh
 # cargo-deny. Each stage that needs one waits for it and raises it to normal priority.
 # (Not in sessions of their own: with the kernel's autogroup scheduling, a new session
 # gets a fair share of the CPU whatever its nice value.)
-echo "building in the background: the static binary (scripts/build-static.sh), the fuzz targets (scripts/fuzz.sh --build-only)"
-nice -n 15 scripts/build-static.sh >"$WORK/static-build.log" 2>&1 &
-STATIC_BUILD_PID=$!
-BACKGROUND_PIDS+=("$STATIC_BUILD_PID")
-nice -n 19 ionice -c3 scripts/fuzz.sh --build-only >"$WORK/fuzz-build.log" 2>&1 &
-FUZZ_BUILD_PID=$!
-BACKGROUND_PIDS+=("$FUZZ_BUILD_PID")
-if ! cargo deny --version 2>/dev/null | grep "$CARGO_DENY_VERSION" >/dev/null; then
+if want containers; then
+  echo "building in the background: the static binary (scripts/build-static.sh)"
+  nice -n 15 scripts/build-static.sh >"$WORK/static-build.log" 2>&1 &
+  STATIC_BUILD_PID=$!
+  BACKGROUND_PIDS+=("$STATIC_BUILD_PID")
+fi
+if want fuzz; then
+  echo "building in the background: the fuzz targets (scripts/fuzz.sh --build-only)"
+  nice -n 19 ionice -c3 scripts/fuzz.sh --build-only >"$WORK/fuzz-build.log" 2>&1 &
+  FUZZ_BUILD_PID=$!
+  BACKGROUND_PIDS+=("$FUZZ_BUILD_PID")
+fi
+if want deny && ! cargo deny --version 2>/dev/null | grep "$CARGO_DENY_VERSION" >/dev/null; then
   echo "installing cargo-deny $CARGO_DENY_VERSION from crates.io, in the background"
   nice -n 19 ionice -c3 cargo install --locked --quiet --version "$CARGO_DENY_VERSION" cargo-deny \
     >"$WORK/cargo-deny-install.log" 2>&1 &
@@ -143,98 +179,128 @@ if ! cargo deny --version 2>/dev/null | grep "$CARGO_DENY_VERSION" >/dev/null; t
   BACKGROUND_PIDS+=("$DENY_INSTALL_PID")
 fi
 
-stage "format (cargo fmt --check)"
-cargo fmt --all -- --check
-(cd fuzz && cargo fmt --all -- --check)
-
-stage "lint (cargo clippy --all-targets -- -D warnings)"
-cargo clippy --all-targets --locked -- -D warnings
-
-stage "unit and integration tests (cargo test)"
-counted_cargo_test 175 all-targets --all-targets --
-
-# The same API suite (and the SIGKILL-during-500-uploads test) against the shared
-# backends a fleet uses. The tests of one backend's own behaviour (its outages, the
-# spool under a closed gate, its harness) start their own servers, ran above, and are
-# skipped here.
-stage "API suite on PostgreSQL + S3 and on PostgreSQL + S3 + DynamoDB"
-start_shared_servers
-for backend in postgres-s3 postgres-s3-dynamodb; do
-  echo "--- PIER_TEST_BACKEND=$backend"
-  PIER_TEST_BACKEND="$backend" counted_cargo_test 66 "$backend" --test api --test crash -- \
-    --skip postgres:: --skip s3:: --skip dynamodb:: --skip outage:: \
-    --skip sigkill_during_writes --skip sigkill_while_uploads
-done
-
-stage "dependency policy (cargo deny: licences, bans, sources; deny.toml)"
-if [ -n "${DENY_INSTALL_PID:-}" ]; then
-  echo "waiting for the cargo-deny install"
-  wait_background "$DENY_INSTALL_PID" "$WORK/cargo-deny-install.log" "installing cargo-deny from crates.io"
+if want format; then
+  stage "format (cargo fmt --check)"
+  cargo fmt --all -- --check
+  (cd fuzz && cargo fmt --all -- --check)
 fi
-cargo deny --locked check licenses bans sources
-echo "advisories: not checked here. The RustSec database is a Git repository on GitHub, which"
-echo "this machine cannot reach; .github/workflows/ci.yml (job audit) checks them on every push and nightly."
 
-stage "infrastructure: Terraform fmt/validate, checkov, actionlint, apply + destroy against moto"
-scripts/infra-test.sh
-
-stage "observability: promtool checks and rule unit tests; a live Prometheus scraping pier; the dashboard"
-if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
-  echo "installing Debian's prometheus for promtool"
-  (apt-get install -y -qq prometheus >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq prometheus >/dev/null; }) \
-    || { echo "cannot install prometheus: the rule tests need promtool, the live scrape test prometheus" >&2; exit 1; }
+if want lint; then
+  stage "lint (cargo clippy --all-targets -- -D warnings)"
+  cargo clippy --all-targets --locked -- -D warnings
 fi
-promtool --version 2>&1 | sed -n 1p
-(cd deploy/observability \
-  && promtool check config prometheus-compose.yml \
-  && promtool check config prometheus-swarm.yml \
-  && promtool check rules rules/recording.yml rules/alerts.yml \
-  && promtool test rules tests/alerts_test.yml)
-scripts/observability-test.sh
 
-stage "containers: Dockerfile lint, image, run, graceful stop, Compose service, Swarm"
-"$VENV/bin/hadolint" deploy/docker/Dockerfile
-echo "hadolint: no warnings"
-echo "waiting for the background build of the static binary"
-wait_background "$STATIC_BUILD_PID" "$WORK/static-build.log" "the static release build"
-start_docker_engine
-scripts/container-test.sh
-scripts/compose-test.sh
-scripts/swarm-test.sh
-AWS_CLI="$ROOT/target/aws-venv/bin/aws" scripts/swarm-up-test.sh
-stop_docker_engine
-
-stage "API fuzzing (schemathesis against a live pier)"
-# `cargo test` above built target/debug/pier (the binary tests need); building it alone
-# would resolve features differently and recompile dependencies for nothing.
-test -x "$ROOT/target/debug/pier" || cargo build --locked --bin pier
-PORT="$(free_port)"
-mkdir -p "$WORK/st"
-(cd "$WORK/st" && PIER_ADDR="127.0.0.1:$PORT" RUST_LOG=warn exec "$ROOT/target/debug/pier" >"$WORK/st/pier.log" 2>&1) &
-SERVER_PID=$!
-for _ in $(seq 1 100); do
-  if "$ROOT/target/debug/pier" healthcheck --url "http://127.0.0.1:$PORT/health" 2>/dev/null; then break; fi
-  sleep 0.1
-done
-"$ROOT/target/debug/pier" healthcheck --url "http://127.0.0.1:$PORT/health"
-"$VENV/bin/st" --config-file tests/schemathesis/schemathesis.toml run "http://127.0.0.1:$PORT/openapi.json" \
-  --workers 1 --max-examples 100 --seed 20261122
-if grep -q '"level":"ERROR"' "$WORK/st/pier.log"; then
-  echo "pier logged errors during the schemathesis run:" >&2
-  grep '"level":"ERROR"' "$WORK/st/pier.log" | sed -n '1,20p' >&2
-  exit 1
+if want test; then
+  stage "unit and integration tests (cargo test)"
+  counted_cargo_test 175 all-targets --all-targets --
 fi
-kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
 
-stage "load-test scenario (goose, bench/loadtest.rs) against a local pier requiring tokens"
-scripts/loadtest-check.sh 5
+if want matrix; then
+  # The same API suite (and the SIGKILL-during-500-uploads test) against the shared
+  # backends a fleet uses. The tests of one backend's own behaviour (its outages, the
+  # spool under a closed gate, its harness) start their own servers, ran above, and are
+  # skipped here.
+  stage "API suite on PostgreSQL + S3 and on PostgreSQL + S3 + DynamoDB"
+  ensure_shared_servers
+  for backend in postgres-s3 postgres-s3-dynamodb; do
+    echo "--- PIER_TEST_BACKEND=$backend"
+    PIER_TEST_BACKEND="$backend" counted_cargo_test 66 "$backend" --test api --test crash -- \
+      --skip postgres:: --skip s3:: --skip dynamodb:: --skip outage:: \
+      --skip sigkill_during_writes --skip sigkill_while_uploads
+  done
+fi
 
-stage "fuzzing (cargo fuzz: image detection, multipart upload, JSON bodies, sentiment; ${FUZZ_SECONDS:-30}s each)"
-echo "waiting for the background build of the fuzz targets"
-wait_background "$FUZZ_BUILD_PID" "$WORK/fuzz-build.log" "the fuzz targets' build"
-scripts/fuzz.sh
+if want deny; then
+  stage "dependency policy (cargo deny: licences, bans, sources; deny.toml)"
+  if [ -n "${DENY_INSTALL_PID:-}" ]; then
+    echo "waiting for the cargo-deny install"
+    wait_background "$DENY_INSTALL_PID" "$WORK/cargo-deny-install.log" "installing cargo-deny from crates.io"
+  fi
+  cargo deny --locked check licenses bans sources
+  echo "advisories: not checked here. The RustSec database is a Git repository on GitHub, which"
+  echo "this machine cannot reach; .github/workflows/ci.yml (job audit) checks them on every push and nightly."
+fi
 
+if want infra; then
+  stage "infrastructure: Terraform fmt/validate, checkov, actionlint, apply + destroy against moto"
+  scripts/infra-test.sh
+fi
+
+if want observability; then
+  stage "observability: promtool checks and rule unit tests; a live Prometheus scraping pier; the dashboard"
+  if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
+    echo "installing Debian's prometheus for promtool"
+    (apt-get install -y -qq prometheus >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq prometheus >/dev/null; }) \
+      || { echo "cannot install prometheus: the rule tests need promtool, the live scrape test prometheus" >&2; exit 1; }
+  fi
+  promtool --version 2>&1 | sed -n 1p
+  (cd deploy/observability \
+    && promtool check config prometheus-compose.yml \
+    && promtool check config prometheus-swarm.yml \
+    && promtool check rules rules/recording.yml rules/alerts.yml \
+    && promtool test rules tests/alerts_test.yml)
+  scripts/observability-test.sh
+fi
+
+if want containers; then
+  stage "containers: Dockerfile lint, image, run, graceful stop, Compose service, Swarm"
+  "$VENV/bin/hadolint" deploy/docker/Dockerfile
+  echo "hadolint: no warnings"
+  echo "waiting for the background build of the static binary"
+  wait_background "$STATIC_BUILD_PID" "$WORK/static-build.log" "the static release build"
+  # Compose and Swarm run pier on the shared PostgreSQL and moto; the swarm step also
+  # talks to moto with the AWS CLI.
+  ensure_shared_servers
+  AWS_CLI="$(ensure_aws_cli "$ROOT")"
+  start_docker_engine
+  scripts/container-test.sh
+  scripts/compose-test.sh
+  scripts/swarm-test.sh
+  AWS_CLI="$AWS_CLI" scripts/swarm-up-test.sh
+  stop_docker_engine
+fi
+
+if want schemathesis; then
+  stage "API fuzzing (schemathesis against a live pier)"
+  # `cargo test` above built target/debug/pier (the binary tests need); building it alone
+  # would resolve features differently and recompile dependencies for nothing.
+  test -x "$ROOT/target/debug/pier" || cargo build --locked --bin pier
+  PORT="$(free_port)"
+  mkdir -p "$WORK/st"
+  (cd "$WORK/st" && PIER_ADDR="127.0.0.1:$PORT" RUST_LOG=warn exec "$ROOT/target/debug/pier" >"$WORK/st/pier.log" 2>&1) &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do
+    if "$ROOT/target/debug/pier" healthcheck --url "http://127.0.0.1:$PORT/health" 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  "$ROOT/target/debug/pier" healthcheck --url "http://127.0.0.1:$PORT/health"
+  "$VENV/bin/st" --config-file tests/schemathesis/schemathesis.toml run "http://127.0.0.1:$PORT/openapi.json" \
+    --workers 1 --max-examples 100 --seed 20261122
+  if grep -q '"level":"ERROR"' "$WORK/st/pier.log"; then
+    echo "pier logged errors during the schemathesis run:" >&2
+    grep '"level":"ERROR"' "$WORK/st/pier.log" | sed -n '1,20p' >&2
+    exit 1
+  fi
+  kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+fi
+
+if want load; then
+  stage "load-test scenario (goose, bench/loadtest.rs) against a local pier requiring tokens"
+  scripts/loadtest-check.sh 5
+fi
+
+if want fuzz; then
+  stage "fuzzing (cargo fuzz: image detection, multipart upload, JSON bodies, sentiment; ${FUZZ_SECONDS:-30}s each)"
+  echo "waiting for the background build of the fuzz targets"
+  wait_background "$FUZZ_BUILD_PID" "$WORK/fuzz-build.log" "the fuzz targets' build"
+  scripts/fuzz.sh
+fi
+
+stage_done
 STAGE="done"
 echo
-echo "==> all stages passed (format, lint, dependency policy, cargo test, backend matrix, infrastructure, observability, containers, schemathesis, load-test scenario, fuzzing)"
-echo "cargo-test: $TOTAL_PASSED passed, each run compared with the tests its filters select"
+echo "==> passed: ${SELECTED[*]} (in $(( $(date +%s) - RUN_STARTED )) s)"
+printf '%s\n' "${STAGE_TIMES[@]}"
+if want test || want matrix; then
+  echo "cargo-test: $TOTAL_PASSED passed, each run compared with the tests its filters select"
+fi

@@ -2,7 +2,7 @@
 
 use axum::{
     Json,
-    http::{HeaderMap, header},
+    http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
@@ -27,15 +27,22 @@ pub async fn root(headers: HeaderMap) -> Response {
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
-    if wants_html {
-        return super::page::index(&headers);
-    }
-    Json(Banner {
-        name: "pier",
-        version: env!("CARGO_PKG_VERSION"),
-        docs: "/docs",
-        openapi: "/openapi.json",
-        health: "/health",
-    })
-    .into_response()
+    let mut response = if wants_html {
+        super::page::index(&headers)
+    } else {
+        Json(Banner {
+            name: "pier",
+            version: env!("CARGO_PKG_VERSION"),
+            docs: "/docs",
+            openapi: "/openapi.json",
+            health: "/health",
+        })
+        .into_response()
+    };
+    // Two representations chosen by `Accept`: a cache must not hand the page to an API
+    // client or the banner to a browser.
+    response
+        .headers_mut()
+        .append(header::VARY, HeaderValue::from_static("Accept"));
+    response
 }

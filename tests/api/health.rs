@@ -205,7 +205,18 @@ async fn request_ids_are_honoured_generated_and_sanitised() {
 #[tokio::test]
 async fn root_serves_a_banner_or_a_page() {
     let app = spawn_app().await;
-    let banner: Value = app.get("/").await.json().await.unwrap();
+    let varies_on_accept = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get_all("vary")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|v| v.trim().eq_ignore_ascii_case("accept"))
+    };
+    let banner = app.get("/").await;
+    assert!(varies_on_accept(&banner), "the banner says Vary: Accept");
+    let banner: Value = banner.json().await.unwrap();
     assert_eq!(banner["name"], "pier");
     assert_eq!(banner["docs"], "/docs");
     let page = app
@@ -221,5 +232,6 @@ async fn root_serves_a_banner_or_a_page() {
             .unwrap()
             .starts_with("text/html")
     );
+    assert!(varies_on_accept(&page), "the page says Vary: Accept");
     assert!(page.text().await.unwrap().contains("/docs"));
 }
