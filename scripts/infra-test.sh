@@ -111,20 +111,19 @@ for module in aws-ecs aws-swarm aws-ec2 bootstrap; do
 done
 
 if want static; then
+  step "checkov (Terraform, Dockerfile, workflows): every skip carries its reason in the code"
+  checkov --directory . --framework terraform dockerfile github_actions --skip-path target --skip-path web \
+    --skip-download --quiet --compact --output cli
 
-step "checkov (Terraform, Dockerfile, workflows): every skip carries its reason in the code"
-checkov --directory . --framework terraform dockerfile github_actions --skip-path target --skip-path web \
-  --skip-download --quiet --compact --output cli
+  step "actionlint (with shellcheck) on .github/workflows, shellcheck on the deploy scripts"
+  actionlint -no-color .github/workflows/*.yml
+  shellcheck -x deploy/scripts/build-and-push deploy/scripts/deploy scripts/*.sh bench/*.sh
+  echo "actionlint and shellcheck: no findings"
 
-step "actionlint (with shellcheck) on .github/workflows, shellcheck on the deploy scripts"
-actionlint -no-color .github/workflows/*.yml
-shellcheck -x deploy/scripts/build-and-push deploy/scripts/deploy scripts/*.sh bench/*.sh
-echo "actionlint and shellcheck: no findings"
-
-step "the instances' user data, rendered by Terraform with test values, through shellcheck"
-scripts/render-user-data.sh "$WORK/user-data" >/dev/null
-shellcheck "$WORK"/user-data/*.sh
-echo "user data: $(find "$WORK/user-data" -name "*.sh" | wc -l) scripts, no findings"
+  step "the instances' user data, rendered by Terraform with test values, through shellcheck"
+  scripts/render-user-data.sh "$WORK/user-data" >/dev/null
+  shellcheck "$WORK"/user-data/*.sh
+  echo "user data: $(find "$WORK/user-data" -name "*.sh" | wc -l) scripts, no findings"
 fi
 
 want ecs || want drills || { echo "infra-test: the parts asked for passed"; exit 0; }
@@ -157,78 +156,77 @@ if want drills; then
   DRILLS_STARTED=$(date +%s)
 fi
 if want ecs; then
-step "terraform apply of aws-ecs against moto on 127.0.0.1"
-# The guide's settings file, then the emulator's (a throwaway name, no deletion protection).
-VARS=(-var-file="$ROOT/deploy/terraform/aws-ecs/examples/small.tfvars" -var-file="$ROOT/deploy/terraform/test/moto.tfvars")
-APPLIED="yes"
-START=$(date +%s)
-timeout 900 terraform -chdir="$TF/aws-ecs" apply -auto-approve -no-color "${VARS[@]}" >"$WORK/apply.log" 2>&1 \
-  || { tail -60 "$WORK/apply.log" >&2; fail "terraform apply against moto failed (full log above)"; }
-grep -E "^Apply complete" "$WORK/apply.log"
-echo "apply took $(( $(date +%s) - START )) s"
-terraform -chdir="$TF/aws-ecs" output -json > "$WORK/outputs.json"
+  step "terraform apply of aws-ecs against moto on 127.0.0.1"
+  # The guide's settings file, then the emulator's (a throwaway name, no deletion protection).
+  VARS=(-var-file="$ROOT/deploy/terraform/aws-ecs/examples/small.tfvars" -var-file="$ROOT/deploy/terraform/test/moto.tfvars")
+  APPLIED="yes"
+  START=$(date +%s)
+  timeout 900 terraform -chdir="$TF/aws-ecs" apply -auto-approve -no-color "${VARS[@]}" >"$WORK/apply.log" 2>&1 \
+    || { tail -60 "$WORK/apply.log" >&2; fail "terraform apply against moto failed (full log above)"; }
+  grep -E "^Apply complete" "$WORK/apply.log"
+  echo "apply took $(( $(date +%s) - START )) s"
+  terraform -chdir="$TF/aws-ecs" output -json > "$WORK/outputs.json"
 
-step "what apply made, read back from moto"
-AWS_ENDPOINT_URL="$ENDPOINT" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 \
-  "$PYTHON" scripts/infra_check.py "$WORK/outputs.json"
+  step "what apply made, read back from moto"
+  AWS_ENDPOINT_URL="$ENDPOINT" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 \
+    "$PYTHON" scripts/infra_check.py "$WORK/outputs.json"
 
-step "pier on the bucket and table Terraform made (its schema check, items and an upload)"
-test -x target/debug/pier || cargo build --locked --bin pier
-BUCKET="$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["bucket_name"]["value"])' "$WORK/outputs.json")"
-TABLE="$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["table_name"]["value"])' "$WORK/outputs.json")"
-PIER_PORT="$(free_port)"
-mkdir -p "$WORK/pier"
-export AWS_ENDPOINT_URL="$ENDPOINT" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
-# moto enforces the bucket's TLS-only policy but serves plain HTTP: prove the refusal,
-# lift the policy for pier's run, and let Terraform put it back below.
-"$PYTHON" scripts/infra_check.py --tls-only "$BUCKET"
-# `pier migrate` refuses a table whose shape is not the one pier's code expects.
-DATABASE_URL="sqlite://$WORK/pier/pier.db" PIER_STORAGE="s3://$BUCKET" PIER_METADATA="dynamodb://$TABLE" \
-  PIER_SPOOL="$WORK/pier/spool" target/debug/pier migrate
-(DATABASE_URL="sqlite://$WORK/pier/pier.db" PIER_STORAGE="s3://$BUCKET" PIER_METADATA="dynamodb://$TABLE" \
-  PIER_SPOOL="$WORK/pier/spool" PIER_ADDR="127.0.0.1:$PIER_PORT" RUST_LOG=warn \
-  exec target/debug/pier >"$WORK/pier/pier.log" 2>&1) &
-PIER_PID=$!
-for _ in $(seq 1 100); do
-  if target/debug/pier healthcheck --url "http://127.0.0.1:$PIER_PORT/health/ready" 2>/dev/null; then break; fi
-  sleep 0.1
-done
-target/debug/pier healthcheck --url "http://127.0.0.1:$PIER_PORT/health/ready" \
-  || { cat "$WORK/pier/pier.log" >&2; fail "pier is not ready on the Terraform-made bucket and table"; }
-"$PYTHON" scripts/container_smoke.py smoke "$PIER_PORT"
-"$PYTHON" scripts/infra_check.py --objects "$BUCKET" "$TABLE"
-kill "$PIER_PID"; wait "$PIER_PID" 2>/dev/null || true; PIER_PID=""
-unset AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_DEFAULT_REGION
+  step "pier on the bucket and table Terraform made (its schema check, items and an upload)"
+  test -x target/debug/pier || cargo build --locked --bin pier
+  BUCKET="$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["bucket_name"]["value"])' "$WORK/outputs.json")"
+  TABLE="$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["table_name"]["value"])' "$WORK/outputs.json")"
+  PIER_PORT="$(free_port)"
+  mkdir -p "$WORK/pier"
+  export AWS_ENDPOINT_URL="$ENDPOINT" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+  # moto enforces the bucket's TLS-only policy but serves plain HTTP: prove the refusal,
+  # lift the policy for pier's run, and let Terraform put it back below.
+  "$PYTHON" scripts/infra_check.py --tls-only "$BUCKET"
+  # `pier migrate` refuses a table whose shape is not the one pier's code expects.
+  DATABASE_URL="sqlite://$WORK/pier/pier.db" PIER_STORAGE="s3://$BUCKET" PIER_METADATA="dynamodb://$TABLE" \
+    PIER_SPOOL="$WORK/pier/spool" target/debug/pier migrate
+  (DATABASE_URL="sqlite://$WORK/pier/pier.db" PIER_STORAGE="s3://$BUCKET" PIER_METADATA="dynamodb://$TABLE" \
+    PIER_SPOOL="$WORK/pier/spool" PIER_ADDR="127.0.0.1:$PIER_PORT" RUST_LOG=warn \
+    exec target/debug/pier >"$WORK/pier/pier.log" 2>&1) &
+  PIER_PID=$!
+  for _ in $(seq 1 100); do
+    if target/debug/pier healthcheck --url "http://127.0.0.1:$PIER_PORT/health/ready" 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  target/debug/pier healthcheck --url "http://127.0.0.1:$PIER_PORT/health/ready" \
+    || { cat "$WORK/pier/pier.log" >&2; fail "pier is not ready on the Terraform-made bucket and table"; }
+  "$PYTHON" scripts/container_smoke.py smoke "$PIER_PORT"
+  "$PYTHON" scripts/infra_check.py --objects "$BUCKET" "$TABLE"
+  kill "$PIER_PID"; wait "$PIER_PID" 2>/dev/null || true; PIER_PID=""
+  unset AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_DEFAULT_REGION
 
-step "terraform apply again (restores the bucket policy), then plan: converged"
-timeout 600 terraform -chdir="$TF/aws-ecs" apply -auto-approve -no-color "${VARS[@]}" >"$WORK/reapply.log" 2>&1 \
-  || { tail -40 "$WORK/reapply.log" >&2; fail "second terraform apply failed"; }
-grep -E "^Apply complete" "$WORK/reapply.log"
-PLAN=0
-terraform -chdir="$TF/aws-ecs" plan -detailed-exitcode -no-color "${VARS[@]}" -out="$WORK/plan.bin" \
-  >"$WORK/plan.log" 2>&1 || PLAN=$?
-[ "$PLAN" = 0 ] || [ "$PLAN" = 2 ] || { tail -40 "$WORK/plan.log" >&2; fail "terraform plan failed"; }
-# Attribute by attribute: only the attributes moto is known to store differently from
-# AWS may change (each listed with its reason in scripts/plan_drift.py); any other
-# attribute, and any create, destroy or replace, is drift.
-terraform -chdir="$TF/aws-ecs" show -json "$WORK/plan.bin" >"$WORK/plan.json"
-"$PYTHON" scripts/plan_drift.py "$WORK/plan.json" \
-  || { grep -E '^  # ' "$WORK/plan.log" >&2 || true; fail "plan after apply wants changes beyond moto's known differences (drift)"; }
+  step "terraform apply again (restores the bucket policy), then plan: converged"
+  timeout 600 terraform -chdir="$TF/aws-ecs" apply -auto-approve -no-color "${VARS[@]}" >"$WORK/reapply.log" 2>&1 \
+    || { tail -40 "$WORK/reapply.log" >&2; fail "second terraform apply failed"; }
+  grep -E "^Apply complete" "$WORK/reapply.log"
+  PLAN=0
+  terraform -chdir="$TF/aws-ecs" plan -detailed-exitcode -no-color "${VARS[@]}" -out="$WORK/plan.bin" \
+    >"$WORK/plan.log" 2>&1 || PLAN=$?
+  [ "$PLAN" = 0 ] || [ "$PLAN" = 2 ] || { tail -40 "$WORK/plan.log" >&2; fail "terraform plan failed"; }
+  # Attribute by attribute: only the attributes moto is known to store differently from
+  # AWS may change (each listed with its reason in scripts/plan_drift.py); any other
+  # attribute, and any create, destroy or replace, is drift.
+  terraform -chdir="$TF/aws-ecs" show -json "$WORK/plan.bin" >"$WORK/plan.json"
+  "$PYTHON" scripts/plan_drift.py "$WORK/plan.json" \
+    || { grep -E '^  # ' "$WORK/plan.log" >&2 || true; fail "plan after apply wants changes beyond moto's known differences (drift)"; }
 
-step "the deploy drill on the ECS stack (release, the plan of a release, the outage alarms)"
-scripts/deploy-drill.sh ecs
+  step "the deploy drill on the ECS stack (release, the plan of a release, the outage alarms)"
+  scripts/deploy-drill.sh ecs
 
-step "terraform destroy"
-START=$(date +%s)
-timeout 600 terraform -chdir="$TF/aws-ecs" destroy -auto-approve -no-color "${VARS[@]}" >"$WORK/destroy.log" 2>&1 \
-  || { tail -60 "$WORK/destroy.log" >&2; fail "terraform destroy against moto failed"; }
-APPLIED=""
-grep -E "^Destroy complete" "$WORK/destroy.log"
-echo "destroy took $(( $(date +%s) - START )) s"
-[ -z "$(terraform -chdir="$TF/aws-ecs" state list)" ] || fail "resources left in the state after destroy"
-AWS_ENDPOINT_URL="$ENDPOINT" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 \
-  "$PYTHON" scripts/infra_check.py --gone "$BUCKET" "$TABLE"
-
+  step "terraform destroy"
+  START=$(date +%s)
+  timeout 600 terraform -chdir="$TF/aws-ecs" destroy -auto-approve -no-color "${VARS[@]}" >"$WORK/destroy.log" 2>&1 \
+    || { tail -60 "$WORK/destroy.log" >&2; fail "terraform destroy against moto failed"; }
+  APPLIED=""
+  grep -E "^Destroy complete" "$WORK/destroy.log"
+  echo "destroy took $(( $(date +%s) - START )) s"
+  [ -z "$(terraform -chdir="$TF/aws-ecs" state list)" ] || fail "resources left in the state after destroy"
+  AWS_ENDPOINT_URL="$ENDPOINT" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 \
+    "$PYTHON" scripts/infra_check.py --gone "$BUCKET" "$TABLE"
 fi
 
 if want drills; then

@@ -58,8 +58,13 @@ from moto.ec2.responses import monitoring  # noqa: E402
 _rule_init = security_groups.SecurityGroupRule.__init__
 
 
+def portless(protocol):
+    """A protocol whose rules have no port range (ESP, GRE…): not TCP, UDP, ICMP or all."""
+    return str(protocol) not in ("tcp", "udp", "icmp", "6", "17", "1", "-1")
+
+
 def rule_init(self, ec2_backend, ip_protocol, group_id, from_port, to_port, *args, **kwargs):
-    if from_port is None and to_port is None and str(ip_protocol) not in ("tcp", "udp", "icmp", "6", "17", "1"):
+    if from_port is None and to_port is None and portless(ip_protocol):
         from_port = to_port = "-1"
     _rule_init(self, ec2_backend, ip_protocol, group_id, from_port, to_port, *args, **kwargs)
 
@@ -74,7 +79,7 @@ _modify_rules = security_groups.SecurityGroupBackend.modify_security_group_rules
 
 def modify_security_group_rules(self, group_id, rules):
     for rule in rules.values():
-        if str(rule.get("IpProtocol")) not in ("tcp", "udp", "icmp", "6", "17", "1", "-1"):
+        if portless(rule.get("IpProtocol")):
             rule.setdefault("FromPort", -1)
             rule.setdefault("ToPort", -1)
     return _modify_rules(self, group_id, rules)
