@@ -356,15 +356,18 @@ pub struct Settings {
     #[arg(long = "drain-delay", env = "PIER_DRAIN_DELAY", default_value = "0s", value_parser = parse_duration, global = true)]
     pub drain_delay: Duration,
 
-    /// Reads (GET, HEAD) one client may make per minute, with bursts of a tenth of that;
-    /// more are answered 429 with `Retry-After`. 0: no limit. Health and metrics are exempt.
-    #[arg(long = "reads-per-minute", env = "PIER_READS_PER_MINUTE", default_value = "0", value_parser = clap::value_parser!(u32).range(0..=10_000_000), global = true)]
-    pub reads_per_minute: u32,
+    // (`std::option::Option` spelled out: clap then hands "off" to the parser, which
+    // answers `None`, instead of treating the setting as an optional argument.)
+    /// Reads (GET, HEAD) one client may make, as `RATE/s,burst=N` or `RATE/m,burst=N`
+    /// (SPEC §2); more are answered 429 with `Retry-After`. `off`: no limit. Health and
+    /// metrics are exempt.
+    #[arg(long = "rate-limit-reads", env = "PIER_RATE_LIMIT_READS", default_value = "off", value_parser = crate::guard::RateBudget::parse, global = true)]
+    pub rate_limit_reads: std::option::Option<crate::guard::RateBudget>,
 
-    /// Writes (POST, PUT, PATCH, DELETE: uploads, items, predictions) one client may make
-    /// per minute, with bursts of a tenth of that; 0: no limit.
-    #[arg(long = "writes-per-minute", env = "PIER_WRITES_PER_MINUTE", default_value = "0", value_parser = clap::value_parser!(u32).range(0..=10_000_000), global = true)]
-    pub writes_per_minute: u32,
+    /// Writes (POST, PUT, PATCH, DELETE: uploads, items, predictions) one client may make,
+    /// a separate budget in the same form; `off`: no limit.
+    #[arg(long = "rate-limit-writes", env = "PIER_RATE_LIMIT_WRITES", default_value = "off", value_parser = crate::guard::RateBudget::parse, global = true)]
+    pub rate_limit_writes: std::option::Option<crate::guard::RateBudget>,
 
     /// Proxies whose `X-Forwarded-For` is believed, as CIDRs (e.g. the ALB's subnets):
     /// the client is the right-most address not among them. Empty: the TCP peer is the

@@ -51,6 +51,21 @@ impl ApiContext {
     }
 }
 
+impl Shared {
+    /// The items catalogue (the SQL database).
+    pub fn items(&self) -> &dyn ItemStore {
+        self.database.as_ref()
+    }
+
+    /// Where image metadata lives: the separate store, or the database.
+    pub fn images(&self) -> Arc<dyn ImageMetaStore> {
+        match &self.metadata {
+            Some(metadata) => metadata.clone(),
+            None => self.database.clone(),
+        }
+    }
+}
+
 impl std::ops::Deref for ApiContext {
     type Target = Shared;
 
@@ -61,12 +76,11 @@ impl std::ops::Deref for ApiContext {
 
 /// What every route can reach.
 pub struct Shared {
-    /// The items catalogue.
-    pub items: Arc<dyn ItemStore>,
-    /// Image metadata.
-    pub images: Arc<dyn ImageMetaStore>,
-    /// The SQL database, for readiness and pool metrics.
+    /// The SQL database: the items catalogue, image metadata unless `metadata` is set,
+    /// readiness and pool metrics. One handle for all of them.
     pub database: Arc<dyn Database>,
+    /// A separate image metadata store (DynamoDB); `None` keeps metadata in `database`.
+    pub metadata: Option<Arc<dyn ImageMetaStore>>,
     /// Image bytes.
     pub blobs: Blobs,
     /// The durable fallback for uploads while a remote backend is down; `None` when

@@ -13,6 +13,91 @@ use governor::{
 
 use crate::config::TrustedProxies;
 
+/// One client's budget for a kind of request, as the settings write it (SPEC §2):
+/// `RATE/s,burst=N` or `RATE/m,burst=N`, e.g. `20/s,burst=100`. Without `burst=` a client
+/// may spend one second's worth at once (`RATE` for `/s`, a tenth of `RATE` for `/m`),
+/// so a budget never lets a whole minute go in one second. `off` (or empty) is no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateBudget {
+    /// Requests allowed per period.
+    pub rate: NonZeroU32,
+    /// Whether the period is a minute (`/m`) rather than a second (`/s`).
+    pub per_minute: bool,
+    /// Requests a client may send back to back before the rate applies.
+    pub burst: NonZeroU32,
+}
+
+/// Highest rate a budget may name: beyond it the limiter is no limit at all.
+const MAX_RATE: u32 = 10_000_000;
+
+impl RateBudget {
+    /// Parses `RATE/s[,burst=N]` or `RATE/m[,burst=N]`; `None` for `off` or empty.
+    pub fn parse(text: &str) -> Result<Option<Self>, String> {
+        let text = text.trim();
+        if text.is_empty() || text.eq_ignore_ascii_case("off") {
+            return Ok(None);
+        }
+        let error = |why: &str| {
+            format!(
+                "`{text}` is not a rate limit ({why}); write RATE/s,burst=N or RATE/m,burst=N, e.g. 20/s,burst=100, or off"
+            )
+        };
+        let (rate_part, burst_part) = match text.split_once(',') {
+            Some((rate, burst)) => (rate.trim(), Some(burst.trim())),
+            None => (text, None),
+        };
+        let (rate, period) = rate_part
+            .split_once('/')
+            .ok_or_else(|| error("no /s or /m"))?;
+        let per_minute = match period.trim() {
+            "s" => false,
+            "m" => true,
+            _ => return Err(error("the period is /s or /m")),
+        };
+        let count = |digits: &str, what: &str| {
+            digits
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_RATE).contains(n))
+                .and_then(NonZeroU32::new)
+                .ok_or_else(|| error(&format!("{what} is a whole number from 1 to {MAX_RATE}")))
+        };
+        let rate = count(rate, "the rate")?;
+        let burst = match burst_part {
+            Some(part) => {
+                let value = part
+                    .strip_prefix("burst=")
+                    .ok_or_else(|| error("the second part is burst=N"))?;
+                count(value, "the burst")?
+            }
+            None if per_minute => NonZeroU32::new((rate.get() / 10).max(1)).unwrap_or(rate),
+            None => rate,
+        };
+        Ok(Some(Self {
+            rate,
+            per_minute,
+            burst,
+        }))
+    }
+
+    fn quota(self) -> Quota {
+        let quota = if self.per_minute {
+            Quota::per_minute(self.rate)
+        } else {
+            Quota::per_second(self.rate)
+        };
+        quota.allow_burst(self.burst)
+    }
+}
+
+impl std::fmt::Display for RateBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let period = if self.per_minute { "m" } else { "s" };
+        write!(f, "{}/{period},burst={}", self.rate, self.burst)
+    }
+}
+
 /// The two budgets and whom to believe about client addresses.
 pub struct RateLimits {
     reads: Option<DefaultKeyedRateLimiter<IpAddr>>,
@@ -22,19 +107,16 @@ pub struct RateLimits {
 }
 
 impl RateLimits {
-    /// `0` per minute turns that budget off. Bursts are a tenth of the minute's budget
-    /// (at least 1), so a client cannot spend the whole minute in one second.
-    pub fn new(reads_per_minute: u32, writes_per_minute: u32, trusted: TrustedProxies) -> Self {
-        let limiter = |per_minute: u32| {
-            let rate = NonZeroU32::new(per_minute)?;
-            let burst = NonZeroU32::new((per_minute / 10).max(1))?;
-            Some(RateLimiter::keyed(
-                Quota::per_minute(rate).allow_burst(burst),
-            ))
-        };
+    /// A budget of `None` is no limit for that kind of request.
+    pub fn new(
+        reads: Option<RateBudget>,
+        writes: Option<RateBudget>,
+        trusted: TrustedProxies,
+    ) -> Self {
+        let limiter = |budget: Option<RateBudget>| Some(RateLimiter::keyed(budget?.quota()));
         Self {
-            reads: limiter(reads_per_minute),
-            writes: limiter(writes_per_minute),
+            reads: limiter(reads),
+            writes: limiter(writes),
             trusted,
             clock: DefaultClock::default(),
         }
@@ -108,7 +190,7 @@ mod tests {
     #[test]
     fn forwarded_for_is_believed_only_from_trusted_proxies() {
         let trusted = TrustedProxies(vec!["10.0.0.0/16".parse().unwrap()]);
-        let limits = RateLimits::new(60, 60, trusted);
+        let limits = RateLimits::new(budget("60/m"), budget("60/m"), trusted);
         // An untrusted peer: its header is ignored.
         assert_eq!(
             limits.client(ip("203.0.113.7"), &headers("1.2.3.4")),
@@ -136,7 +218,7 @@ mod tests {
 
     #[test]
     fn budgets_are_separate_and_refill() {
-        let limits = RateLimits::new(0, 10, TrustedProxies::default());
+        let limits = RateLimits::new(None, budget("10/m"), TrustedProxies::default());
         let client = ip("192.0.2.1");
         assert!(limits.check(true, client).is_ok(), "a burst of 1");
         let wait = limits.check(true, client).unwrap_err();
@@ -152,7 +234,58 @@ mod tests {
             );
         }
         assert!(limits.enabled());
-        assert!(!RateLimits::new(0, 0, TrustedProxies::default()).enabled());
+        assert!(!RateLimits::new(None, None, TrustedProxies::default()).enabled());
         limits.forget_idle();
+    }
+
+    fn budget(text: &str) -> Option<RateBudget> {
+        RateBudget::parse(text).unwrap()
+    }
+
+    #[test]
+    fn budgets_parse_as_the_spec_writes_them() {
+        let parsed = budget("20/s,burst=100").unwrap();
+        assert_eq!(
+            (parsed.rate.get(), parsed.per_minute, parsed.burst.get()),
+            (20, false, 100)
+        );
+        assert_eq!(parsed.to_string(), "20/s,burst=100");
+        let parsed = budget(" 600/m , burst=5 ").unwrap();
+        assert_eq!(
+            (parsed.rate.get(), parsed.per_minute, parsed.burst.get()),
+            (600, true, 5)
+        );
+        // Without a burst: one second's worth.
+        assert_eq!(budget("20/s").unwrap().burst.get(), 20);
+        assert_eq!(budget("600/m").unwrap().burst.get(), 60);
+        assert_eq!(budget("5/m").unwrap().burst.get(), 1);
+        for off in ["", "off", "OFF", "  "] {
+            assert_eq!(RateBudget::parse(off), Ok(None), "{off:?}");
+        }
+        for bad in [
+            "20",
+            "20/h",
+            "0/s",
+            "-1/s",
+            "x/s",
+            "20/s,burst=0",
+            "20/s,bust=3",
+            "20/s,burst=",
+            "99999999999/s",
+            "20/s,burst=100000000",
+        ] {
+            let error = RateBudget::parse(bad).unwrap_err();
+            assert!(error.contains("RATE/s,burst=N"), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_per_second_budget_refills_within_a_second() {
+        let limits = RateLimits::new(budget("2/s,burst=2"), None, TrustedProxies::default());
+        let client = ip("192.0.2.9");
+        assert!(limits.check(false, client).is_ok());
+        assert!(limits.check(false, client).is_ok());
+        let wait = limits.check(false, client).unwrap_err();
+        assert!(wait <= Duration::from_millis(500), "{wait:?}");
     }
 }

@@ -55,7 +55,7 @@ impl RequestPolicy {
         Self {
             deadline,
             tokens: None,
-            rate_limits: RateLimits::new(0, 0, Default::default()),
+            rate_limits: RateLimits::new(None, None, Default::default()),
             max_in_flight: usize::MAX,
             in_flight: AtomicUsize::new(0),
             draining: Arc::default(),

@@ -63,7 +63,7 @@ impl Application {
             .context("opening PIER_STORAGE")?
             .with_cache(settings.object_cache_bytes);
         let database = database.into_arc();
-        let images = open_metadata(settings, &database).await;
+        let metadata = open_metadata(settings).await;
         let spool = if settings.uses_remote_backend() {
             Some(Spool::open(&settings.spool).context("opening PIER_SPOOL")?)
         } else {
@@ -71,9 +71,8 @@ impl Application {
         };
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let context = ApiContext::new(Shared {
-            items: database.clone(),
-            images,
             database,
+            metadata,
             blobs,
             spool,
             upload_permits: Arc::new(tokio::sync::Semaphore::new(
@@ -110,8 +109,8 @@ impl Application {
             RequestPolicy {
                 tokens: tokens.map(Arc::new),
                 rate_limits: crate::guard::RateLimits::new(
-                    settings.reads_per_minute,
-                    settings.writes_per_minute,
+                    settings.rate_limit_reads,
+                    settings.rate_limit_writes,
                     settings.trusted_proxies.clone(),
                 ),
                 max_in_flight: settings.max_in_flight as usize,
@@ -160,7 +159,7 @@ impl Application {
             tokio::spawn(crate::spool::replay_forever(
                 spool.clone(),
                 self.context.blobs.clone(),
-                self.context.images.clone(),
+                self.context.images(),
             ));
         }
         let deadline = self.shutdown_timeout;
@@ -245,16 +244,13 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<OpenedDatabase
 }
 
 /// The image metadata store named by `PIER_METADATA`: the SQL database, or DynamoDB.
-pub async fn open_metadata(
-    settings: &Settings,
-    database: &Arc<dyn Database>,
-) -> Arc<dyn ImageMetaStore> {
+pub async fn open_metadata(settings: &Settings) -> Option<Arc<dyn ImageMetaStore>> {
     match &settings.metadata {
-        MetadataBackend::Database => database.clone(),
+        MetadataBackend::Database => None,
         #[cfg(feature = "aws")]
-        MetadataBackend::DynamoDb { table } => {
-            Arc::new(crate::store::dynamo::DynamoMeta::connect(table, &settings.aws).await)
-        }
+        MetadataBackend::DynamoDb { table } => Some(Arc::new(
+            crate::store::dynamo::DynamoMeta::connect(table, &settings.aws).await,
+        )),
     }
 }
 
@@ -337,7 +333,7 @@ pub async fn sweep_orphans_once(
     let spool = ctx.spool.clone();
     let spooled = move |id| spool.as_ref().is_some_and(|s| s.holds(id));
     ctx.blobs
-        .sweep_orphans(ctx.images.as_ref(), &spooled, grace)
+        .sweep_orphans(ctx.images().as_ref(), &spooled, grace)
         .await
 }
 

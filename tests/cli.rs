@@ -47,6 +47,8 @@ fn a_bad_setting_stops_start_up_with_one_line_naming_it() {
         ("PIER_SHUTDOWN_TIMEOUT", "soon"),
         ("PIER_LOG_FORMAT", "xml"),
         ("PIER_API_TOKENS", "too-short"),
+        ("PIER_RATE_LIMIT_WRITES", "20 per second"),
+        ("PIER_RATE_LIMIT_READS", "0/s,burst=5"),
     ] {
         let out = pier(dir.path()).env(name, value).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{name}={value}");

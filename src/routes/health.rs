@@ -31,7 +31,9 @@ pub struct Health {
 /// One dependency's state in a readiness answer.
 #[derive(Serialize, ToSchema)]
 pub struct Check {
-    /// `up` or `down` (the spool: `empty` or `pending`).
+    /// `up` or `down` (the spool: `empty` or `pending`); `off` for a dependency this
+    /// replica does not use (metadata kept in the database, no spool without a remote
+    /// backend). `off` never makes a replica unready.
     pub status: &'static str,
     /// Why it is down.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -47,7 +49,7 @@ pub struct Readiness {
     /// `ready`, or `degraded` while uploads go to the spool (remote storage or
     /// metadata down, or spooled uploads not yet replayed): the replica still serves.
     pub status: &'static str,
-    /// database, storage, metadata, and spool when remote backends are configured.
+    /// Always `database`, `storage`, `metadata` and `spool` (SPEC §4).
     pub checks: BTreeMap<&'static str, Check>,
 }
 
@@ -118,50 +120,65 @@ pub struct Assessment {
 /// Probes every dependency (each within 2 s) and decides readiness; also sets the
 /// `pier_ready` gauge.
 pub async fn assess(ctx: &ApiContext) -> Assessment {
+    let metadata_probe = async {
+        match &ctx.metadata {
+            Some(metadata) => probe(metadata.reachable()).await,
+            None => Check::off(),
+        }
+    };
     let (database, storage, metadata) = tokio::join!(
         probe(ctx.database.ping()),
         probe(ctx.blobs.ping()),
-        probe(ctx.images.reachable())
+        metadata_probe
     );
     // The SQL database holds the items: without it this replica cannot serve. Remote
     // storage and metadata have the spool to fall back on. A draining replica is shutting
     // down: new traffic should go elsewhere.
     let draining = ctx.draining.load(std::sync::atomic::Ordering::Relaxed);
     let mut ready = database.status == "up" && !draining;
-    let remote_up = storage.status == "up" && metadata.status == "up";
-    let mut checks = BTreeMap::from([
-        ("database", database),
-        ("storage", storage),
-        ("metadata", metadata),
-    ]);
-    let status = match &ctx.spool {
+    let remote_up = storage.status == "up" && metadata.status != "down";
+    let spool = match &ctx.spool {
         Some(spool) => {
             let pending = spool.pending();
-            checks.insert(
-                "spool",
-                Check {
-                    status: if pending == 0 { "empty" } else { "pending" },
-                    error: None,
-                    pending: Some(pending),
-                },
-            );
-            if remote_up && pending == 0 {
-                "ready"
-            } else {
-                "degraded"
+            Check {
+                status: if pending == 0 { "empty" } else { "pending" },
+                error: None,
+                pending: Some(pending),
             }
         }
+        None => Check::off(),
+    };
+    let status = match &ctx.spool {
+        Some(_) if remote_up && spool.pending == Some(0) => "ready",
+        Some(_) => "degraded",
         None => {
             ready &= remote_up;
             "ready"
         }
     };
+    let checks = BTreeMap::from([
+        ("database", database),
+        ("storage", storage),
+        ("metadata", metadata),
+        ("spool", spool),
+    ]);
     metrics::gauge!("pier_ready").set(if ready { 1.0 } else { 0.0 });
     Assessment {
         ready,
         status,
         checks,
         draining,
+    }
+}
+
+impl Check {
+    /// A dependency this replica does not use.
+    fn off() -> Self {
+        Self {
+            status: "off",
+            error: None,
+            pending: None,
+        }
     }
 }
 

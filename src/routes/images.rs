@@ -133,10 +133,14 @@ pub async fn upload(State(ctx): State<ApiContext>, request: Request) -> Result<R
         (outcome, _) => outcome,
     };
     let outcome = match (outcome, &ctx.spool) {
-        (Ok(()), None) => ctx.images.insert_all(&stored).await,
+        (Ok(()), None) => ctx.images().insert_all(&stored).await,
         // Remote backends: push now, or keep durably in the spool and replay later.
         (Ok(()), Some(spool)) => match spool
-            .accept(&ctx.blobs, ctx.images.as_ref(), std::mem::take(&mut stored))
+            .accept(
+                &ctx.blobs,
+                ctx.images().as_ref(),
+                std::mem::take(&mut stored),
+            )
             .await
         {
             Ok(accepted) => {
@@ -351,7 +355,7 @@ async fn find(ctx: &ApiContext, id: ImageId, raw: &str) -> Result<(ImageRecord, 
     if let Some(record) = ctx.spool.as_ref().and_then(|spool| spool.get(id)) {
         return Ok((record, true));
     }
-    let record = ctx.images.get(id).await?.ok_or_else(|| not_found(raw))?;
+    let record = ctx.images().get(id).await?.ok_or_else(|| not_found(raw))?;
     Ok((record, false))
 }
 
@@ -387,7 +391,7 @@ pub async fn list(
                 .ok_or_else(|| ApiError::field("after", "must be an image id (a UUID)"))
         })
         .transpose()?;
-    let mut records = ctx.images.list(after, limit.fetch()).await?;
+    let mut records = ctx.images().list(after, limit.fetch()).await?;
     if let Some(spool) = &ctx.spool {
         spool.merge_into(&mut records, after, usize::from(limit.fetch()));
     }
@@ -628,7 +632,7 @@ pub async fn delete(
     };
     // Metadata first: once the row is gone the image is invisible; objects left by a
     // failure below are orphans that the sweep removes.
-    let remote = ctx.images.delete(id).await?;
+    let remote = ctx.images().delete(id).await?;
     let spooled = match &ctx.spool {
         Some(spool) => spool.remove(id).await?,
         None => false,

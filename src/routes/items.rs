@@ -75,7 +75,7 @@ pub async fn create(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let new = NewItem::parse_json(&body)?;
-    let item = ctx.items.create(&new).await?;
+    let item = ctx.items().create(&new).await?;
     let location = HeaderValue::from_str(&format!("/items/{}", item.id))
         .map_err(|e| ApiError::Internal(e.into()))?;
     Ok((
@@ -108,7 +108,7 @@ pub async fn list(
                 .map_err(|_| ApiError::field("after", "must be an item id (a whole number)"))
         })
         .transpose()?;
-    let mut items = ctx.items.list(after, limit.fetch()).await?;
+    let mut items = ctx.items().list(after, limit.fetch()).await?;
     let next = limit.cut(&mut items, |item| item.id);
     let capacity = 64
         + items
@@ -130,7 +130,7 @@ pub async fn get(
     Path(raw): Path<String>,
 ) -> Result<JsonResponse<Item>, ApiError> {
     let id = item_id(&raw)?;
-    ctx.items
+    ctx.items()
         .get(id)
         .await?
         .map(|item| JsonResponse::new(item, 256))
@@ -156,7 +156,7 @@ pub async fn replace(
 ) -> Result<JsonResponse<Item>, ApiError> {
     let id = item_id(&raw)?;
     let new = NewItem::parse_json(&body)?;
-    ctx.items
+    ctx.items()
         .replace(id, &new)
         .await?
         .map(|item| JsonResponse::new(item, 256))
@@ -175,7 +175,7 @@ pub async fn delete(
     Path(raw): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = item_id(&raw)?;
-    if ctx.items.delete(id).await? {
+    if ctx.items().delete(id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found(&raw))

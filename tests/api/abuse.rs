@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use pier::guard::RateBudget;
+
 use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with};
 
 async fn post_item(app: &TestApp, forwarded_for: Option<&str>) -> reqwest::Response {
@@ -23,7 +25,8 @@ async fn post_item(app: &TestApp, forwarded_for: Option<&str>) -> reqwest::Respo
 #[tokio::test]
 async fn writes_over_budget_get_429_with_retry_after_and_reads_have_their_own_budget() {
     // 10 writes a minute: a burst of 1, then one every 6 s.
-    let app = spawn_app_with(|s| s.writes_per_minute = 10).await;
+    let app =
+        spawn_app_with(|s| s.rate_limit_writes = RateBudget::parse("10/m,burst=1").unwrap()).await;
     assert_eq!(post_item(&app, None).await.status(), 201);
     let refused = post_item(&app, None).await;
     let retry: u64 = refused.headers()["retry-after"]
@@ -40,7 +43,8 @@ async fn writes_over_budget_get_429_with_retry_after_and_reads_have_their_own_bu
     }
 
     // 10 reads a minute: the 2nd read is refused, but health checks and scrapes never are.
-    let app = spawn_app_with(|s| s.reads_per_minute = 10).await;
+    let app =
+        spawn_app_with(|s| s.rate_limit_reads = RateBudget::parse("10/m,burst=1").unwrap()).await;
     assert_eq!(app.get("/items").await.status(), 200);
     assert_problem(app.get("/items").await, 429).await;
     for path in ["/health", "/health/ready", "/metrics"] {
@@ -58,7 +62,8 @@ async fn writes_over_budget_get_429_with_retry_after_and_reads_have_their_own_bu
 #[tokio::test]
 async fn a_forged_forwarded_for_from_an_untrusted_peer_is_ignored() {
     // The test client (127.0.0.1) is not a trusted proxy: its X-Forwarded-For is noise.
-    let app = spawn_app_with(|s| s.writes_per_minute = 10).await;
+    let app =
+        spawn_app_with(|s| s.rate_limit_writes = RateBudget::parse("10/m,burst=1").unwrap()).await;
     assert_eq!(post_item(&app, Some("198.51.100.1")).await.status(), 201);
     let second = post_item(&app, Some("198.51.100.2")).await;
     assert_eq!(
@@ -71,7 +76,7 @@ async fn a_forged_forwarded_for_from_an_untrusted_peer_is_ignored() {
 #[tokio::test]
 async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
     let app = spawn_app_with(|s| {
-        s.writes_per_minute = 10;
+        s.rate_limit_writes = RateBudget::parse("10/m,burst=1").unwrap();
         s.trusted_proxies = pier::config::TrustedProxies(vec!["127.0.0.1/32".parse().unwrap()]);
     })
     .await;

@@ -22,9 +22,17 @@ async fn readiness_reports_each_dependency_and_503s_when_one_is_down() {
     assert_eq!(ready.status(), 200);
     let body: Value = ready.json().await.unwrap();
     assert_eq!(body["status"], "ready");
-    for dependency in ["database", "storage", "metadata"] {
-        assert_eq!(body["checks"][dependency]["status"], "up", "{body}");
+    // The four dependencies are always listed; the embedded defaults keep metadata in
+    // the database and need no spool (nothing remote to fall back from).
+    for (dependency, status) in [
+        ("database", "up"),
+        ("storage", "up"),
+        ("metadata", "off"),
+        ("spool", "off"),
+    ] {
+        assert_eq!(body["checks"][dependency]["status"], status, "{body}");
     }
+    assert_eq!(body["checks"].as_object().unwrap().len(), 4, "{body}");
 
     app.context.database.close().await;
     let down = app.get("/health/ready").await;
@@ -33,6 +41,11 @@ async fn readiness_reports_each_dependency_and_503s_when_one_is_down() {
     assert_eq!(body["checks"]["database"]["status"], "down");
     assert!(body["checks"]["database"]["error"].is_string());
     assert_eq!(body["checks"]["storage"]["status"], "up");
+    assert_eq!(
+        body["checks"]["metadata"]["status"], "off",
+        "off is not down"
+    );
+    assert_eq!(body["checks"]["spool"]["status"], "off");
     // Liveness stays green: the process is fine, only a dependency is not.
     assert_eq!(app.get("/health").await.status(), 200);
     // Endpoints that need the database answer 503 problem+json, not 500, and say when

@@ -15,8 +15,8 @@ locals {
       RUST_LOG         = "info"
       # Per-client budgets; the ALB (inside the VPC) is the only proxy believed about
       # client addresses in X-Forwarded-For.
-      PIER_READS_PER_MINUTE  = tostring(var.reads_per_client_per_minute)
-      PIER_WRITES_PER_MINUTE = tostring(var.writes_per_client_per_minute)
+      PIER_RATE_LIMIT_READS  = var.rate_limit_reads
+      PIER_RATE_LIMIT_WRITES = var.rate_limit_writes
       PIER_TRUSTED_PROXIES   = module.network.vpc_cidr_block
     },
     var.image_metadata == "postgres" ? { PIER_METADATA = "database" } : {},

@@ -165,25 +165,25 @@ variable "health_check_path" {
   default     = "/health"
 }
 
-variable "reads_per_client_per_minute" {
-  description = "Reads one client address may make per minute (pier's PIER_READS_PER_MINUTE; 429 beyond); 0 turns the limit off."
-  type        = number
-  default     = 6000
+variable "rate_limit_reads" {
+  description = "Reads one client address may make, as pier's PIER_RATE_LIMIT_READS: RATE/s,burst=N or RATE/m,burst=N (429 beyond), or off."
+  type        = string
+  default     = "100/s,burst=600"
 
   validation {
-    condition     = var.reads_per_client_per_minute >= 0
-    error_message = "reads_per_client_per_minute must be 0 or more."
+    condition     = can(regex("^(off|[1-9][0-9]{0,6}/[sm](,burst=[1-9][0-9]{0,6})?)$", var.rate_limit_reads))
+    error_message = "rate_limit_reads is RATE/s,burst=N or RATE/m,burst=N (e.g. 100/s,burst=600), or off."
   }
 }
 
-variable "writes_per_client_per_minute" {
-  description = "Writes (uploads, items, predictions) one client address may make per minute (PIER_WRITES_PER_MINUTE); 0 turns the limit off."
-  type        = number
-  default     = 600
+variable "rate_limit_writes" {
+  description = "Writes (uploads, items, predictions) one client address may make, as PIER_RATE_LIMIT_WRITES: RATE/s,burst=N or RATE/m,burst=N, or off."
+  type        = string
+  default     = "10/s,burst=60"
 
   validation {
-    condition     = var.writes_per_client_per_minute >= 0
-    error_message = "writes_per_client_per_minute must be 0 or more."
+    condition     = can(regex("^(off|[1-9][0-9]{0,6}/[sm](,burst=[1-9][0-9]{0,6})?)$", var.rate_limit_writes))
+    error_message = "rate_limit_writes is RATE/s,burst=N or RATE/m,burst=N (e.g. 10/s,burst=60), or off."
   }
 }
 
