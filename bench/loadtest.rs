@@ -19,7 +19,7 @@
 use std::{sync::LazyLock, time::Duration};
 
 use goose::{goose::GooseResponse, prelude::*};
-use pier::test_images::{Format, encode};
+use pier::test_support::{Format, encode};
 use serde_json::Value;
 
 /// Weights: for every upload, six gallery visits, three predictions, two item edits.

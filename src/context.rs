@@ -5,10 +5,9 @@ use std::{sync::Arc, time::Instant};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::{
-    imaging::Thumbnailer,
     sentiment::SentimentModel,
-    spool::Spool,
-    store::{Blobs, Database, ImageMetaStore, ItemStore},
+    services::{catalogue::Catalogue, gallery::Gallery},
+    store::{Database, ImageMetaStore},
 };
 
 /// Limits on what one request may send; every body, field and list is bounded.
@@ -51,21 +50,6 @@ impl ApiContext {
     }
 }
 
-impl Shared {
-    /// The items catalogue (the SQL database).
-    pub fn items(&self) -> &dyn ItemStore {
-        self.database.as_ref()
-    }
-
-    /// Where image metadata lives: the separate store, or the database.
-    pub fn images(&self) -> Arc<dyn ImageMetaStore> {
-        match &self.metadata {
-            Some(metadata) => metadata.clone(),
-            None => self.database.clone(),
-        }
-    }
-}
-
 impl std::ops::Deref for ApiContext {
     type Target = Shared;
 
@@ -76,22 +60,20 @@ impl std::ops::Deref for ApiContext {
 
 /// What every route can reach.
 pub struct Shared {
-    /// The SQL database: the items catalogue, image metadata unless `metadata` is set,
-    /// readiness and pool metrics. One handle for all of them.
+    /// The SQL database, for readiness and pool metrics (the catalogue, and the
+    /// gallery's metadata unless it is kept elsewhere, are in it too).
     pub database: Arc<dyn Database>,
-    /// A separate image metadata store (DynamoDB); `None` keeps metadata in `database`.
+    /// A separate image metadata store (DynamoDB), for readiness; `None` when image
+    /// metadata is kept in `database`.
     pub metadata: Option<Arc<dyn ImageMetaStore>>,
-    /// Image bytes.
-    pub blobs: Blobs,
-    /// The durable fallback for uploads while a remote backend is down; `None` when
-    /// every backend is local (nothing to fall back from).
-    pub spool: Option<Arc<Spool>>,
+    /// The items catalogue.
+    pub catalogue: Catalogue,
+    /// The image gallery: uploads, reads, thumbnails, the spool.
+    pub gallery: Gallery,
     /// Permits for uploads in progress (`PIER_MAX_CONCURRENT_UPLOADS`).
     pub upload_permits: Arc<tokio::sync::Semaphore>,
     /// The sentiment model, loaded once.
     pub model: Arc<dyn SentimentModel>,
-    /// Thumbnail maker with its own concurrency bound.
-    pub thumbnails: Thumbnailer,
     /// Request limits.
     pub limits: Limits,
     /// Set on SIGTERM while the drain delay runs: readiness answers 503 so that traffic

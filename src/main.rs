@@ -3,11 +3,7 @@
 use std::{process::ExitCode, time::Duration};
 
 use clap::{Parser, error::ErrorKind};
-use pier::{
-    config::{Cli, Command, Settings},
-    startup::{self, Application},
-    telemetry,
-};
+use pier::{cli::Cli, telemetry};
 
 /// The static (musl) build's allocator: musl's own serialises allocation across threads
 /// (measured: 60k vs 110k req/s on /health).
@@ -72,7 +68,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(run(cli));
+    let result = runtime.block_on(pier::cli::run(cli));
     // Do not wait for stray blocking tasks (a thumbnail being made) once we are done.
     runtime.shutdown_timeout(Duration::from_millis(200));
     telemetry::flush_logs();
@@ -83,103 +79,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {
-            telemetry::init_logging(cli.settings.log_format);
-            if !cli.settings.otlp_endpoint.is_empty() {
-                pier::otlp::start(&cli.settings.otlp_endpoint, &cli.settings.otel_service_name)?;
-            }
-            let app = Application::build(&cli.settings).await?;
-            tracing::info!(addr = %cli.settings.addr, port = app.port(), version = env!("CARGO_PKG_VERSION"), "pier is serving");
-            app.run_until_stopped().await?;
-            pier::otlp::flush().await;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Migrate => {
-            telemetry::init_logging(cli.settings.log_format);
-            let database = startup::open_database(&cli.settings).await?;
-            database.migrate().await?;
-            #[cfg(feature = "aws")]
-            if let pier::config::MetadataBackend::DynamoDb { table } = &cli.settings.metadata {
-                pier::store::dynamo::DynamoMeta::connect(table, &cli.settings.aws)
-                    .await
-                    .migrate()
-                    .await?;
-            }
-            tracing::info!("migrations applied");
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Healthcheck { url } => Ok(healthcheck(&cli.settings, url).await),
-        Command::MigrateStore { from, to } => {
-            let source = pier::store::Blobs::open(&from, &cli.settings.aws)?;
-            let destination = pier::store::Blobs::open(&to, &cli.settings.aws)?;
-            let bar = indicatif::ProgressBar::new(0);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{bar:40} {pos}/{len} objects {elapsed_precise}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            let summary = pier::migrate_store::copy_store(&source, &destination, |done, total| {
-                bar.set_length(total);
-                bar.set_position(done);
-            })
-            .await?;
-            bar.finish();
-            println!(
-                "copied {} objects ({} bytes), {} already there, {} damaged copies replaced",
-                summary.copied, summary.bytes, summary.skipped, summary.repaired
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-    }
-}
-
-/// Asks `/health` over plain HTTP/1.1 on loopback; no TLS, no client library, so the
-/// check works in a `FROM scratch` image.
-async fn healthcheck(settings: &Settings, url: Option<String>) -> ExitCode {
-    let url = url.unwrap_or_else(|| format!("http://127.0.0.1:{}/health", settings.addr.port()));
-    match tokio::time::timeout(Duration::from_secs(3), probe(&url)).await {
-        Ok(Ok(200)) => ExitCode::SUCCESS,
-        Ok(Ok(status)) => {
-            eprintln!("pier healthcheck: {url} answered {status}");
-            ExitCode::FAILURE
-        }
-        Ok(Err(error)) => {
-            eprintln!("pier healthcheck: {url}: {error}");
-            ExitCode::FAILURE
-        }
-        Err(_) => {
-            eprintln!("pier healthcheck: {url} did not answer within 3 s");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn probe(url: &str) -> anyhow::Result<u16> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let parsed = url::Url::parse(url)?;
-    anyhow::ensure!(parsed.scheme() == "http", "only http:// URLs are supported");
-    let host = parsed
-        .host_str()
-        .ok_or_else(|| anyhow::anyhow!("the URL has no host"))?;
-    let port = parsed.port_or_known_default().unwrap_or(80);
-    let mut stream = tokio::net::TcpStream::connect((host, port)).await?;
-    let request = format!(
-        "GET {} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n",
-        parsed.path()
-    );
-    stream.write_all(request.as_bytes()).await?;
-    let mut head = vec![0u8; 64];
-    let read = stream.read(&mut head).await?;
-    let line = String::from_utf8_lossy(&head[..read]);
-    let status = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("not an HTTP response"))?;
-    Ok(status)
 }

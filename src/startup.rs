@@ -15,11 +15,13 @@ use tokio::net::TcpListener;
 use crate::{
     config::{DatabaseUrl, MetadataBackend, Settings},
     context::{ApiContext, Limits, Shared},
-    imaging::{DecodeLimits, Thumbnailer},
-    middleware::RequestPolicy,
+    http::middleware::RequestPolicy,
     routes,
-    spool::Spool,
-    store::{Blobs, Database, ImageMetaStore, sqlite::SqliteDatabase},
+    services::{
+        catalogue::Catalogue,
+        gallery::{DecodeLimits, Gallery, Thumbnailer, UploadRules},
+    },
+    store::{Blobs, Database, ImageMetaStore, StoreError, spool::Spool, sqlite::SqliteDatabase},
     telemetry,
 };
 
@@ -70,23 +72,35 @@ impl Application {
             None
         };
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let thumbnails = Thumbnailer::new(
+            DecodeLimits {
+                max_pixels: settings.max_image_pixels,
+                memory: settings.decode_memory,
+                timeout: settings.decode_timeout,
+            },
+            cores,
+        );
+        let gallery = Gallery::new(
+            blobs,
+            metadata.clone().unwrap_or_else(|| database.clone()),
+            spool,
+            thumbnails,
+            UploadRules {
+                max_file_bytes: settings.max_upload_bytes,
+                max_files: settings.max_files_per_upload,
+                max_pixels: settings.max_image_pixels,
+                decode_memory: settings.decode_memory,
+            },
+        );
         let context = ApiContext::new(Shared {
+            catalogue: Catalogue::new(database.clone()),
             database,
             metadata,
-            blobs,
-            spool,
+            gallery,
             upload_permits: Arc::new(tokio::sync::Semaphore::new(
                 settings.max_concurrent_uploads as usize,
             )),
             model: Arc::new(crate::sentiment::vader::Vader::new()),
-            thumbnails: Thumbnailer::new(
-                DecodeLimits {
-                    max_pixels: settings.max_image_pixels,
-                    memory: settings.decode_memory,
-                    timeout: settings.decode_timeout,
-                },
-                cores,
-            ),
             limits: Limits {
                 max_upload_bytes: settings.max_upload_bytes,
                 max_files_per_upload: settings.max_files_per_upload,
@@ -108,7 +122,7 @@ impl Application {
             with_cors(routes::router(context.clone()), &settings.cors_origins),
             RequestPolicy {
                 tokens: tokens.map(Arc::new),
-                rate_limits: crate::guard::RateLimits::new(
+                rate_limits: crate::http::rate_limit::RateLimits::new(
                     settings.rate_limit_reads,
                     settings.rate_limit_writes,
                     settings.trusted_proxies.clone(),
@@ -155,11 +169,12 @@ impl Application {
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tokio::spawn(sweep_orphans_periodically(self.context.clone()));
-        if let Some(spool) = &self.context.spool {
-            tokio::spawn(crate::spool::replay_forever(
+        let gallery = &self.context.gallery;
+        if let Some(spool) = gallery.spool() {
+            tokio::spawn(crate::store::spool::replay_forever(
                 spool.clone(),
-                self.context.blobs.clone(),
-                self.context.images(),
+                gallery.blobs().clone(),
+                gallery.metadata().clone(),
             ));
         }
         let deadline = self.shutdown_timeout;
@@ -178,7 +193,7 @@ impl Application {
                 tokio::time::sleep(drain).await;
             }
         };
-        let finished = crate::server::serve(
+        let finished = crate::http::server::serve(
             self.listener,
             self.router,
             signal,
@@ -308,7 +323,7 @@ fn with_layers(router: Router, policy: RequestPolicy) -> Router {
     }
     router.layer(middleware::from_fn_with_state(
         policy,
-        crate::middleware::around_request,
+        crate::http::middleware::around_request,
     ))
 }
 
@@ -326,15 +341,8 @@ async fn sweep_orphans_periodically(ctx: ApiContext) {
 /// One pass of the orphan sweep as the server runs it: objects older than `grace` with
 /// no metadata are removed, except those of uploads the spool still holds (its replay
 /// writes an object before its record). Public for the tests of that exception.
-pub async fn sweep_orphans_once(
-    ctx: &ApiContext,
-    grace: Duration,
-) -> Result<usize, crate::error::ApiError> {
-    let spool = ctx.spool.clone();
-    let spooled = move |id| spool.as_ref().is_some_and(|s| s.holds(id));
-    ctx.blobs
-        .sweep_orphans(ctx.images().as_ref(), &spooled, grace)
-        .await
+pub async fn sweep_orphans_once(ctx: &ApiContext, grace: Duration) -> Result<usize, StoreError> {
+    ctx.gallery.sweep_orphans(grace).await
 }
 
 /// Completes on SIGTERM (containers, orchestrators) or SIGINT (Ctrl-C).

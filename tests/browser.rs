@@ -16,7 +16,7 @@ use fantoccini::{Client, ClientBuilder, Locator, elements::Element};
 use pier::{
     config::{Settings, StorageUrl},
     startup::Application,
-    test_images::{Format, encode, noisy_png},
+    test_support::{Format, encode, noisy_png},
 };
 use serde_json::{Value, json};
 

@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use pier::test_images::{Format, encode, noisy_png};
+use pier::test_support::{Format, encode, noisy_png};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 

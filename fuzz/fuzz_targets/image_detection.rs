@@ -12,7 +12,7 @@ use std::time::Duration;
 use libfuzzer_sys::fuzz_target;
 use pier::{
     domain::{ImageInspector, ImageKind},
-    imaging::DecodeLimits,
+    services::gallery::thumbnails::DecodeLimits,
 };
 
 /// Small, so decoding an accepted image stays fast enough to fuzz.
@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
             memory: DECODE_MEMORY,
             timeout: Duration::from_secs(5),
         };
-        let _ = pier::imaging::render(file, &limits);
+        let _ = pier::services::gallery::thumbnails::render(file, &limits);
     }
 });
 

@@ -6,7 +6,7 @@ use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
 use super::{json::ObjectFields, text};
-use crate::error::{ApiError, FieldErrors};
+use crate::http::error::{ApiError, FieldErrors};
 
 /// An item's id: a positive 64-bit integer handed out by the database, never reused.
 pub type ItemId = i64;

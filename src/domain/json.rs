@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// The fields of a JSON object, in the order sent.
 pub struct ObjectFields {

@@ -1,6 +1,6 @@
 //! Page sizes for keyset-paged lists.
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// A page size in 1..=1000; 50 when the client does not ask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -26,7 +26,7 @@ use crate::{
         predict::predict, predict::model_info,
         health::health, health::ready, metrics::metrics, root::root,
     ),
-    components(schemas(crate::error::Problem)),
+    components(schemas(crate::http::error::Problem)),
     tags(
         (name = "items", description = "The catalogue"),
         (name = "images", description = "Upload, list, fetch and delete images"),
@@ -100,7 +100,7 @@ fn require_bearer_on_writes(doc: &mut Value) {
     });
     if let Some(paths) = doc["paths"].as_object_mut() {
         for (path, item) in paths.iter_mut() {
-            if crate::middleware::PUBLIC_POSTS.contains(&path.as_str()) {
+            if crate::http::middleware::PUBLIC_POSTS.contains(&path.as_str()) {
                 continue;
             }
             for method in ["post", "put", "patch", "delete"] {

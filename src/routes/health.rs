@@ -13,7 +13,8 @@ use utoipa::ToSchema;
 
 use crate::{
     context::ApiContext,
-    error::{ApiError, PROBLEM_JSON, Problem},
+    http::error::{PROBLEM_JSON, Problem},
+    store::StoreError,
 };
 
 /// Liveness: the process answers. Touches no dependency, so a slow database never
@@ -128,7 +129,7 @@ pub async fn assess(ctx: &ApiContext) -> Assessment {
     };
     let (database, storage, metadata) = tokio::join!(
         probe(ctx.database.ping()),
-        probe(ctx.blobs.ping()),
+        probe(ctx.gallery.blobs().ping()),
         metadata_probe
     );
     // The SQL database holds the items: without it this replica cannot serve. Remote
@@ -137,18 +138,15 @@ pub async fn assess(ctx: &ApiContext) -> Assessment {
     let draining = ctx.draining.load(std::sync::atomic::Ordering::Relaxed);
     let mut ready = database.status == "up" && !draining;
     let remote_up = storage.status == "up" && metadata.status != "down";
-    let spool = match &ctx.spool {
-        Some(spool) => {
-            let pending = spool.pending();
-            Check {
-                status: if pending == 0 { "empty" } else { "pending" },
-                error: None,
-                pending: Some(pending),
-            }
-        }
+    let spool = match ctx.gallery.spool_pending() {
+        Some(pending) => Check {
+            status: if pending == 0 { "empty" } else { "pending" },
+            error: None,
+            pending: Some(pending),
+        },
         None => Check::off(),
     };
-    let status = match &ctx.spool {
+    let status = match ctx.gallery.spool_pending() {
         Some(_) if remote_up && spool.pending == Some(0) => "ready",
         Some(_) => "degraded",
         None => {
@@ -162,7 +160,7 @@ pub async fn assess(ctx: &ApiContext) -> Assessment {
         ("metadata", metadata),
         ("spool", spool),
     ]);
-    metrics::gauge!("pier_ready").set(if ready { 1.0 } else { 0.0 });
+    metrics::gauge!(crate::telemetry::names::PIER_READY).set(if ready { 1.0 } else { 0.0 });
     Assessment {
         ready,
         status,
@@ -183,7 +181,7 @@ impl Check {
 }
 
 /// Runs a probe with a short deadline: a hung dependency must not hang the probe.
-async fn probe(check: impl Future<Output = Result<(), ApiError>>) -> Check {
+async fn probe(check: impl Future<Output = Result<(), StoreError>>) -> Check {
     match tokio::time::timeout(Duration::from_secs(2), check).await {
         Ok(Ok(())) => Check {
             status: "up",

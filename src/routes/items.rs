@@ -12,9 +12,9 @@ use utoipa::ToSchema;
 use crate::{
     context::ApiContext,
     domain::{ItemId, NewItem, PageLimit},
-    error::{ApiError, Problem},
-    extract::{JsonBody, QueryParams},
-    response::JsonResponse,
+    http::error::{ApiError, Problem},
+    http::extract::{JsonBody, QueryParams},
+    http::response::JsonResponse,
     store::Item,
 };
 
@@ -75,7 +75,7 @@ pub async fn create(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let new = NewItem::parse_json(&body)?;
-    let item = ctx.items().create(&new).await?;
+    let item = ctx.catalogue.create(&new).await?;
     let location = HeaderValue::from_str(&format!("/items/{}", item.id))
         .map_err(|e| ApiError::Internal(e.into()))?;
     Ok((
@@ -108,8 +108,7 @@ pub async fn list(
                 .map_err(|_| ApiError::field("after", "must be an item id (a whole number)"))
         })
         .transpose()?;
-    let mut items = ctx.items().list(after, limit.fetch()).await?;
-    let next = limit.cut(&mut items, |item| item.id);
+    let (items, next) = ctx.catalogue.page(after, limit).await?;
     let capacity = 64
         + items
             .iter()
@@ -130,7 +129,7 @@ pub async fn get(
     Path(raw): Path<String>,
 ) -> Result<JsonResponse<Item>, ApiError> {
     let id = item_id(&raw)?;
-    ctx.items()
+    ctx.catalogue
         .get(id)
         .await?
         .map(|item| JsonResponse::new(item, 256))
@@ -156,7 +155,7 @@ pub async fn replace(
 ) -> Result<JsonResponse<Item>, ApiError> {
     let id = item_id(&raw)?;
     let new = NewItem::parse_json(&body)?;
-    ctx.items()
+    ctx.catalogue
         .replace(id, &new)
         .await?
         .map(|item| JsonResponse::new(item, 256))
@@ -175,7 +174,7 @@ pub async fn delete(
     Path(raw): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = item_id(&raw)?;
-    if ctx.items().delete(id).await? {
+    if ctx.catalogue.delete(id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found(&raw))

@@ -14,15 +14,17 @@ use crate::context::ApiContext;
 ))]
 pub async fn metrics(State(ctx): State<ApiContext>) -> Response {
     let (active, idle) = ctx.database.pool_state();
-    metrics::gauge!("db_pool_connections", "state" => "active").set(f64::from(active));
-    metrics::gauge!("db_pool_connections", "state" => "idle").set(f64::from(idle));
-    metrics::gauge!("db_pool_connections", "state" => "max")
+    metrics::gauge!(crate::telemetry::names::DB_POOL_CONNECTIONS, "state" => "active")
+        .set(f64::from(active));
+    metrics::gauge!(crate::telemetry::names::DB_POOL_CONNECTIONS, "state" => "idle")
+        .set(f64::from(idle));
+    metrics::gauge!(crate::telemetry::names::DB_POOL_CONNECTIONS, "state" => "max")
         .set(f64::from(ctx.database.pool_max()));
-    crate::process_metrics::refresh();
+    crate::telemetry::process::refresh();
     // Readiness as a series (`pier_ready`), so an alert sees what a load balancer sees.
     crate::routes::health::assess(&ctx).await;
-    let pending = ctx.spool.as_ref().map_or(0, |spool| spool.pending());
-    metrics::gauge!("spool_pending").set(pending as f64);
+    let pending = ctx.gallery.spool_pending().unwrap_or(0);
+    metrics::gauge!(crate::telemetry::names::SPOOL_PENDING).set(pending as f64);
     (
         [(
             header::CONTENT_TYPE,

@@ -15,7 +15,7 @@ use axum::{
     routing::{get, post},
 };
 
-use crate::{context::ApiContext, error};
+use crate::{context::ApiContext, http::error};
 
 /// All routes with their state; cross-cutting layers are added by `startup`.
 pub fn router(ctx: ApiContext) -> Router {

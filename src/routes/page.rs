@@ -18,7 +18,7 @@ use axum::{
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// The page's Content-Security-Policy: only this origin's script, style, images and
 /// API; no inline script or style, no framing, no plugins.

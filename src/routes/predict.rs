@@ -12,9 +12,9 @@ use utoipa::ToSchema;
 use crate::{
     context::ApiContext,
     domain::json::ObjectFields,
-    error::{ApiError, FieldErrors, Problem},
-    extract::JsonBody,
-    response::JsonResponse,
+    http::error::{ApiError, FieldErrors, Problem},
+    http::extract::JsonBody,
+    http::response::JsonResponse,
     sentiment::{Label, ModelInfo, Scores},
 };
 
@@ -158,7 +158,7 @@ fn count(label: Label) {
     static COUNTERS: OnceLock<[metrics::Counter; 3]> = OnceLock::new();
     let counters = COUNTERS.get_or_init(|| {
         [Label::Positive, Label::Neutral, Label::Negative]
-            .map(|l| metrics::counter!("predictions_total", "label" => l.as_str()))
+            .map(|l| metrics::counter!(crate::telemetry::names::PREDICTIONS_TOTAL, "label" => l.as_str()))
     });
     counters[label as usize].increment(1);
 }

@@ -16,7 +16,7 @@ use super::ImageMetaStore;
 use crate::{
     config::{AwsSettings, StorageUrl},
     domain::ImageId,
-    error::ApiError,
+    store::StoreError,
 };
 
 /// An S3 client that notices an unreachable endpoint within seconds: short connect and
@@ -180,7 +180,7 @@ impl Blobs {
         &self,
         key: &Path,
         range: Option<Range<u64>>,
-    ) -> Result<Option<GetResult>, ApiError> {
+    ) -> Result<Option<GetResult>, StoreError> {
         let options = GetOptions {
             range: range.map(GetRange::Bounded),
             ..Default::default()
@@ -202,7 +202,7 @@ impl Blobs {
         key: &Path,
         size: u64,
         range: Range<u64>,
-    ) -> Result<Option<Bytes>, ApiError> {
+    ) -> Result<Option<Bytes>, StoreError> {
         let cacheable = self.cache.is_some() && size <= CACHEABLE_OBJECT;
         if let Some(cached) = self
             .cache
@@ -231,7 +231,7 @@ impl Blobs {
 
     /// Reads a whole object of unknown size into memory (thumbnails, and originals to
     /// make them from; objects are size-limited), through the cache when it is small.
-    pub async fn get_bytes(&self, key: &Path) -> Result<Option<Bytes>, ApiError> {
+    pub async fn get_bytes(&self, key: &Path) -> Result<Option<Bytes>, StoreError> {
         if let Some(cached) = self
             .cache
             .as_ref()
@@ -254,7 +254,7 @@ impl Blobs {
     }
 
     /// Stores a small object in one durable put.
-    pub async fn put_bytes(&self, key: &Path, bytes: Bytes) -> Result<(), ApiError> {
+    pub async fn put_bytes(&self, key: &Path, bytes: Bytes) -> Result<(), StoreError> {
         self.store
             .put(key, PutPayload::from_bytes(bytes))
             .await
@@ -264,7 +264,7 @@ impl Blobs {
 
     /// Every image and thumbnail key with its size (staging files of interrupted local
     /// uploads are not objects and are not listed).
-    pub async fn list_objects(&self) -> Result<Vec<(Path, u64)>, ApiError> {
+    pub async fn list_objects(&self) -> Result<Vec<(Path, u64)>, StoreError> {
         let mut objects = Vec::new();
         for prefix in ["images", "thumbnails"] {
             let mut listing = self.store.list(Some(&Path::from(prefix)));
@@ -277,7 +277,7 @@ impl Blobs {
     }
 
     /// The size of an object, or `None` when it does not exist.
-    pub async fn size_of(&self, key: &Path) -> Result<Option<u64>, ApiError> {
+    pub async fn size_of(&self, key: &Path) -> Result<Option<u64>, StoreError> {
         match self.store.head(key).await {
             Ok(meta) => Ok(Some(meta.size)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -286,7 +286,7 @@ impl Blobs {
     }
 
     /// Deletes an object; deleting what is not there is not an error.
-    pub async fn delete(&self, key: &Path) -> Result<(), ApiError> {
+    pub async fn delete(&self, key: &Path) -> Result<(), StoreError> {
         if let Some(cache) = &self.cache {
             cache.remove(key.as_ref());
         }
@@ -298,7 +298,7 @@ impl Blobs {
 
     /// Readiness probe: a metadata request that succeeds (or finds nothing) proves the
     /// store answers.
-    pub async fn ping(&self) -> Result<(), ApiError> {
+    pub async fn ping(&self) -> Result<(), StoreError> {
         match self.store.head(&Path::from("_readiness-probe")).await {
             Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(error) => Err(storage_error(error)),
@@ -314,7 +314,7 @@ impl Blobs {
         meta: &dyn ImageMetaStore,
         spooled: &(dyn Fn(ImageId) -> bool + Sync),
         grace: Duration,
-    ) -> Result<usize, ApiError> {
+    ) -> Result<usize, StoreError> {
         let cutoff = chrono_cutoff(grace);
         let mut removed = 0;
         for prefix in ["images", "thumbnails"] {
@@ -418,7 +418,7 @@ fn slice(bytes: &Bytes, range: Range<u64>) -> Bytes {
 }
 
 /// One blocking call: open, seek, read `span` without zeroing the buffer first.
-async fn read_local(path: PathBuf, span: Range<u64>) -> Result<Option<Bytes>, ApiError> {
+async fn read_local(path: PathBuf, span: Range<u64>) -> Result<Option<Bytes>, StoreError> {
     let read = tokio::task::spawn_blocking(move || -> std::io::Result<Option<Bytes>> {
         use std::io::{Read, Seek, SeekFrom};
         let mut file = match std::fs::File::open(&path) {
@@ -433,21 +433,19 @@ async fn read_local(path: PathBuf, span: Range<u64>) -> Result<Option<Bytes>, Ap
         Ok(Some(Bytes::from(buffer)))
     });
     read.await
-        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(|e| StoreError::Other(e.into()))?
         .map_err(|e| {
-            ApiError::Internal(
-                anyhow::Error::new(e).context("reading an object from local storage"),
-            )
+            StoreError::Other(anyhow::Error::new(e).context("reading an object from local storage"))
         })
 }
 
 /// Maps an object store failure onto the API: unreachable stores are a 503.
-fn storage_error(error: object_store::Error) -> ApiError {
+fn storage_error(error: object_store::Error) -> StoreError {
     match error {
         object_store::Error::Generic { .. } => {
-            ApiError::Unavailable(format!("object storage is unavailable: {error}"))
+            StoreError::Unavailable(format!("object storage is unavailable: {error}"))
         }
-        other => ApiError::Internal(anyhow::Error::new(other).context("object storage failed")),
+        other => StoreError::Other(anyhow::Error::new(other).context("object storage failed")),
     }
 }
 
@@ -458,16 +456,16 @@ pub struct BlobWriter {
 
 impl BlobWriter {
     /// Appends a chunk without copying it.
-    pub async fn write(&mut self, chunk: Bytes) -> Result<(), ApiError> {
+    pub async fn write(&mut self, chunk: Bytes) -> Result<(), StoreError> {
         self.inner.put(chunk).await.map_err(storage_error)
     }
 
     /// Completes the upload: the object is durable and visible when this returns.
-    pub async fn finish(mut self) -> Result<(), ApiError> {
+    pub async fn finish(mut self) -> Result<(), StoreError> {
         self.inner
             .shutdown()
             .await
-            .map_err(|e| ApiError::Unavailable(format!("object storage is unavailable: {e}")))
+            .map_err(|e| StoreError::Unavailable(format!("object storage is unavailable: {e}")))
     }
 
     /// Abandons the upload; nothing becomes visible.

@@ -34,7 +34,7 @@ use aws_sdk_dynamodb::{
 use time::OffsetDateTime;
 
 use super::{ImageMetaStore, ImageRecord};
-use crate::{config::AwsSettings, domain::ImageId, error::ApiError};
+use crate::{config::AwsSettings, domain::ImageId, store::StoreError};
 
 /// Name of the newest-first index.
 pub const INDEX: &str = "by_time";
@@ -217,13 +217,13 @@ impl DynamoMeta {
         ])
     }
 
-    fn record(item: &HashMap<String, AttributeValue>) -> Result<ImageRecord, ApiError> {
+    fn record(item: &HashMap<String, AttributeValue>) -> Result<ImageRecord, StoreError> {
         let corrupt = |what: &str| {
-            ApiError::Internal(anyhow::anyhow!(
+            StoreError::Other(anyhow::anyhow!(
                 "a DynamoDB image item has a missing or malformed `{what}`"
             ))
         };
-        let text = |name: &str| -> Result<String, ApiError> {
+        let text = |name: &str| -> Result<String, StoreError> {
             item.get(name)
                 .and_then(|v| v.as_s().ok())
                 .cloned()
@@ -251,19 +251,19 @@ impl DynamoMeta {
         })
     }
 
-    fn put(&self, record: &ImageRecord) -> Result<Put, ApiError> {
+    fn put(&self, record: &ImageRecord) -> Result<Put, StoreError> {
         Put::builder()
             .table_name(&self.table)
             .set_item(Some(Self::item(record)))
             .condition_expression("attribute_not_exists(id)")
             .build()
-            .map_err(|e| ApiError::Internal(e.into()))
+            .map_err(|e| StoreError::Other(e.into()))
     }
 }
 
 #[async_trait]
 impl ImageMetaStore for DynamoMeta {
-    async fn insert_all(&self, records: &[ImageRecord]) -> Result<(), ApiError> {
+    async fn insert_all(&self, records: &[ImageRecord]) -> Result<(), StoreError> {
         match records {
             [] => Ok(()),
             [record] => {
@@ -279,14 +279,14 @@ impl ImageMetaStore for DynamoMeta {
             }
             many => {
                 if many.len() > MAX_TRANSACTION_ITEMS {
-                    return Err(ApiError::Internal(anyhow::anyhow!(
+                    return Err(StoreError::Other(anyhow::anyhow!(
                         "more than {MAX_TRANSACTION_ITEMS} records in one DynamoDB transaction"
                     )));
                 }
                 let items = many
                     .iter()
                     .map(|r| Ok(TransactWriteItem::builder().put(self.put(r)?).build()))
-                    .collect::<Result<Vec<_>, ApiError>>()?;
+                    .collect::<Result<Vec<_>, StoreError>>()?;
                 self.client
                     .transact_write_items()
                     .set_transact_items(Some(items))
@@ -298,7 +298,7 @@ impl ImageMetaStore for DynamoMeta {
         }
     }
 
-    async fn get(&self, id: ImageId) -> Result<Option<ImageRecord>, ApiError> {
+    async fn get(&self, id: ImageId) -> Result<Option<ImageRecord>, StoreError> {
         let found = self
             .client
             .get_item()
@@ -315,7 +315,7 @@ impl ImageMetaStore for DynamoMeta {
         &self,
         before: Option<ImageId>,
         limit: u16,
-    ) -> Result<Vec<ImageRecord>, ApiError> {
+    ) -> Result<Vec<ImageRecord>, StoreError> {
         let mut query = self
             .client
             .query()
@@ -336,7 +336,7 @@ impl ImageMetaStore for DynamoMeta {
         page.items().iter().map(Self::record).collect()
     }
 
-    async fn delete(&self, id: ImageId) -> Result<bool, ApiError> {
+    async fn delete(&self, id: ImageId) -> Result<bool, StoreError> {
         let deleted = self
             .client
             .delete_item()
@@ -349,7 +349,7 @@ impl ImageMetaStore for DynamoMeta {
         Ok(deleted.attributes().is_some_and(|a| !a.is_empty()))
     }
 
-    async fn reachable(&self) -> Result<(), ApiError> {
+    async fn reachable(&self) -> Result<(), StoreError> {
         self.client
             .describe_table()
             .table_name(&self.table)
@@ -377,7 +377,7 @@ fn describe<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::
 
 /// Maps a DynamoDB failure onto the API: unreachable, throttled or failing service is a
 /// 503 (the upload path spools on it); a failed condition means the id already exists.
-fn dynamo_error<E, R>(operation: &str, error: SdkError<E, R>) -> ApiError
+fn dynamo_error<E, R>(operation: &str, error: SdkError<E, R>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
@@ -388,18 +388,18 @@ where
             Some("ConditionalCheckFailedException") | Some("TransactionCanceledException")
                 if text.contains("ConditionalCheckFailed") =>
             {
-                ApiError::Internal(anyhow::anyhow!(
+                StoreError::Other(anyhow::anyhow!(
                     "DynamoDB {operation}: an image with this id already exists"
                 ))
             }
-            Some("ResourceNotFoundException") => ApiError::Unavailable(format!(
+            Some("ResourceNotFoundException") => StoreError::Unavailable(format!(
                 "the DynamoDB metadata table is missing (run `pier migrate`): {text}"
             )),
             Some("ValidationException") | Some("SerializationException") => {
-                ApiError::Internal(anyhow::anyhow!("DynamoDB {operation} refused: {text}"))
+                StoreError::Other(anyhow::anyhow!("DynamoDB {operation} refused: {text}"))
             }
-            _ => ApiError::Unavailable(format!("DynamoDB {operation} failed: {text}")),
+            _ => StoreError::Unavailable(format!("DynamoDB {operation} failed: {text}")),
         },
-        _ => ApiError::Unavailable(format!("DynamoDB is unreachable ({operation}): {text}")),
+        _ => StoreError::Unavailable(format!("DynamoDB is unreachable ({operation}): {text}")),
     }
 }

@@ -4,8 +4,10 @@
 pub mod blobs;
 #[cfg(feature = "aws")]
 pub mod dynamo;
+mod error;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod spool;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -13,12 +15,10 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use crate::{
-    domain::{ImageId, ItemId, NewItem, Price},
-    error::ApiError,
-};
+use crate::domain::{ImageId, ItemId, NewItem, Price};
 
 pub use blobs::Blobs;
+pub use error::StoreError;
 
 /// A stored catalogue item, as the API returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -73,38 +73,41 @@ pub struct ImageRecord {
 #[async_trait]
 pub trait ItemStore: Send + Sync {
     /// Stores a new item and returns it with its id and timestamps.
-    async fn create(&self, item: &NewItem) -> Result<Item, ApiError>;
+    async fn create(&self, item: &NewItem) -> Result<Item, StoreError>;
     /// One item by id.
-    async fn get(&self, id: ItemId) -> Result<Option<Item>, ApiError>;
+    async fn get(&self, id: ItemId) -> Result<Option<Item>, StoreError>;
     /// Up to `limit` items with ids greater than `after`, ascending.
-    async fn list(&self, after: Option<ItemId>, limit: u16) -> Result<Vec<Item>, ApiError>;
+    async fn list(&self, after: Option<ItemId>, limit: u16) -> Result<Vec<Item>, StoreError>;
     /// Replaces every field of an item; `None` when it does not exist.
-    async fn replace(&self, id: ItemId, item: &NewItem) -> Result<Option<Item>, ApiError>;
+    async fn replace(&self, id: ItemId, item: &NewItem) -> Result<Option<Item>, StoreError>;
     /// Deletes an item; `false` when it did not exist.
-    async fn delete(&self, id: ItemId) -> Result<bool, ApiError>;
+    async fn delete(&self, id: ItemId) -> Result<bool, StoreError>;
 }
 
 /// Image metadata. A row exists only for an image whose bytes are durable.
 #[async_trait]
 pub trait ImageMetaStore: Send + Sync {
     /// Stores several records all-or-nothing.
-    async fn insert_all(&self, records: &[ImageRecord]) -> Result<(), ApiError>;
+    async fn insert_all(&self, records: &[ImageRecord]) -> Result<(), StoreError>;
     /// One record by id.
-    async fn get(&self, id: ImageId) -> Result<Option<ImageRecord>, ApiError>;
+    async fn get(&self, id: ImageId) -> Result<Option<ImageRecord>, StoreError>;
     /// Up to `limit` records older than `before`, newest first.
-    async fn list(&self, before: Option<ImageId>, limit: u16)
-    -> Result<Vec<ImageRecord>, ApiError>;
+    async fn list(
+        &self,
+        before: Option<ImageId>,
+        limit: u16,
+    ) -> Result<Vec<ImageRecord>, StoreError>;
     /// Deletes a record; `false` when it did not exist.
-    async fn delete(&self, id: ImageId) -> Result<bool, ApiError>;
+    async fn delete(&self, id: ImageId) -> Result<bool, StoreError>;
     /// Cheap round trip proving the store answers (readiness, and the spool's probe).
-    async fn reachable(&self) -> Result<(), ApiError>;
+    async fn reachable(&self) -> Result<(), StoreError>;
 }
 
 /// A database that can answer readiness probes and report its pool.
 #[async_trait]
 pub trait Database: ItemStore + ImageMetaStore {
     /// Cheap round trip proving the database answers.
-    async fn ping(&self) -> Result<(), ApiError>;
+    async fn ping(&self) -> Result<(), StoreError>;
     /// (active, idle) connections, for `db_pool_connections{state}`.
     fn pool_state(&self) -> (u32, u32);
     /// Most connections the pool opens, for `db_pool_connections{state="max"}` (an

@@ -23,7 +23,7 @@ use time::OffsetDateTime;
 use super::{Database, ImageMetaStore, ImageRecord, Item, ItemStore};
 use crate::{
     domain::{ImageId, ItemId, NewItem, Price},
-    error::ApiError,
+    store::StoreError,
 };
 
 /// Migrations embedded in the binary, applied by `pier migrate` and at serve start.
@@ -79,11 +79,11 @@ impl PgDatabase {
         }
     }
 
-    fn pool(&self) -> Result<&PgPool, ApiError> {
+    fn pool(&self) -> Result<&PgPool, StoreError> {
         if self.migrated.load(Ordering::Acquire) {
             Ok(&self.pool)
         } else {
-            Err(ApiError::Unavailable(
+            Err(StoreError::Unavailable(
                 "the database is unavailable: its schema is not ready yet".into(),
             ))
         }
@@ -91,7 +91,7 @@ impl PgDatabase {
 }
 
 /// Maps database failures onto the API: one that cannot be reached now is a 503.
-fn pg_error(error: sqlx::Error) -> ApiError {
+fn pg_error(error: sqlx::Error) -> StoreError {
     let unavailable = match &error {
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
@@ -105,9 +105,9 @@ fn pg_error(error: sqlx::Error) -> ApiError {
         _ => false,
     };
     if unavailable {
-        ApiError::Unavailable(format!("the database is unavailable: {error}"))
+        StoreError::Unavailable(format!("the database is unavailable: {error}"))
     } else {
-        ApiError::Internal(anyhow::Error::new(error).context("database query failed"))
+        StoreError::Other(anyhow::Error::new(error).context("database query failed"))
     }
 }
 
@@ -115,7 +115,7 @@ fn pg_error(error: sqlx::Error) -> ApiError {
 fn decode_optional<T>(
     row: Option<PgRow>,
     decode: fn(&PgRow) -> Result<T, sqlx::Error>,
-) -> Result<Option<T>, ApiError> {
+) -> Result<Option<T>, StoreError> {
     row.as_ref().map(decode).transpose().map_err(pg_error)
 }
 
@@ -123,7 +123,7 @@ fn decode_optional<T>(
 fn decode_all<T>(
     rows: Vec<PgRow>,
     decode: fn(&PgRow) -> Result<T, sqlx::Error>,
-) -> Result<Vec<T>, ApiError> {
+) -> Result<Vec<T>, StoreError> {
     rows.iter()
         .map(decode)
         .collect::<Result<_, _>>()
@@ -151,7 +151,7 @@ fn item_from_row(row: &PgRow) -> Result<Item, sqlx::Error> {
 
 #[async_trait]
 impl ItemStore for PgDatabase {
-    async fn create(&self, item: &NewItem) -> Result<Item, ApiError> {
+    async fn create(&self, item: &NewItem) -> Result<Item, StoreError> {
         let row = sqlx::query(
             "INSERT INTO items (name, description, price, created_at, updated_at) VALUES ($1, $2, $3::numeric, $4, $4) \
              RETURNING id, name, description, price::text AS price, created_at, updated_at",
@@ -166,7 +166,7 @@ impl ItemStore for PgDatabase {
         item_from_row(&row).map_err(pg_error)
     }
 
-    async fn get(&self, id: ItemId) -> Result<Option<Item>, ApiError> {
+    async fn get(&self, id: ItemId) -> Result<Option<Item>, StoreError> {
         let row = sqlx::query("SELECT id, name, description, price::text AS price, created_at, updated_at FROM items WHERE id = $1")
             .bind(id)
             .fetch_optional(self.pool()?)
@@ -175,7 +175,7 @@ impl ItemStore for PgDatabase {
         decode_optional(row, item_from_row)
     }
 
-    async fn list(&self, after: Option<ItemId>, limit: u16) -> Result<Vec<Item>, ApiError> {
+    async fn list(&self, after: Option<ItemId>, limit: u16) -> Result<Vec<Item>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, name, description, price::text AS price, created_at, updated_at FROM items \
              WHERE id > $1 ORDER BY id LIMIT $2",
@@ -188,7 +188,7 @@ impl ItemStore for PgDatabase {
         decode_all(rows, item_from_row)
     }
 
-    async fn replace(&self, id: ItemId, item: &NewItem) -> Result<Option<Item>, ApiError> {
+    async fn replace(&self, id: ItemId, item: &NewItem) -> Result<Option<Item>, StoreError> {
         let row = sqlx::query(
             "UPDATE items SET name = $1, description = $2, price = $3::numeric, updated_at = $4 WHERE id = $5 \
              RETURNING id, name, description, price::text AS price, created_at, updated_at",
@@ -204,7 +204,7 @@ impl ItemStore for PgDatabase {
         decode_optional(row, item_from_row)
     }
 
-    async fn delete(&self, id: ItemId) -> Result<bool, ApiError> {
+    async fn delete(&self, id: ItemId) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM items WHERE id = $1")
             .bind(id)
             .execute(self.pool()?)
@@ -234,7 +234,7 @@ fn image_from_row(row: &PgRow) -> Result<ImageRecord, sqlx::Error> {
 
 #[async_trait]
 impl ImageMetaStore for PgDatabase {
-    async fn insert_all(&self, records: &[ImageRecord]) -> Result<(), ApiError> {
+    async fn insert_all(&self, records: &[ImageRecord]) -> Result<(), StoreError> {
         let mut tx = self.pool()?.begin().await.map_err(pg_error)?;
         for r in records {
             sqlx::query(
@@ -257,7 +257,7 @@ impl ImageMetaStore for PgDatabase {
         tx.commit().await.map_err(pg_error)
     }
 
-    async fn get(&self, id: ImageId) -> Result<Option<ImageRecord>, ApiError> {
+    async fn get(&self, id: ImageId) -> Result<Option<ImageRecord>, StoreError> {
         let row = sqlx::query(
             "SELECT id, filename, content_type, size, width, height, sha256, location, created_at FROM images WHERE id = $1",
         )
@@ -272,7 +272,7 @@ impl ImageMetaStore for PgDatabase {
         &self,
         before: Option<ImageId>,
         limit: u16,
-    ) -> Result<Vec<ImageRecord>, ApiError> {
+    ) -> Result<Vec<ImageRecord>, StoreError> {
         let before = before.map_or(uuid::Uuid::max(), ImageId::as_uuid);
         let rows = sqlx::query(
             "SELECT id, filename, content_type, size, width, height, sha256, location, created_at FROM images \
@@ -286,7 +286,7 @@ impl ImageMetaStore for PgDatabase {
         decode_all(rows, image_from_row)
     }
 
-    async fn delete(&self, id: ImageId) -> Result<bool, ApiError> {
+    async fn delete(&self, id: ImageId) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM images WHERE id = $1")
             .bind(id.as_uuid())
             .execute(self.pool()?)
@@ -295,14 +295,14 @@ impl ImageMetaStore for PgDatabase {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn reachable(&self) -> Result<(), ApiError> {
+    async fn reachable(&self) -> Result<(), StoreError> {
         Database::ping(self).await
     }
 }
 
 #[async_trait]
 impl Database for PgDatabase {
-    async fn ping(&self) -> Result<(), ApiError> {
+    async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")
             .execute(self.pool()?)
             .await

@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::{Database, ImageMetaStore, ImageRecord, Item, ItemStore};
 use crate::{
     domain::{ImageId, ItemId, NewItem, Price},
-    error::ApiError,
+    store::StoreError,
 };
 
 /// Numbered migrations, embedded in the binary and applied in order, each in its own
@@ -115,7 +115,7 @@ impl SqliteDatabase {
     fn read<T>(
         &self,
         query: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, StoreError> {
         if self.inner.closed.load(Ordering::Acquire) {
             return Err(closed());
         }
@@ -143,7 +143,7 @@ impl SqliteDatabase {
     async fn write<T: Send + 'static>(
         &self,
         statement: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, StoreError> {
         let sender = self
             .inner
             .writer
@@ -151,15 +151,15 @@ impl SqliteDatabase {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
             .ok_or_else(closed)?;
-        let (reply, answer) = oneshot::channel::<Result<T, ApiError>>();
+        let (reply, answer) = oneshot::channel::<Result<T, StoreError>>();
         let job: Job = Box::new(move |conn: Option<&Connection>| {
             let result = conn.map(|conn| in_savepoint(conn, statement));
             Box::new(move |commit: CommitOutcome| {
                 let outcome = match (commit, result) {
                     (Err((unavailable, message)), _) => Err(if unavailable {
-                        ApiError::Unavailable(format!("the database is unavailable: {message}"))
+                        StoreError::Unavailable(format!("the database is unavailable: {message}"))
                     } else {
-                        ApiError::Internal(anyhow::anyhow!("commit failed: {message}"))
+                        StoreError::Other(anyhow::anyhow!("commit failed: {message}"))
                     }),
                     (Ok(()), Some(result)) => result.map_err(db_error),
                     (Ok(()), None) => Err(closed()),
@@ -172,8 +172,8 @@ impl SqliteDatabase {
     }
 }
 
-fn closed() -> ApiError {
-    ApiError::Unavailable("the database is unavailable: it has been closed".into())
+fn closed() -> StoreError {
+    StoreError::Unavailable("the database is unavailable: it has been closed".into())
 }
 
 fn open_writer(path: &Path) -> anyhow::Result<Connection> {
@@ -302,11 +302,11 @@ fn failure_of(error: &rusqlite::Error) -> (bool, String) {
 }
 
 /// Maps SQLite failures onto the API: a database that cannot answer now is a 503.
-fn db_error(error: rusqlite::Error) -> ApiError {
+fn db_error(error: rusqlite::Error) -> StoreError {
     if is_unavailable(&error) {
-        ApiError::Unavailable(format!("the database is unavailable: {error}"))
+        StoreError::Unavailable(format!("the database is unavailable: {error}"))
     } else {
-        ApiError::Internal(anyhow::Error::new(error).context("database query failed"))
+        StoreError::Other(anyhow::Error::new(error).context("database query failed"))
     }
 }
 
@@ -339,7 +339,7 @@ fn item_from_row(row: &Row<'_>) -> rusqlite::Result<Item> {
 
 #[async_trait]
 impl ItemStore for SqliteDatabase {
-    async fn create(&self, item: &NewItem) -> Result<Item, ApiError> {
+    async fn create(&self, item: &NewItem) -> Result<Item, StoreError> {
         let item = item.clone();
         self.write(move |conn| {
             let now = now_micros();
@@ -352,7 +352,7 @@ impl ItemStore for SqliteDatabase {
         .await
     }
 
-    async fn get(&self, id: ItemId) -> Result<Option<Item>, ApiError> {
+    async fn get(&self, id: ItemId) -> Result<Option<Item>, StoreError> {
         self.read(|conn| {
             conn.prepare_cached(concat!(
                 "SELECT ",
@@ -364,7 +364,7 @@ impl ItemStore for SqliteDatabase {
         })
     }
 
-    async fn list(&self, after: Option<ItemId>, limit: u16) -> Result<Vec<Item>, ApiError> {
+    async fn list(&self, after: Option<ItemId>, limit: u16) -> Result<Vec<Item>, StoreError> {
         self.read(|conn| {
             conn.prepare_cached(concat!(
                 "SELECT ",
@@ -376,7 +376,7 @@ impl ItemStore for SqliteDatabase {
         })
     }
 
-    async fn replace(&self, id: ItemId, item: &NewItem) -> Result<Option<Item>, ApiError> {
+    async fn replace(&self, id: ItemId, item: &NewItem) -> Result<Option<Item>, StoreError> {
         let item = item.clone();
         self.write(move |conn| {
             conn.prepare_cached(concat!("UPDATE items SET name = ?1, description = ?2, price_cents = ?3, updated_at = ?4 WHERE id = ?5 RETURNING ", item_columns!()))?
@@ -389,7 +389,7 @@ impl ItemStore for SqliteDatabase {
         .await
     }
 
-    async fn delete(&self, id: ItemId) -> Result<bool, ApiError> {
+    async fn delete(&self, id: ItemId) -> Result<bool, StoreError> {
         self.write(move |conn| {
             Ok(conn
                 .prepare_cached("DELETE FROM items WHERE id = ?1")?
@@ -425,7 +425,7 @@ fn image_from_row(row: &Row<'_>) -> rusqlite::Result<ImageRecord> {
 
 #[async_trait]
 impl ImageMetaStore for SqliteDatabase {
-    async fn insert_all(&self, records: &[ImageRecord]) -> Result<(), ApiError> {
+    async fn insert_all(&self, records: &[ImageRecord]) -> Result<(), StoreError> {
         let records = records.to_vec();
         self.write(move |conn| {
             let mut insert = conn.prepare_cached(concat!(
@@ -451,7 +451,7 @@ impl ImageMetaStore for SqliteDatabase {
         .await
     }
 
-    async fn get(&self, id: ImageId) -> Result<Option<ImageRecord>, ApiError> {
+    async fn get(&self, id: ImageId) -> Result<Option<ImageRecord>, StoreError> {
         self.read(|conn| {
             conn.prepare_cached(concat!(
                 "SELECT ",
@@ -467,7 +467,7 @@ impl ImageMetaStore for SqliteDatabase {
         &self,
         before: Option<ImageId>,
         limit: u16,
-    ) -> Result<Vec<ImageRecord>, ApiError> {
+    ) -> Result<Vec<ImageRecord>, StoreError> {
         // Every id sorts below "g", so an absent cursor starts at the newest image.
         let before = before.map_or_else(|| "g".to_owned(), |id| id.to_string());
         self.read(|conn| {
@@ -481,7 +481,7 @@ impl ImageMetaStore for SqliteDatabase {
         })
     }
 
-    async fn delete(&self, id: ImageId) -> Result<bool, ApiError> {
+    async fn delete(&self, id: ImageId) -> Result<bool, StoreError> {
         self.write(move |conn| {
             Ok(conn
                 .prepare_cached("DELETE FROM images WHERE id = ?1")?
@@ -491,14 +491,14 @@ impl ImageMetaStore for SqliteDatabase {
         .await
     }
 
-    async fn reachable(&self) -> Result<(), ApiError> {
+    async fn reachable(&self) -> Result<(), StoreError> {
         Database::ping(self).await
     }
 }
 
 #[async_trait]
 impl Database for SqliteDatabase {
-    async fn ping(&self) -> Result<(), ApiError> {
+    async fn ping(&self) -> Result<(), StoreError> {
         self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
     }
 
@@ -628,12 +628,12 @@ mod tests {
         db.close().await;
         assert!(matches!(
             ItemStore::get(&db, 1).await,
-            Err(ApiError::Unavailable(_))
+            Err(StoreError::Unavailable(_))
         ));
         assert!(matches!(
             db.create(&new_item("x")).await,
-            Err(ApiError::Unavailable(_))
+            Err(StoreError::Unavailable(_))
         ));
-        assert!(matches!(db.ping().await, Err(ApiError::Unavailable(_))));
+        assert!(matches!(db.ping().await, Err(StoreError::Unavailable(_))));
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use pier::guard::RateBudget;
+use pier::http::rate_limit::RateBudget;
 
 use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with};
 

@@ -18,7 +18,7 @@ async fn app_with_tokens() -> TestApp {
 
 /// Uploads one small PNG, with a bearer token or without.
 async fn upload(app: &TestApp, token: Option<&str>) -> reqwest::Response {
-    let png = pier::test_images::encode(pier::test_images::Format::Png, 4, 4);
+    let png = pier::test_support::encode(pier::test_support::Format::Png, 4, 4);
     let form = reqwest::multipart::Form::new().part(
         "file",
         reqwest::multipart::Part::bytes(png).file_name("a.png"),

@@ -51,8 +51,8 @@ async fn whole_upload_bodies_over_the_limit_are_413() {
     body.extend_from_slice(
         b"\r\n--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\n",
     );
-    body.extend_from_slice(&pier::test_images::encode(
-        pier::test_images::Format::Png,
+    body.extend_from_slice(&pier::test_support::encode(
+        pier::test_support::Format::Png,
         4,
         4,
     ));

@@ -9,7 +9,7 @@ use jpeg_encoder::SamplingFactor;
 use pier::{
     domain::ImageId,
     store::Blobs,
-    test_images::{Format, encode},
+    test_support::{Format, encode},
 };
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -72,13 +72,14 @@ async fn a_failed_thumbnail_is_paid_for_once_and_remembered_with_the_image() {
         .await
         .remove(0);
     let path = format!("/image/{id}/thumbnail");
-    let decodes = app.context.thumbnails.decodes();
+    let decodes = app.context.gallery.thumbnails().decodes();
     assert_problem(app.get(&path).await, 422).await;
-    assert_eq!(app.context.thumbnails.decodes(), decodes + 1);
+    assert_eq!(app.context.gallery.thumbnails().decodes(), decodes + 1);
     let image_id = ImageId::parse(&id).unwrap();
     assert!(
         app.context
-            .blobs
+            .gallery
+            .blobs()
             .size_of(&Blobs::thumbnail_failure_key(image_id))
             .await
             .unwrap()
@@ -88,7 +89,8 @@ async fn a_failed_thumbnail_is_paid_for_once_and_remembered_with_the_image() {
     // Even with a decodable original planted behind pier's back, the answer is the
     // remembered failure: nothing is decoded again.
     app.context
-        .blobs
+        .gallery
+        .blobs()
         .put_bytes(
             &Blobs::image_key(image_id),
             encode(Format::Png, 60, 60).into(),
@@ -104,7 +106,7 @@ async fn a_failed_thumbnail_is_paid_for_once_and_remembered_with_the_image() {
                 .contains("decoded")
         );
     }
-    assert_eq!(app.context.thumbnails.decodes(), decodes + 1);
+    assert_eq!(app.context.gallery.thumbnails().decodes(), decodes + 1);
     // Deleting the image removes the failure with it.
     assert_eq!(app.delete(&format!("/image/{id}")).await.status(), 204);
     assert!(app.stored_objects().await.is_empty());
@@ -118,7 +120,7 @@ async fn concurrent_first_requests_for_a_thumbnail_share_one_decode() {
         .await
         .remove(0);
     let path = format!("/image/{id}/thumbnail");
-    let decodes = app.context.thumbnails.decodes();
+    let decodes = app.context.gallery.thumbnails().decodes();
     let app = &app;
     let answers = futures::future::join_all((0..8).map(|_| async {
         let response = app.get(&path).await;
@@ -128,7 +130,7 @@ async fn concurrent_first_requests_for_a_thumbnail_share_one_decode() {
     assert!(answers.iter().all(|(status, _)| *status == 200));
     assert!(answers.windows(2).all(|pair| pair[0].1 == pair[1].1));
     assert_eq!(
-        app.context.thumbnails.decodes(),
+        app.context.gallery.thumbnails().decodes(),
         decodes + 1,
         "eight concurrent requests, one decode"
     );

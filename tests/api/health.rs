@@ -108,7 +108,7 @@ async fn metrics_use_route_templates_and_spec_names() {
     app.upload(&[("x.png", b"not an image".to_vec())]).await;
     app.upload(&[(
         "ok.png",
-        pier::test_images::encode(pier::test_images::Format::Png, 4, 4),
+        pier::test_support::encode(pier::test_support::Format::Png, 4, 4),
     )])
     .await;
     let response = app.get("/metrics").await;
@@ -181,10 +181,10 @@ async fn metrics_carry_process_limits_and_build() {
     let build = format!(
         r#"pier_build_info{{version="{}",git_sha="{}"}} 1"#,
         env!("CARGO_PKG_VERSION"),
-        pier::process_metrics::GIT_SHA
+        pier::telemetry::process::GIT_SHA
     );
     assert!(text.contains(&build), "missing {build}");
-    assert!(!pier::process_metrics::GIT_SHA.is_empty());
+    assert!(!pier::telemetry::process::GIT_SHA.is_empty());
 }
 
 #[tokio::test]

@@ -309,7 +309,8 @@ impl TestApp {
         }
         let mut out: Vec<String> = self
             .context
-            .blobs
+            .gallery
+            .blobs()
             .list_objects()
             .await
             .expect("the store lists")

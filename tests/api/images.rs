@@ -6,7 +6,7 @@ use std::time::Duration;
 use pier::{
     domain::ImageId,
     store::Blobs,
-    test_images::{Format, encode, noisy_png, png_header_claiming},
+    test_support::{Format, encode, noisy_png, png_header_claiming},
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -49,7 +49,7 @@ async fn upload_stores_every_kind_and_describes_it() {
         assert_eq!(image["sha256"], hex::encode(Sha256::digest(bytes)));
         assert_eq!(image["url"], format!("/image/{id}"));
         assert_eq!(image["thumbnail_url"], format!("/image/{id}/thumbnail"));
-        assert_eq!(image["location"], app.context.blobs.location());
+        assert_eq!(image["location"], app.context.gallery.blobs().location());
         assert!(image["created_at"].as_str().unwrap().ends_with('Z'));
         assert!(uuid::Uuid::parse_str(id).unwrap().get_version_num() == 7);
         let fetched = app.get(&format!("/image/{id}")).await;
@@ -187,7 +187,7 @@ async fn thumbnails_are_small_jpegs_made_once_and_kept() {
     let thumb = image::load_from_memory(&first).unwrap();
     assert_eq!((thumb.width(), thumb.height()), (256, 128));
     let kept = Blobs::thumbnail_key(ImageId::parse(&id).unwrap());
-    let blobs = &app.context.blobs;
+    let blobs = app.context.gallery.blobs();
     assert!(
         blobs.size_of(&kept).await.unwrap().is_some(),
         "the thumbnail is stored"
@@ -491,7 +491,8 @@ async fn orphans_from_a_crash_are_swept_and_live_objects_kept() {
     let orphan = ImageId::generate();
     for key in [Blobs::image_key(orphan), Blobs::thumbnail_key(orphan)] {
         app.context
-            .blobs
+            .gallery
+            .blobs()
             .put_bytes(&key, encode(Format::Png, 5, 5).into())
             .await
             .unwrap();

@@ -8,7 +8,7 @@ use pier::{
     config::{MetadataBackend, Secret, Settings, StorageUrl},
     domain::ImageId,
     store::{Blobs, ImageMetaStore, dynamo::DynamoMeta},
-    test_images::noisy_png,
+    test_support::noisy_png,
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -310,8 +310,9 @@ async fn the_orphan_sweep_keeps_what_the_spool_is_replaying() {
     let (spooled, _) = upload(&app, 7).await;
     let spool = app
         .context
-        .spool
-        .clone()
+        .gallery
+        .spool()
+        .cloned()
         .expect("remote backends have a spool");
     let id = ImageId::parse(&spooled.id).unwrap();
     // Hold the replay off, then bring the backends back.
@@ -326,13 +327,15 @@ async fn the_orphan_sweep_keeps_what_the_spool_is_replaying() {
         .await
         .unwrap();
     app.context
-        .blobs
+        .gallery
+        .blobs()
         .put_bytes(&Blobs::image_key(id), bytes)
         .await
         .unwrap();
     let orphan = ImageId::generate();
     app.context
-        .blobs
+        .gallery
+        .blobs()
         .put_bytes(
             &Blobs::image_key(orphan),
             b"left by a crash".to_vec().into(),
@@ -345,7 +348,8 @@ async fn the_orphan_sweep_keeps_what_the_spool_is_replaying() {
     assert_eq!(removed, 1, "only the true orphan goes");
     assert!(
         app.context
-            .blobs
+            .gallery
+            .blobs()
             .size_of(&Blobs::image_key(id))
             .await
             .unwrap()
@@ -354,7 +358,8 @@ async fn the_orphan_sweep_keeps_what_the_spool_is_replaying() {
     );
     assert!(
         app.context
-            .blobs
+            .gallery
+            .blobs()
             .size_of(&Blobs::image_key(orphan))
             .await
             .unwrap()

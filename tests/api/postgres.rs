@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use pier::{
     config::DatabaseUrl,
-    test_images::{Format, encode},
+    test_support::{Format, encode},
 };
 use serde_json::{Value, json};
 

@@ -8,7 +8,7 @@ use std::{
 use pier::{
     config::{Settings, StorageUrl},
     store::Blobs,
-    test_images::{Format, encode, noisy_png},
+    test_support::{Format, encode, noisy_png},
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -197,17 +197,19 @@ async fn migrate_store_copies_local_images_into_the_bucket() {
     let mut settings = Settings::for_tests(PathBuf::from("unused.db"), StorageUrl::Memory);
     on_s3(&mut settings, &moto, "moved");
     let bucket = Blobs::open(&settings.storage, &settings.aws).unwrap();
-    let first = pier::migrate_store::copy_store(&local.context.blobs, &bucket, |_, _| {})
-        .await
-        .unwrap();
+    let first =
+        pier::cli::migrate_store::copy_store(local.context.gallery.blobs(), &bucket, |_, _| {})
+            .await
+            .unwrap();
     assert_eq!(
         (first.copied, first.skipped),
         (3, 0),
         "two images and one thumbnail"
     );
-    let again = pier::migrate_store::copy_store(&local.context.blobs, &bucket, |_, _| {})
-        .await
-        .unwrap();
+    let again =
+        pier::cli::migrate_store::copy_store(local.context.gallery.blobs(), &bucket, |_, _| {})
+            .await
+            .unwrap();
     assert_eq!(
         (again.copied, again.skipped),
         (0, 3),

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
-use pier::test_images::{Format, encode};
+use pier::test_support::{Format, encode};
 
 use crate::helpers::{TestApp, spawn_app_with};
 

@@ -387,7 +387,7 @@ mod tests;
 #[cfg(test)]
 mod basics {
     use super::*;
-    use crate::test_images::{Format, encode};
+    use crate::test_support::{Format, encode};
 
     fn inspect(bytes: &[u8], chunk: usize) -> Result<InspectedImage, ImageRejection> {
         let mut inspector = ImageInspector::new(50_000_000, 256 << 20);
@@ -444,7 +444,7 @@ mod basics {
 
     #[test]
     fn refuses_decompression_bombs_from_the_header() {
-        let bomb = crate::test_images::png_header_claiming(20_000, 20_000);
+        let bomb = crate::test_support::png_header_claiming(20_000, 20_000);
         let mut inspector = ImageInspector::new(50_000_000, 256 << 20);
         assert!(matches!(
             inspector.feed(&bomb),

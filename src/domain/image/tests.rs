@@ -2,7 +2,7 @@
 //! structural traps; every file is inspected whole and in small chunks, which must agree.
 
 use super::*;
-use crate::test_images::{Format, encode};
+use crate::test_support::{Format, encode};
 
 #[path = "../../../tests/support/crafted.rs"]
 mod crafted;

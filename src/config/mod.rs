@@ -3,47 +3,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-
-/// The command line of the `pier` binary.
-#[derive(Debug, Parser)]
-#[command(
-    name = "pier",
-    version,
-    about = "Image gallery, items catalogue and sentiment model over one small, fast binary"
-)]
-pub struct Cli {
-    /// What to do; `serve` when omitted.
-    #[command(subcommand)]
-    pub command: Option<Command>,
-    /// Settings shared by every subcommand.
-    #[command(flatten)]
-    pub settings: Settings,
-}
-
-/// Subcommands of `pier`.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Apply migrations if needed, then serve HTTP (the default).
-    Serve,
-    /// Apply database migrations and exit.
-    Migrate,
-    /// Copy every image and thumbnail from one store to another (resumable, verified).
-    MigrateStore {
-        /// The store to copy from: `file://DIR`, `s3://BUCKET[/PREFIX]` or `memory://`.
-        #[arg(long, value_parser = parse_storage_url)]
-        from: StorageUrl,
-        /// The store to copy to.
-        #[arg(long, value_parser = parse_storage_url)]
-        to: StorageUrl,
-    },
-    /// Exit 0 if `/health` answers 200; for container HEALTHCHECKs in images without curl.
-    Healthcheck {
-        /// URL of the health endpoint; defaults to `/health` on the port of `PIER_ADDR`.
-        #[arg(long, env = "PIER_HEALTHCHECK_URL")]
-        url: Option<String>,
-    },
-}
+use clap::{Args, ValueEnum};
 
 /// Where and how the service stores SQL data. Parsed from `DATABASE_URL`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,11 +148,13 @@ fn parse_cidrs(value: &str) -> Result<TrustedProxies, String> {
 impl Settings {
     /// The API tokens, parsed: `None` when unset or empty (writes open), an error (naming
     /// the problem, never a token) when a token is malformed or the file is unreadable.
-    pub fn api_tokens(&self) -> Result<Option<crate::auth::ApiTokens>, String> {
+    pub fn api_tokens(&self) -> Result<Option<crate::http::auth::ApiTokens>, String> {
         match &self.api_tokens {
-            Some(secret) if !secret.0.trim().is_empty() => crate::auth::ApiTokens::parse(&secret.0)
-                .map(Some)
-                .map_err(|reason| format!("PIER_API_TOKENS: {reason}")),
+            Some(secret) if !secret.0.trim().is_empty() => {
+                crate::http::auth::ApiTokens::parse(&secret.0)
+                    .map(Some)
+                    .map_err(|reason| format!("PIER_API_TOKENS: {reason}"))
+            }
             _ => Ok(None),
         }
     }
@@ -361,13 +323,13 @@ pub struct Settings {
     /// Reads (GET, HEAD) one client may make, as `RATE/s,burst=N` or `RATE/m,burst=N`
     /// (SPEC §2); more are answered 429 with `Retry-After`. `off`: no limit. Health and
     /// metrics are exempt.
-    #[arg(long = "rate-limit-reads", env = "PIER_RATE_LIMIT_READS", default_value = "off", value_parser = crate::guard::RateBudget::parse, global = true)]
-    pub rate_limit_reads: std::option::Option<crate::guard::RateBudget>,
+    #[arg(long = "rate-limit-reads", env = "PIER_RATE_LIMIT_READS", default_value = "off", value_parser = crate::http::rate_limit::RateBudget::parse, global = true)]
+    pub rate_limit_reads: std::option::Option<crate::http::rate_limit::RateBudget>,
 
     /// Writes (POST, PUT, PATCH, DELETE: uploads, items, predictions) one client may make,
     /// a separate budget in the same form; `off`: no limit.
-    #[arg(long = "rate-limit-writes", env = "PIER_RATE_LIMIT_WRITES", default_value = "off", value_parser = crate::guard::RateBudget::parse, global = true)]
-    pub rate_limit_writes: std::option::Option<crate::guard::RateBudget>,
+    #[arg(long = "rate-limit-writes", env = "PIER_RATE_LIMIT_WRITES", default_value = "off", value_parser = crate::http::rate_limit::RateBudget::parse, global = true)]
+    pub rate_limit_writes: std::option::Option<crate::http::rate_limit::RateBudget>,
 
     /// Proxies whose `X-Forwarded-For` is believed, as CIDRs (e.g. the ALB's subnets):
     /// the client is the right-most address not among them. Empty: the TCP peer is the
@@ -433,7 +395,7 @@ impl Settings {
 
     /// Settings for tests and embedding: defaults, listening on an OS-chosen loopback port.
     pub fn for_tests(database: PathBuf, storage: StorageUrl) -> Self {
-        let mut settings = Cli::parse_from(["pier"]).settings;
+        let mut settings = <crate::cli::Cli as clap::Parser>::parse_from(["pier"]).settings;
         settings.addr = "127.0.0.1:0".parse().expect("literal address");
         settings.database_url = DatabaseUrl::Sqlite(database);
         settings.storage = storage;
@@ -489,7 +451,7 @@ fn missing_feature(setting: &str, feature: &str) -> String {
     format!("{setting} needs a pier built with the cargo feature `{feature}` (on by default)")
 }
 
-fn parse_storage_url(value: &str) -> Result<StorageUrl, String> {
+pub(crate) fn parse_storage_url(value: &str) -> Result<StorageUrl, String> {
     if value == "memory://" || value == "memory:" {
         return Ok(StorageUrl::Memory);
     }
@@ -600,7 +562,10 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
+    use crate::cli::Cli;
 
     #[test]
     fn defaults_need_no_setup() {

@@ -1,6 +1,10 @@
 //! Logs, metrics and request ids: the tracing subscriber, the Prometheus recorder, and
 //! one middleware that gives every request an id, counts it, times it and logs it once.
 
+pub mod names;
+pub mod otlp;
+pub mod process;
+
 use std::{
     cell::RefCell,
     collections::{HashMap, HashSet},
@@ -106,7 +110,7 @@ pub fn metrics_handle() -> PrometheusHandle {
                 tracing::warn!("a metrics recorder was already installed; /metrics may be empty");
             }
             describe_metrics();
-            crate::process_metrics::install();
+            crate::telemetry::process::install();
             // Histograms need periodic upkeep when the exporter runs no HTTP listener.
             let upkeep = handle.clone();
             std::thread::Builder::new()
@@ -125,39 +129,51 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 fn describe_metrics() {
     metrics::describe_counter!(
-        "http_requests_total",
+        crate::telemetry::names::HTTP_REQUESTS_TOTAL,
         "HTTP requests answered, by method, route template and status"
     );
     metrics::describe_histogram!(
-        "http_request_duration_seconds",
+        crate::telemetry::names::HTTP_REQUEST_DURATION_SECONDS,
         metrics::Unit::Seconds,
         "Time to answer a request"
     );
-    metrics::describe_gauge!("http_requests_in_flight", "Requests being served now");
-    metrics::describe_gauge!("db_pool_connections", "Database pool connections by state");
-    metrics::describe_counter!("uploads_total", "Uploaded files, by result");
+    metrics::describe_gauge!(
+        crate::telemetry::names::HTTP_REQUESTS_IN_FLIGHT,
+        "Requests being served now"
+    );
+    metrics::describe_gauge!(
+        crate::telemetry::names::DB_POOL_CONNECTIONS,
+        "Database pool connections by state"
+    );
     metrics::describe_counter!(
-        "spool_writes_total",
+        crate::telemetry::names::UPLOADS_TOTAL,
+        "Uploaded files, by result"
+    );
+    metrics::describe_counter!(
+        crate::telemetry::names::SPOOL_WRITES_TOTAL,
         "Uploaded images kept in the local spool because a remote backend failed"
     );
     metrics::describe_counter!(
-        "spool_replayed_total",
+        crate::telemetry::names::SPOOL_REPLAYED_TOTAL,
         "Spooled images replayed to the remote backends"
     );
     metrics::describe_counter!(
-        "spool_replay_failures_total",
+        crate::telemetry::names::SPOOL_REPLAY_FAILURES_TOTAL,
         "Replay attempts that failed (the remote side still down)"
     );
     metrics::describe_counter!(
-        "upload_bytes_total",
+        crate::telemetry::names::UPLOAD_BYTES_TOTAL,
         metrics::Unit::Bytes,
         "Bytes of accepted uploads"
     );
     metrics::describe_gauge!(
-        "spool_pending",
+        crate::telemetry::names::SPOOL_PENDING,
         "Uploads waiting in the local spool for a remote backend"
     );
-    metrics::describe_counter!("predictions_total", "Texts scored by /predict, by label");
+    metrics::describe_counter!(
+        crate::telemetry::names::PREDICTIONS_TOTAL,
+        "Texts scored by /predict, by label"
+    );
     // Counters exist from the first scrape at 0, so rate() sees the first event and a
     // dashboard panel or alert never queries a series that is merely absent.
     for name in [
@@ -169,10 +185,10 @@ fn describe_metrics() {
         metrics::counter!(name).absolute(0);
     }
     for result in ["accepted", "rejected"] {
-        metrics::counter!("uploads_total", "result" => result).absolute(0);
+        metrics::counter!(crate::telemetry::names::UPLOADS_TOTAL, "result" => result).absolute(0);
     }
     for label in ["positive", "neutral", "negative"] {
-        metrics::counter!("predictions_total", "label" => label).absolute(0);
+        metrics::counter!(crate::telemetry::names::PREDICTIONS_TOTAL, "label" => label).absolute(0);
     }
 }
 
@@ -225,7 +241,7 @@ pub fn in_flight() -> &'static Gauge {
     static GAUGE: OnceLock<Gauge> = OnceLock::new();
     GAUGE.get_or_init(|| {
         metrics_handle();
-        metrics::gauge!("http_requests_in_flight")
+        metrics::gauge!(crate::telemetry::names::HTTP_REQUESTS_IN_FLIGHT)
     })
 }
 
@@ -240,8 +256,8 @@ pub fn record_request(method: &'static str, route: &'static str, status: u16, se
         let mut handles = handles.borrow_mut();
         let (counter, histogram) = handles.entry((method, route, status)).or_insert_with(|| {
             (
-                metrics::counter!("http_requests_total", "method" => method, "route" => route, "status" => status_label(status)),
-                metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route),
+                metrics::counter!(crate::telemetry::names::HTTP_REQUESTS_TOTAL, "method" => method, "route" => route, "status" => status_label(status)),
+                metrics::histogram!(crate::telemetry::names::HTTP_REQUEST_DURATION_SECONDS, "method" => method, "route" => route),
             )
         });
         counter.increment(1);

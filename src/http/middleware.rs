@@ -25,9 +25,9 @@ use futures::FutureExt;
 use http_body_util::BodyExt;
 
 use crate::{
-    auth::{ApiTokens, Verdict},
-    error::{ensure_problem_json, problem_response},
-    guard::RateLimits,
+    http::auth::{ApiTokens, Verdict},
+    http::error::{ensure_problem_json, problem_response},
+    http::rate_limit::RateLimits,
     telemetry::{self, REQUEST_ID, RequestId},
 };
 
@@ -99,7 +99,7 @@ pub async fn around_request(
         .map_or("unmatched", |path| telemetry::intern_route(path.as_str()));
     let id = telemetry::request_id(request.headers());
     request.extensions_mut().insert(RequestId(id.clone()));
-    let trace = crate::otlp::begin(request.headers());
+    let trace = crate::telemetry::otlp::begin(request.headers());
 
     let in_flight = telemetry::in_flight();
     in_flight.increment(1.0);
@@ -160,7 +160,7 @@ pub async fn around_request(
         elapsed.as_secs_f64() * 1000.0,
     );
     if let Some(trace) = trace {
-        crate::otlp::end(
+        crate::telemetry::otlp::end(
             trace,
             method,
             route,
@@ -230,7 +230,7 @@ fn unauthorized(policy: &RequestPolicy, request: &Request) -> Option<Response> {
         .headers()
         .get(header::AUTHORIZATION)
         .map(HeaderValue::as_bytes);
-    let (detail, challenge) = match crate::auth::judge(tokens, authorization) {
+    let (detail, challenge) = match crate::http::auth::judge(tokens, authorization) {
         Verdict::Allowed => return None,
         Verdict::Missing => (
             "this request changes data and needs `Authorization: Bearer <token>` (an API token of PIER_API_TOKENS)",

@@ -38,7 +38,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use crate::{
     domain::ImageId,
-    error::ApiError,
+    store::StoreError,
     store::{Blobs, ImageMetaStore, ImageRecord},
 };
 
@@ -171,7 +171,7 @@ impl Spool {
         if pending > 0 {
             tracing::warn!(pending, "spooled uploads found at start; replaying them");
         }
-        metrics::gauge!("spool_pending").set(pending as f64);
+        metrics::gauge!(crate::telemetry::names::SPOOL_PENDING).set(pending as f64);
         for counter in [
             "spool_writes_total",
             "spool_replayed_total",
@@ -215,7 +215,7 @@ impl Spool {
     }
 
     /// Starts writing an upload's bytes into the spool.
-    pub async fn writer(&self, id: ImageId) -> Result<SpoolWriter, ApiError> {
+    pub async fn writer(&self, id: ImageId) -> Result<SpoolWriter, StoreError> {
         let path = self.data_path(id);
         let file = tokio::fs::File::create(&path)
             .await
@@ -243,7 +243,7 @@ impl Spool {
         blobs: &Blobs,
         meta: &dyn ImageMetaStore,
         records: Vec<ImageRecord>,
-    ) -> Result<Vec<ImageRecord>, ApiError> {
+    ) -> Result<Vec<ImageRecord>, StoreError> {
         if !self.remote_down() {
             let bytes: u64 = records.iter().map(|r| r.size).sum();
             let deadline = Duration::from_secs(6) + Duration::from_millis(bytes / 4096);
@@ -260,7 +260,8 @@ impl Spool {
             self.remote_down.store(true, Ordering::Relaxed);
         }
         self.persist(&records).await?;
-        metrics::counter!("spool_writes_total").increment(records.len() as u64);
+        metrics::counter!(crate::telemetry::names::SPOOL_WRITES_TOTAL)
+            .increment(records.len() as u64);
         Ok(records
             .into_iter()
             .map(|mut r| {
@@ -279,7 +280,7 @@ impl Spool {
         meta: &dyn ImageMetaStore,
         records: &[ImageRecord],
         fresh: bool,
-    ) -> Result<Vec<ImageRecord>, ApiError> {
+    ) -> Result<Vec<ImageRecord>, StoreError> {
         for record in records {
             let key = Blobs::image_key(record.id);
             if blobs.size_of(&key).await? == Some(record.size) {
@@ -326,7 +327,7 @@ impl Spool {
     }
 
     /// Makes an upload durable in the spool: its files fsync'd, then one batch record.
-    async fn persist(&self, records: &[ImageRecord]) -> Result<(), ApiError> {
+    async fn persist(&self, records: &[ImageRecord]) -> Result<(), StoreError> {
         let Some(first) = records.first().map(|r| r.id) else {
             return Ok(());
         };
@@ -339,7 +340,7 @@ impl Spool {
             sync_dir(&data)
         })
         .await
-        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(|e| StoreError::Other(e.into()))?
         .map_err(|e| io_error("writing to the spool", e))?;
         // Only now, with every file durable, does the record make the upload exist.
         self.write_batch_record(records).await?;
@@ -352,7 +353,7 @@ impl Spool {
             record.location = SPOOLED.to_owned();
             index.images.insert(record.id, record);
         }
-        metrics::gauge!("spool_pending").set(index.images.len() as f64);
+        metrics::gauge!(crate::telemetry::names::SPOOL_PENDING).set(index.images.len() as f64);
         drop(index);
         self.wake.notify_one();
         Ok(())
@@ -392,7 +393,7 @@ impl Spool {
         &self,
         id: ImageId,
         range: std::ops::Range<u64>,
-    ) -> Result<Option<Bytes>, ApiError> {
+    ) -> Result<Option<Bytes>, StoreError> {
         let mut file = match tokio::fs::File::open(self.data_path(id)).await {
             Ok(file) => file,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -422,7 +423,8 @@ impl Spool {
         &self,
         id: ImageId,
         range: std::ops::Range<u64>,
-    ) -> Result<Option<futures::stream::BoxStream<'static, std::io::Result<Bytes>>>, ApiError> {
+    ) -> Result<Option<futures::stream::BoxStream<'static, std::io::Result<Bytes>>>, StoreError>
+    {
         use futures::StreamExt;
         let mut file = match tokio::fs::File::open(self.data_path(id)).await {
             Ok(file) => file,
@@ -452,7 +454,7 @@ impl Spool {
 
     /// Removes a spooled image (`DELETE /image/{id}`, under [`Spool::pause_replay`]);
     /// `false` when it is not spooled.
-    pub async fn remove(&self, id: ImageId) -> Result<bool, ApiError> {
+    pub async fn remove(&self, id: ImageId) -> Result<bool, StoreError> {
         let rewrite = {
             let mut index = self.lock();
             if index.images.remove(&id).is_none() {
@@ -475,7 +477,7 @@ impl Spool {
                     .batches
                     .insert(new_first.id, rest.iter().map(|r| r.id).collect());
             }
-            metrics::gauge!("spool_pending").set(index.images.len() as f64);
+            metrics::gauge!(crate::telemetry::names::SPOOL_PENDING).set(index.images.len() as f64);
             (first, rest)
         };
         let (old_first, rest) = rewrite;
@@ -500,12 +502,12 @@ impl Spool {
 
     /// Writes an upload's batch record atomically and durably: temporary name, fsync,
     /// rename, directory fsync.
-    async fn write_batch_record(&self, records: &[ImageRecord]) -> Result<(), ApiError> {
+    async fn write_batch_record(&self, records: &[ImageRecord]) -> Result<(), StoreError> {
         let Some(first) = records.first().map(|r| r.id) else {
             return Ok(());
         };
         let images: Vec<SpooledImage> = records.iter().map(SpooledImage::from_record).collect();
-        let text = serde_json::to_vec(&images).map_err(|e| ApiError::Internal(e.into()))?;
+        let text = serde_json::to_vec(&images).map_err(|e| StoreError::Other(e.into()))?;
         let path = self.batch_path(first);
         let batches = self.batches.clone();
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
@@ -519,7 +521,7 @@ impl Spool {
             sync_dir(&batches)
         })
         .await
-        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(|e| StoreError::Other(e.into()))?
         .map_err(|e| io_error("writing to the spool", e))
     }
 
@@ -536,7 +538,7 @@ impl Spool {
         blobs: &Blobs,
         meta: &dyn ImageMetaStore,
         after: Option<ImageId>,
-    ) -> Result<Option<ImageId>, (Option<ImageId>, ApiError)> {
+    ) -> Result<Option<ImageId>, (Option<ImageId>, StoreError)> {
         let _replaying = self.replaying.lock().await;
         let batch = {
             let index = self.lock();
@@ -583,10 +585,11 @@ impl Spool {
             for record in &records {
                 index.images.remove(&record.id);
             }
-            metrics::gauge!("spool_pending").set(index.images.len() as f64);
+            metrics::gauge!(crate::telemetry::names::SPOOL_PENDING).set(index.images.len() as f64);
         }
         self.discard(records.iter().map(|r| r.id).collect()).await;
-        metrics::counter!("spool_replayed_total").increment(records.len() as u64);
+        metrics::counter!(crate::telemetry::names::SPOOL_REPLAYED_TOTAL)
+            .increment(records.len() as u64);
         tracing::info!(images = records.len(), "replayed a spooled upload");
         Ok(Some(first))
     }
@@ -628,7 +631,8 @@ pub async fn replay_forever(spool: Arc<Spool>, blobs: Blobs, meta: Arc<dyn Image
             Err((batch, error)) => {
                 spool.remote_down.store(true, Ordering::Relaxed);
                 cursor = batch;
-                metrics::counter!("spool_replay_failures_total").increment(1);
+                metrics::counter!(crate::telemetry::names::SPOOL_REPLAY_FAILURES_TOTAL)
+                    .increment(1);
                 tracing::warn!(%error, batch = ?batch.map(|b| b.to_string()), retry_in = ?backoff, "replay failed; retrying later");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -644,7 +648,7 @@ pub struct SpoolWriter {
 
 impl SpoolWriter {
     /// Appends a chunk.
-    pub async fn write(&mut self, chunk: &[u8]) -> Result<(), ApiError> {
+    pub async fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
         self.file
             .write_all(chunk)
             .await
@@ -653,7 +657,7 @@ impl SpoolWriter {
 
     /// Flushes to the file; durability comes later, in [`Spool::accept`], only if the
     /// upload has to stay in the spool.
-    pub async fn finish(mut self) -> Result<(), ApiError> {
+    pub async fn finish(mut self) -> Result<(), StoreError> {
         self.file
             .flush()
             .await
@@ -665,8 +669,8 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
-fn io_error(what: &str, error: std::io::Error) -> ApiError {
-    ApiError::Internal(anyhow::Error::new(error).context(format!("spool: {what}")))
+fn io_error(what: &str, error: std::io::Error) -> StoreError {
+    StoreError::Other(anyhow::Error::new(error).context(format!("spool: {what}")))
 }
 
 #[cfg(test)]

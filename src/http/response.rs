@@ -8,7 +8,7 @@ use axum::{
 };
 use serde::Serialize;
 
-use crate::error::problem_response;
+use crate::http::error::problem_response;
 
 /// A JSON body with a capacity hint in bytes.
 pub struct JsonResponse<T> {

@@ -9,7 +9,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::{error::ApiError, store::Blobs};
+use crate::{store::Blobs, store::StoreError};
 
 /// What a run did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +30,7 @@ pub async fn copy_store(
     from: &Blobs,
     to: &Blobs,
     mut progress: impl FnMut(u64, u64),
-) -> Result<CopySummary, ApiError> {
+) -> Result<CopySummary, StoreError> {
     let objects = from.list_objects().await?;
     let total = objects.len() as u64;
     let mut summary = CopySummary::default();
@@ -49,7 +49,7 @@ pub async fn copy_store(
                     to.put_bytes(&key, bytes).await?;
                     let written = to.get_bytes(&key).await?.unwrap_or_default();
                     if Sha256::digest(&written) != digest {
-                        return Err(ApiError::Internal(anyhow::anyhow!(
+                        return Err(StoreError::Other(anyhow::anyhow!(
                             "{key} differs at the destination after copying"
                         )));
                     }
@@ -76,7 +76,7 @@ mod tests {
     async fn copies_once_then_skips() {
         let from_dir = tempfile::tempdir().unwrap();
         let to_dir = tempfile::tempdir().unwrap();
-        let aws = <crate::config::Cli as clap::Parser>::parse_from(["pier"])
+        let aws = <crate::cli::Cli as clap::Parser>::parse_from(["pier"])
             .settings
             .aws;
         let from = Blobs::open(&StorageUrl::File(from_dir.path().to_path_buf()), &aws).unwrap();

@@ -32,16 +32,16 @@ pub fn install() {
     )
     .set(1.0);
     metrics::describe_gauge!(
-        "pier_cpu_limit_cores",
+        crate::telemetry::names::PIER_CPU_LIMIT_CORES,
         "CPU cores this process may use (its cgroup quota, else the machine's cores)"
     );
     metrics::describe_gauge!(
-        "pier_memory_limit_bytes",
+        crate::telemetry::names::PIER_MEMORY_LIMIT_BYTES,
         metrics::Unit::Bytes,
         "Memory this process may use (its cgroup limit, else the machine's memory)"
     );
     metrics::describe_gauge!(
-        "pier_ready",
+        crate::telemetry::names::PIER_READY,
         "1 while /health/ready would answer 200, else 0 (refreshed at each scrape)"
     );
 }
@@ -50,9 +50,9 @@ pub fn install() {
 /// /sys/fs/cgroup).
 pub fn refresh() {
     collector().collect();
-    metrics::gauge!("pier_cpu_limit_cores").set(cpu_limit_cores());
+    metrics::gauge!(crate::telemetry::names::PIER_CPU_LIMIT_CORES).set(cpu_limit_cores());
     if let Some(bytes) = memory_limit_bytes() {
-        metrics::gauge!("pier_memory_limit_bytes").set(bytes as f64);
+        metrics::gauge!(crate::telemetry::names::PIER_MEMORY_LIMIT_BYTES).set(bytes as f64);
     }
 }
 

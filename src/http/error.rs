@@ -54,6 +54,9 @@ pub enum ApiError {
     /// A `Range` header that selects nothing in the object.
     #[error("range not satisfiable")]
     RangeNotSatisfiable { size: u64 },
+    /// The request contradicts the stored state (an id that already exists).
+    #[error("{0}")]
+    Conflict(String),
     /// Parsed, but broke a rule; `errors` says which field and why.
     #[error("{detail}")]
     Validation { detail: String, errors: FieldErrors },
@@ -95,10 +98,54 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// Storage failures become statuses here and nowhere else: unreachable → 503 with
+/// `Retry-After`, a conflict → 409, anything else (including stored data that
+/// contradicts itself) → 500, logged and never sent.
+impl From<crate::store::StoreError> for ApiError {
+    fn from(error: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        match error {
+            StoreError::Unavailable(detail) => Self::Unavailable(detail),
+            StoreError::Conflict(detail) => Self::Conflict(detail),
+            StoreError::Corrupt(detail) => Self::Internal(anyhow::anyhow!(detail)),
+            StoreError::Other(error) => Self::Internal(error),
+        }
+    }
+}
+
+/// The gallery's refusals become statuses here: a file too large → 413, a file that is
+/// not an acceptable image (or an upload with too many or no files) → 422 on `file`,
+/// naming the file so a multi-file client knows which one.
+impl From<crate::services::gallery::GalleryError> for ApiError {
+    fn from(error: crate::services::gallery::GalleryError) -> Self {
+        use crate::services::gallery::GalleryError;
+        match error {
+            GalleryError::Store(error) => error.into(),
+            GalleryError::FileTooLarge { .. } => Self::PayloadTooLarge(error.to_string()),
+            GalleryError::TooManyFiles(_) | GalleryError::NoFiles => {
+                Self::field("file", error.to_string())
+            }
+            GalleryError::Refused {
+                ref filename,
+                ref rejection,
+            } => {
+                let mut errors = FieldErrors::new();
+                errors.insert("file".into(), vec![format!("{filename}: {rejection}")]);
+                Self::Validation {
+                    detail: error.to_string(),
+                    errors,
+                }
+            }
+            GalleryError::Undecodable(_) => Self::field("file", error.to_string()),
         }
     }
 }

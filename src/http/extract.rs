@@ -7,7 +7,7 @@ use axum::{
     http::header,
 };
 
-use crate::{context::ApiContext, error::ApiError};
+use crate::{context::ApiContext, http::error::ApiError};
 
 /// A JSON request body: `Content-Type` checked (415), size bounded (413). Parsing into a
 /// domain type is left to that type's parser, which reports per-field errors.

@@ -62,10 +62,10 @@ pub fn start(endpoint: &str, service_name: &str) -> anyhow::Result<()> {
         anyhow::bail!("the OTLP exporter is already running");
     }
     metrics::describe_counter!(
-        "otlp_spans_dropped_total",
+        crate::telemetry::names::OTLP_SPANS_DROPPED_TOTAL,
         "Request spans not exported: the queue was full or the collector refused them"
     );
-    metrics::counter!("otlp_spans_dropped_total").absolute(0);
+    metrics::counter!(crate::telemetry::names::OTLP_SPANS_DROPPED_TOTAL).absolute(0);
     tokio::spawn(export_batches(receiver, url, service_name.to_owned()));
     tracing::info!(%endpoint, "exporting request spans over OTLP");
     Ok(())
@@ -111,7 +111,7 @@ pub fn end(
         request_id: request_id.to_owned(),
     };
     if queue.try_send(Message::Span(span)).is_err() {
-        metrics::counter!("otlp_spans_dropped_total").increment(1);
+        metrics::counter!(crate::telemetry::names::OTLP_SPANS_DROPPED_TOTAL).increment(1);
     }
 }
 
@@ -173,7 +173,7 @@ async fn post(client: &HttpClient, url: &Uri, service: &str, batch: &mut Vec<Fin
         Ok(Err(error)) => format!("cannot reach the collector: {error}"),
         Err(_) => format!("no answer within {} s", POST_TIMEOUT.as_secs()),
     };
-    metrics::counter!("otlp_spans_dropped_total").increment(count);
+    metrics::counter!(crate::telemetry::names::OTLP_SPANS_DROPPED_TOTAL).increment(count);
     tracing::warn!(spans = count, reason = %failure, "dropped a batch of request spans");
 }
 

@@ -33,7 +33,7 @@ use crate::{
         ImageId, ImageInspector,
         image::{Dimensions, Layout, deadline::DeadlineReader, jpeg::MAX_SCANS},
     },
-    error::ApiError,
+    store::StoreError,
 };
 
 /// Longest side of a thumbnail, in pixels.
@@ -65,23 +65,10 @@ pub enum ThumbnailError {
     Internal(String),
 }
 
-impl From<ThumbnailError> for ApiError {
-    fn from(error: ThumbnailError) -> Self {
+impl From<StoreError> for ThumbnailError {
+    fn from(error: StoreError) -> Self {
         match error {
-            ThumbnailError::Undecodable(reason) => ApiError::field(
-                "file",
-                format!("the stored image cannot be decoded for a thumbnail: {reason}"),
-            ),
-            ThumbnailError::Unavailable(detail) => ApiError::Unavailable(detail),
-            ThumbnailError::Internal(detail) => ApiError::Internal(anyhow::anyhow!(detail)),
-        }
-    }
-}
-
-impl From<ApiError> for ThumbnailError {
-    fn from(error: ApiError) -> Self {
-        match error {
-            ApiError::Unavailable(detail) => Self::Unavailable(detail),
+            StoreError::Unavailable(detail) => Self::Unavailable(detail),
             other => Self::Internal(format!("{other:#}")),
         }
     }
@@ -366,7 +353,7 @@ fn decode_png(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_images::{Format, encode};
+    use crate::test_support::{Format, encode};
 
     fn limits() -> DecodeLimits {
         DecodeLimits {

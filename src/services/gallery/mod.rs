@@ -1,0 +1,274 @@
+//! The gallery: images people upload, their metadata, thumbnails, and the spool that
+//! keeps uploads durable while a remote backend is down.
+//!
+//! This is where the gallery's rules live, so that no route has to know them: an upload
+//! is all-or-nothing; with remote backends (S3, DynamoDB) bytes stream to the spool first
+//! and are pushed from there, or kept and replayed when the remote side is down; a
+//! spooled image is served from the spool; a thumbnail is made once and kept, and so is
+//! the reason it could not be made.
+
+mod kept_thumbnails;
+pub mod thumbnails;
+mod upload;
+
+use std::{ops::Range, sync::Arc};
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+
+use crate::{
+    domain::{ImageId, PageLimit, image::ImageRejection},
+    store::{Blobs, ImageMetaStore, ImageRecord, StoreError, spool::Spool},
+};
+
+pub use thumbnails::{DecodeLimits, ThumbnailError, Thumbnailer};
+pub use upload::{FileFailure, Upload, UploadRules};
+
+/// Objects up to this size are read whole (and cached); larger ones stream, so memory
+/// stays bounded whatever the object size.
+const INLINE_READ_LIMIT: u64 = 1 << 20;
+
+/// Why the gallery could not do what was asked, in the gallery's terms; `http::error`
+/// turns each into a status.
+#[derive(Debug, thiserror::Error)]
+pub enum GalleryError {
+    /// A file is larger than the per-file limit.
+    #[error("`{filename}` is larger than the limit of {limit} bytes")]
+    FileTooLarge { filename: String, limit: u64 },
+    /// More files than one upload may hold.
+    #[error("at most {0} files may be sent in one request")]
+    TooManyFiles(u32),
+    /// An upload without any file.
+    #[error("send at least one image in a form field named `file`")]
+    NoFiles,
+    /// A file is not an image pier accepts (type, dimensions, structure, decode cost).
+    #[error("`{filename}` was refused: {rejection}")]
+    Refused {
+        filename: String,
+        rejection: ImageRejection,
+    },
+    /// The stored image cannot be decoded for a thumbnail within the decode limits.
+    #[error("the stored image cannot be decoded for a thumbnail: {0}")]
+    Undecodable(String),
+    /// A backend failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ThumbnailError> for GalleryError {
+    fn from(error: ThumbnailError) -> Self {
+        match error {
+            ThumbnailError::Undecodable(reason) => Self::Undecodable(reason),
+            ThumbnailError::Unavailable(detail) => Self::Store(StoreError::Unavailable(detail)),
+            ThumbnailError::Internal(detail) => {
+                Self::Store(StoreError::Other(anyhow::anyhow!(detail)))
+            }
+        }
+    }
+}
+
+/// An image found in the gallery: its record, and where its bytes are.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// The image's metadata.
+    pub record: ImageRecord,
+    /// Waiting in the spool for its replay (bytes read from there).
+    spooled: bool,
+}
+
+/// An image's bytes (or a range of them), ready to send.
+pub enum ImageBytes {
+    /// Read whole: small objects, from the cache when they are there.
+    Whole(Bytes),
+    /// Streamed in chunks: large objects.
+    Stream(BoxStream<'static, std::io::Result<Bytes>>),
+}
+
+/// The gallery service. Cheap to clone (every part is shared).
+#[derive(Clone)]
+pub struct Gallery {
+    blobs: Blobs,
+    metadata: Arc<dyn ImageMetaStore>,
+    spool: Option<Arc<Spool>>,
+    thumbnails: Thumbnailer,
+    rules: UploadRules,
+}
+
+impl Gallery {
+    /// A gallery over these backends. `spool` is `Some` exactly when a backend is remote:
+    /// uploads then go through it.
+    pub fn new(
+        blobs: Blobs,
+        metadata: Arc<dyn ImageMetaStore>,
+        spool: Option<Arc<Spool>>,
+        thumbnails: Thumbnailer,
+        rules: UploadRules,
+    ) -> Self {
+        Self {
+            blobs,
+            metadata,
+            spool,
+            thumbnails,
+            rules,
+        }
+    }
+
+    /// Image bytes (tests, the orphan sweep, `migrate-store`).
+    pub fn blobs(&self) -> &Blobs {
+        &self.blobs
+    }
+
+    /// Image metadata.
+    pub fn metadata(&self) -> &Arc<dyn ImageMetaStore> {
+        &self.metadata
+    }
+
+    /// The spool, when a backend is remote (its replay task, readiness).
+    pub fn spool(&self) -> Option<&Arc<Spool>> {
+        self.spool.as_ref()
+    }
+
+    /// The thumbnail maker (its decode count, for tests).
+    pub fn thumbnails(&self) -> &Thumbnailer {
+        &self.thumbnails
+    }
+
+    /// What one upload may hold.
+    pub fn rules(&self) -> UploadRules {
+        self.rules
+    }
+
+    /// Starts an all-or-nothing upload: add files, then commit, or discard on failure.
+    pub fn begin_upload(&self) -> Upload<'_> {
+        Upload::new(self)
+    }
+
+    /// An image's record and where it is. The spool's in-memory index is consulted
+    /// first: it is free, and a spooled image has the same record and bytes wherever it
+    /// is read from; otherwise the metadata store decides.
+    pub async fn find(&self, id: ImageId) -> Result<Option<Found>, GalleryError> {
+        if let Some(record) = self.spool.as_ref().and_then(|spool| spool.get(id)) {
+            return Ok(Some(Found {
+                record,
+                spooled: true,
+            }));
+        }
+        Ok(self.metadata.get(id).await?.map(|record| Found {
+            record,
+            spooled: false,
+        }))
+    }
+
+    /// One page of images older than `after`, newest first, spooled ones included, and
+    /// the cursor of the next page (`None` on the last one).
+    pub async fn page(
+        &self,
+        after: Option<ImageId>,
+        limit: PageLimit,
+    ) -> Result<(Vec<ImageRecord>, Option<ImageId>), GalleryError> {
+        let mut records = self.metadata.list(after, limit.fetch()).await?;
+        if let Some(spool) = &self.spool {
+            spool.merge_into(&mut records, after, usize::from(limit.fetch()));
+        }
+        let next = limit.cut(&mut records, |record| record.id);
+        Ok((records, next))
+    }
+
+    /// The bytes of `span` of a found image.
+    pub async fn read(&self, found: &Found, span: Range<u64>) -> Result<ImageBytes, GalleryError> {
+        let id = found.record.id;
+        let length = span.end - span.start;
+        // A spooled image is read from the spool; if it has just been replayed (and left
+        // the spool) the object store has it.
+        if found.spooled
+            && let Some(spool) = &self.spool
+        {
+            let bytes = if length <= INLINE_READ_LIMIT {
+                spool.read(id, span.clone()).await?.map(ImageBytes::Whole)
+            } else {
+                spool
+                    .stream(id, span.clone())
+                    .await?
+                    .map(ImageBytes::Stream)
+            };
+            if let Some(bytes) = bytes {
+                return Ok(bytes);
+            }
+        }
+        let missing =
+            || StoreError::Corrupt(format!("image {id} has metadata but no object in storage"));
+        let key = Blobs::image_key(id);
+        if length <= INLINE_READ_LIMIT {
+            let bytes = self.blobs.read(&key, found.record.size, span).await?;
+            return Ok(ImageBytes::Whole(bytes.ok_or_else(missing)?));
+        }
+        let whole = span.start == 0 && span.end == found.record.size;
+        let range = (!whole).then_some(span);
+        let object = self.blobs.get(&key, range).await?.ok_or_else(missing)?;
+        Ok(ImageBytes::Stream(object_stream(object)))
+    }
+
+    /// A found image's JPEG thumbnail (at most 256 px on its longest side).
+    pub async fn thumbnail(&self, found: &Found) -> Result<Bytes, GalleryError> {
+        let id = found.record.id;
+        if found.spooled
+            && let Some(bytes) = self.spooled_thumbnail(id, found.record.size).await?
+        {
+            return Ok(bytes);
+        }
+        Ok(self.stored_thumbnail(id).await?)
+    }
+
+    /// Deletes an image and its thumbnail; `false` when there was no such image.
+    pub async fn delete(&self, id: ImageId) -> Result<bool, GalleryError> {
+        // No replay may move this image from the spool to the remote side meanwhile.
+        let _paused = match &self.spool {
+            Some(spool) => Some(spool.pause_replay().await),
+            None => None,
+        };
+        // Metadata first: once the row is gone the image is invisible; objects left by a
+        // failure below are orphans that the sweep removes.
+        let remote = self.metadata.delete(id).await?;
+        let spooled = match &self.spool {
+            Some(spool) => spool.remove(id).await?,
+            None => false,
+        };
+        if !remote && !spooled {
+            return Ok(false);
+        }
+        for key in [
+            Blobs::image_key(id),
+            Blobs::thumbnail_key(id),
+            Blobs::thumbnail_failure_key(id),
+        ] {
+            if let Err(error) = self.blobs.delete(&key).await {
+                tracing::warn!(%error, %id, "could not delete an object; the orphan sweep will");
+            }
+        }
+        Ok(true)
+    }
+
+    /// Images waiting in the spool; `None` when there is no spool.
+    pub fn spool_pending(&self) -> Option<usize> {
+        self.spool.as_ref().map(|spool| spool.pending())
+    }
+
+    /// One pass of the orphan sweep: objects older than `grace` with no metadata are
+    /// removed, except those of uploads the spool still holds (its replay writes an
+    /// object before its record).
+    pub async fn sweep_orphans(&self, grace: std::time::Duration) -> Result<usize, StoreError> {
+        let spool = self.spool.clone();
+        let spooled = move |id| spool.as_ref().is_some_and(|s| s.holds(id));
+        self.blobs
+            .sweep_orphans(self.metadata.as_ref(), &spooled, grace)
+            .await
+    }
+}
+
+fn object_stream(object: object_store::GetResult) -> BoxStream<'static, std::io::Result<Bytes>> {
+    use futures::StreamExt;
+    object
+        .into_stream()
+        .map(|chunk| chunk.map_err(std::io::Error::other))
+        .boxed()
+}
