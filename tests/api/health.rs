@@ -1,5 +1,6 @@
 //! `/health`, `/health/ready`, `/metrics`, request ids and `/`.
 
+use pier::config::MetadataBackend;
 use serde_json::{Value, json};
 
 use crate::helpers::{assert_problem, spawn_app};
@@ -22,13 +23,19 @@ async fn readiness_reports_each_dependency_and_503s_when_one_is_down() {
     assert_eq!(ready.status(), 200);
     let body: Value = ready.json().await.unwrap();
     assert_eq!(body["status"], "ready");
-    // The four dependencies are always listed; the embedded defaults keep metadata in
-    // the database and need no spool (nothing remote to fall back from).
+    // The four dependencies are always listed. Metadata kept in the database is "off"
+    // (the database check covers it); without a remote backend there is no spool.
+    let separate_metadata = !matches!(app.settings.metadata, MetadataBackend::Database);
+    let remote = app.settings.uses_remote_backend();
+    let (metadata, spool) = (
+        if separate_metadata { "up" } else { "off" },
+        if remote { "empty" } else { "off" },
+    );
     for (dependency, status) in [
         ("database", "up"),
         ("storage", "up"),
-        ("metadata", "off"),
-        ("spool", "off"),
+        ("metadata", metadata),
+        ("spool", spool),
     ] {
         assert_eq!(body["checks"][dependency]["status"], status, "{body}");
     }
@@ -41,11 +48,8 @@ async fn readiness_reports_each_dependency_and_503s_when_one_is_down() {
     assert_eq!(body["checks"]["database"]["status"], "down");
     assert!(body["checks"]["database"]["error"].is_string());
     assert_eq!(body["checks"]["storage"]["status"], "up");
-    assert_eq!(
-        body["checks"]["metadata"]["status"], "off",
-        "off is not down"
-    );
-    assert_eq!(body["checks"]["spool"]["status"], "off");
+    assert_eq!(body["checks"]["metadata"]["status"], metadata);
+    assert_eq!(body["checks"]["spool"]["status"], spool, "off is not down");
     // Liveness stays green: the process is fine, only a dependency is not.
     assert_eq!(app.get("/health").await.status(), 200);
     // Endpoints that need the database answer 503 problem+json, not 500, and say when
