@@ -5,34 +5,20 @@ use std::{sync::Arc, time::Instant};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::{
+    config::{BodyLimits, UploadSettings},
     sentiment::SentimentModel,
     services::{catalogue::Catalogue, gallery::Gallery},
     store::{Database, ImageMetaStore},
 };
 
-/// Limits on what one request may send; every body, field and list is bounded.
-#[derive(Debug, Clone, Copy)]
+/// Limits on what one request may send; every body, field and list is bounded. The
+/// settings groups themselves, handed over whole.
+#[derive(Debug, Clone)]
 pub struct Limits {
-    /// Largest file in an upload.
-    pub max_upload_bytes: u64,
-    /// Most files in one upload.
-    pub max_files_per_upload: u32,
-    /// Most pixels (width × height) in an image.
-    pub max_image_pixels: u64,
-    /// Most memory one image decode may use (an upload needing more is refused).
-    pub decode_memory: u64,
-    /// How long an upload body may send nothing before it loses its slot.
-    pub upload_idle_timeout: std::time::Duration,
-    /// Slowest accepted upload body, in bytes per second over a 10 s window.
-    pub upload_min_rate: u64,
-    /// Largest JSON body.
-    pub max_json_bytes: u64,
-    /// Longest text to score, in characters.
-    pub max_text_chars: u32,
-    /// Most texts in one prediction batch.
-    pub max_batch_texts: u32,
-    /// Largest `/predict` body.
-    pub max_predict_bytes: u64,
+    /// What one upload may send, and how fast it must arrive.
+    pub uploads: UploadSettings,
+    /// JSON bodies and the texts `/predict` scores.
+    pub bodies: BodyLimits,
     /// Whether writes need a bearer token (`PIER_API_TOKENS` set); the OpenAPI document
     /// then declares the security scheme on them.
     pub writes_need_token: bool,

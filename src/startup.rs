@@ -19,7 +19,7 @@ use crate::{
     routes,
     services::{
         catalogue::Catalogue,
-        gallery::{DecodeLimits, Gallery, Thumbnailer, UploadRules},
+        gallery::{DecodeLimits, Gallery, Thumbnailer},
     },
     store::{Blobs, Database, ImageMetaStore, StoreError, spool::Spool, sqlite::SqliteDatabase},
     telemetry,
@@ -61,22 +61,22 @@ impl Application {
                 }
             }
         }
-        let blobs = Blobs::open(&settings.storage, &settings.aws)
+        let blobs = Blobs::open(&settings.backends.storage, &settings.aws)
             .context("opening PIER_STORAGE")?
-            .with_cache(settings.object_cache_bytes);
+            .with_cache(settings.backends.object_cache_bytes);
         let database = database.into_arc();
         let metadata = open_metadata(settings).await;
         let spool = if settings.uses_remote_backend() {
-            Some(Spool::open(&settings.spool).context("opening PIER_SPOOL")?)
+            Some(Spool::open(&settings.backends.spool).context("opening PIER_SPOOL")?)
         } else {
             None
         };
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let thumbnails = Thumbnailer::new(
             DecodeLimits {
-                max_pixels: settings.max_image_pixels,
-                memory: settings.decode_memory,
-                timeout: settings.decode_timeout,
+                max_pixels: settings.images.max_image_pixels,
+                memory: settings.images.decode_memory,
+                timeout: settings.images.decode_timeout,
             },
             cores,
         );
@@ -85,12 +85,8 @@ impl Application {
             metadata.clone().unwrap_or_else(|| database.clone()),
             spool,
             thumbnails,
-            UploadRules {
-                max_file_bytes: settings.max_upload_bytes,
-                max_files: settings.max_files_per_upload,
-                max_pixels: settings.max_image_pixels,
-                decode_memory: settings.decode_memory,
-            },
+            settings.uploads.clone(),
+            settings.images.clone(),
         );
         let context = ApiContext::new(Shared {
             catalogue: Catalogue::new(database.clone()),
@@ -98,20 +94,12 @@ impl Application {
             metadata,
             gallery,
             upload_permits: Arc::new(tokio::sync::Semaphore::new(
-                settings.max_concurrent_uploads as usize,
+                settings.uploads.max_concurrent_uploads as usize,
             )),
             model: Arc::new(crate::sentiment::vader::Vader::new()),
             limits: Limits {
-                max_upload_bytes: settings.max_upload_bytes,
-                max_files_per_upload: settings.max_files_per_upload,
-                max_image_pixels: settings.max_image_pixels,
-                decode_memory: settings.decode_memory,
-                upload_idle_timeout: settings.upload_idle_timeout,
-                upload_min_rate: settings.upload_min_rate,
-                max_json_bytes: settings.max_json_bytes,
-                max_text_chars: settings.max_text_chars,
-                max_batch_texts: settings.max_batch_texts,
-                max_predict_bytes: settings.max_predict_bytes,
+                uploads: settings.uploads.clone(),
+                bodies: settings.bodies.clone(),
                 writes_need_token: tokens.is_some(),
             },
             draining: Arc::default(),
@@ -119,17 +107,20 @@ impl Application {
             metrics: telemetry::metrics_handle(),
         });
         let router = with_layers(
-            with_cors(routes::router(context.clone()), &settings.cors_origins),
+            with_cors(
+                routes::router(context.clone()),
+                &settings.access.cors_origins,
+            ),
             RequestPolicy {
                 tokens: tokens.map(Arc::new),
                 rate_limits: crate::http::rate_limit::RateLimits::new(
-                    settings.rate_limit_reads,
-                    settings.rate_limit_writes,
-                    settings.trusted_proxies.clone(),
+                    settings.access.rate_limit_reads,
+                    settings.access.rate_limit_writes,
+                    settings.access.trusted_proxies.clone(),
                 ),
-                max_in_flight: settings.max_in_flight as usize,
+                max_in_flight: settings.server.max_in_flight as usize,
                 draining: context.draining.clone(),
-                ..RequestPolicy::with_deadline(settings.request_timeout)
+                ..RequestPolicy::with_deadline(settings.server.request_timeout)
             },
         );
         let listener = TcpListener::bind(settings.addr)
@@ -140,9 +131,9 @@ impl Application {
             listener,
             router,
             port,
-            shutdown_timeout: settings.shutdown_timeout,
-            drain_delay: settings.drain_delay,
-            header_timeout: settings.header_timeout,
+            shutdown_timeout: settings.server.shutdown_timeout,
+            drain_delay: settings.server.drain_delay,
+            header_timeout: settings.server.header_timeout,
             context,
         })
     }
@@ -245,7 +236,7 @@ impl OpenedDatabase {
 /// Opens the database named by `DATABASE_URL` (PostgreSQL lazily: it may be down now).
 pub async fn open_database(settings: &Settings) -> anyhow::Result<OpenedDatabase> {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
-    match &settings.database_url {
+    match &settings.backends.database_url {
         DatabaseUrl::Sqlite(path) => SqliteDatabase::connect(path, cores * 2)
             .await
             .map(OpenedDatabase::Sqlite)
@@ -260,7 +251,7 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<OpenedDatabase
 
 /// The image metadata store named by `PIER_METADATA`: the SQL database, or DynamoDB.
 pub async fn open_metadata(settings: &Settings) -> Option<Arc<dyn ImageMetaStore>> {
-    match &settings.metadata {
+    match &settings.backends.metadata {
         MetadataBackend::Database => None,
         #[cfg(feature = "aws")]
         MetadataBackend::DynamoDb { table } => Some(Arc::new(

@@ -184,7 +184,7 @@ async fn the_page_does_everything_in_a_real_browser() {
         dir.path().join("pier.db"),
         StorageUrl::File(dir.path().join("images")),
     );
-    settings.max_upload_bytes = UPLOAD_LIMIT;
+    settings.uploads.max_upload_bytes = UPLOAD_LIMIT;
     let app = Application::build(&settings).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until(std::future::pending()));

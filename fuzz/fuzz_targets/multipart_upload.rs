@@ -41,9 +41,9 @@ static HARNESS: LazyLock<Harness> = LazyLock::new(|| {
         dir.path().join("pier.db"),
         StorageUrl::File(dir.path().join("images")),
     );
-    settings.max_image_pixels = 1 << 20;
-    settings.max_upload_bytes = 1 << 20;
-    settings.max_files_per_upload = 4;
+    settings.images.max_image_pixels = 1 << 20;
+    settings.uploads.max_upload_bytes = 1 << 20;
+    settings.uploads.max_files_per_upload = 4;
     let router = runtime.block_on(async {
         let app = Application::build(&settings).await.expect("the app builds");
         pier::routes::router(app.context().clone())

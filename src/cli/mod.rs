@@ -58,11 +58,11 @@ pub enum Command {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            telemetry::init_logging(cli.settings.log_format);
-            if !cli.settings.otlp_endpoint.is_empty() {
+            telemetry::init_logging(cli.settings.telemetry.log_format);
+            if !cli.settings.telemetry.otlp_endpoint.is_empty() {
                 telemetry::otlp::start(
-                    &cli.settings.otlp_endpoint,
-                    &cli.settings.otel_service_name,
+                    &cli.settings.telemetry.otlp_endpoint,
+                    &cli.settings.telemetry.otel_service_name,
                 )?;
             }
             let app = Application::build(&cli.settings).await?;
@@ -72,11 +72,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
-            telemetry::init_logging(cli.settings.log_format);
+            telemetry::init_logging(cli.settings.telemetry.log_format);
             let database = startup::open_database(&cli.settings).await?;
             database.migrate().await?;
             #[cfg(feature = "aws")]
-            if let crate::config::MetadataBackend::DynamoDb { table } = &cli.settings.metadata {
+            if let crate::config::MetadataBackend::DynamoDb { table } =
+                &cli.settings.backends.metadata
+            {
                 crate::store::dynamo::DynamoMeta::connect(table, &cli.settings.aws)
                     .await
                     .migrate()

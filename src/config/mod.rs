@@ -44,6 +44,7 @@ impl std::fmt::Debug for Secret {
 
 /// The standard AWS settings, for S3 and S3-compatible servers (MinIO, test servers).
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "AWS")]
 pub struct AwsSettings {
     /// A custom endpoint (e.g. `http://127.0.0.1:9000`); requests then use path-style URLs.
     #[arg(long = "aws-endpoint-url", env = "AWS_ENDPOINT_URL", global = true)]
@@ -149,7 +150,7 @@ impl Settings {
     /// The API tokens, parsed: `None` when unset or empty (writes open), an error (naming
     /// the problem, never a token) when a token is malformed or the file is unreadable.
     pub fn api_tokens(&self) -> Result<Option<crate::http::auth::ApiTokens>, String> {
-        match &self.api_tokens {
+        match &self.access.api_tokens {
             Some(secret) if !secret.0.trim().is_empty() => {
                 crate::http::auth::ApiTokens::parse(&secret.0)
                     .map(Some)
@@ -211,13 +212,10 @@ pub enum LogFormat {
     Json,
 }
 
-/// All settings. Defaults run with no set-up at all (SQLite and images under `./data`).
+/// Where data lives: the SQL database, image bytes, image metadata, the spool.
 #[derive(Debug, Clone, Args)]
-pub struct Settings {
-    /// Listen address.
-    #[arg(long = "addr", env = "PIER_ADDR", default_value = "0.0.0.0:8000", value_parser = parse_addr, global = true)]
-    pub addr: SocketAddr,
-
+#[command(next_help_heading = "Backends")]
+pub struct Backends {
     /// SQL database: `sqlite://PATH` (file created when missing) or `postgres://…`.
     #[arg(long = "database-url", env = "DATABASE_URL", default_value = "sqlite://data/pier.db", value_parser = parse_database_url, global = true)]
     pub database_url: DatabaseUrl,
@@ -239,6 +237,15 @@ pub struct Settings {
     )]
     pub spool: PathBuf,
 
+    /// Bytes of recently read small images and thumbnails kept in memory (0 = off).
+    #[arg(long = "object-cache-bytes", env = "PIER_OBJECT_CACHE_BYTES", default_value = "16777216", value_parser = clap::value_parser!(u64).range(0..=(64u64 << 30)), global = true)]
+    pub object_cache_bytes: u64,
+}
+
+/// What one upload may send, and how uploads share the machine.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Uploads")]
+pub struct UploadSettings {
     /// Largest accepted file in an upload, in bytes (1 ..= 1 GiB).
     #[arg(long = "max-upload-bytes", env = "PIER_MAX_UPLOAD_BYTES", default_value = "10485760", value_parser = parse_max_upload, global = true)]
     pub max_upload_bytes: u64,
@@ -252,10 +259,22 @@ pub struct Settings {
     #[arg(long = "max-concurrent-uploads", env = "PIER_MAX_CONCURRENT_UPLOADS", default_value = "16", value_parser = clap::value_parser!(u32).range(1..=1024), global = true)]
     pub max_concurrent_uploads: u32,
 
-    /// Bytes of recently read small images and thumbnails kept in memory (0 = off).
-    #[arg(long = "object-cache-bytes", env = "PIER_OBJECT_CACHE_BYTES", default_value = "16777216", value_parser = clap::value_parser!(u64).range(0..=(64u64 << 30)), global = true)]
-    pub object_cache_bytes: u64,
+    /// An upload body that sends nothing for this long loses its slot and is answered
+    /// 408 (e.g. `10s`): a stalled connection cannot hold one of the
+    /// `PIER_MAX_CONCURRENT_UPLOADS` slots.
+    #[arg(long = "upload-idle-timeout", env = "PIER_UPLOAD_IDLE_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true)]
+    pub upload_idle_timeout: Duration,
 
+    /// Slowest accepted upload, in bytes per second averaged over each 10 s window of
+    /// the body (0 = no minimum); a slower upload is answered 408 and frees its slot.
+    #[arg(long = "upload-min-rate", env = "PIER_UPLOAD_MIN_RATE", default_value = "8192", value_parser = clap::value_parser!(u64).range(0..=(1u64 << 30)), global = true)]
+    pub upload_min_rate: u64,
+}
+
+/// What decoding an image may cost (uploads are refused past it; thumbnails are held to it).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Images")]
+pub struct ImageSettings {
     /// Largest accepted image in pixels (width × height); guards against decompression bombs.
     #[arg(long = "max-image-pixels", env = "PIER_MAX_IMAGE_PIXELS", default_value = "50000000", value_parser = clap::value_parser!(u64).range(1..=1_000_000_000), global = true)]
     pub max_image_pixels: u64,
@@ -271,18 +290,12 @@ pub struct Settings {
     /// undecodable (e.g. `10s`).
     #[arg(long = "decode-timeout", env = "PIER_DECODE_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true)]
     pub decode_timeout: Duration,
+}
 
-    /// An upload body that sends nothing for this long loses its slot and is answered
-    /// 408 (e.g. `10s`): a stalled connection cannot hold one of the
-    /// `PIER_MAX_CONCURRENT_UPLOADS` slots.
-    #[arg(long = "upload-idle-timeout", env = "PIER_UPLOAD_IDLE_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true)]
-    pub upload_idle_timeout: Duration,
-
-    /// Slowest accepted upload, in bytes per second averaged over each 10 s window of
-    /// the body (0 = no minimum); a slower upload is answered 408 and frees its slot.
-    #[arg(long = "upload-min-rate", env = "PIER_UPLOAD_MIN_RATE", default_value = "8192", value_parser = clap::value_parser!(u64).range(0..=(1u64 << 30)), global = true)]
-    pub upload_min_rate: u64,
-
+/// Limits on JSON bodies and the texts `/predict` scores.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Bodies")]
+pub struct BodyLimits {
     /// Largest accepted JSON body, in bytes (1 KiB ..= 16 MiB).
     #[arg(long = "max-json-bytes", env = "PIER_MAX_JSON_BYTES", default_value = "65536", value_parser = clap::value_parser!(u64).range(1024..=16 * 1024 * 1024), global = true)]
     pub max_json_bytes: u64,
@@ -298,7 +311,12 @@ pub struct Settings {
     /// Largest `/predict` body, in bytes (1 KiB ..= 256 MiB).
     #[arg(long = "max-predict-bytes", env = "PIER_MAX_PREDICT_BYTES", default_value = "4194304", value_parser = clap::value_parser!(u64).range(1024..=256 * 1024 * 1024), global = true)]
     pub max_predict_bytes: u64,
+}
 
+/// How the HTTP server treats connections, slow requests, overload and shutdown.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Server")]
+pub struct ServerSettings {
     /// Longest wait for a request's headers once a connection is open or idle between
     /// requests; a client that dribbles them (slowloris) is disconnected.
     #[arg(long = "header-timeout", env = "PIER_HEADER_TIMEOUT", default_value = "30s", value_parser = parse_duration, global = true)]
@@ -317,6 +335,22 @@ pub struct Settings {
     /// requests first (e.g. `5s` behind a Swarm or ALB; 0 stops accepting at once).
     #[arg(long = "drain-delay", env = "PIER_DRAIN_DELAY", default_value = "0s", value_parser = parse_duration, global = true)]
     pub drain_delay: Duration,
+
+    /// Most requests served at once; beyond it requests are answered 503 with
+    /// `Retry-After` at once (load shedding) instead of queueing until memory runs out.
+    #[arg(long = "max-in-flight", env = "PIER_MAX_IN_FLIGHT", default_value = "4096", value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
+    pub max_in_flight: u32,
+}
+
+/// Who may do what: tokens for writes, per-client rate limits, trusted proxies, CORS.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Access")]
+pub struct AccessSettings {
+    /// Bearer tokens for writes (POST, PUT, PATCH, DELETE): comma-separated, or the path
+    /// of a file with one per line (a Swarm or ECS secret). Unset: writes are open.
+    /// Checked by [`Settings::api_tokens`], whose errors never echo a token.
+    #[arg(long = "api-tokens", env = "PIER_API_TOKENS", value_parser = parse_secret, global = true, hide_env_values = true)]
+    pub api_tokens: Option<Secret>,
 
     // (`std::option::Option` spelled out: clap then hands "off" to the parser, which
     // answers `None`, instead of treating the setting as an optional argument.)
@@ -337,21 +371,24 @@ pub struct Settings {
     #[arg(long = "trusted-proxies", env = "PIER_TRUSTED_PROXIES", default_value = "", value_parser = parse_cidrs, global = true)]
     pub trusted_proxies: TrustedProxies,
 
-    /// Most requests served at once; beyond it requests are answered 503 with
-    /// `Retry-After` at once (load shedding) instead of queueing until memory runs out.
-    #[arg(long = "max-in-flight", env = "PIER_MAX_IN_FLIGHT", default_value = "4096", value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
-    pub max_in_flight: u32,
-
     /// Origins whose pages may call the API from a browser (CORS), comma-separated
     /// (`https://app.example.com`), or `*` for any. Empty: no cross-origin access.
     #[arg(long = "cors-origins", env = "PIER_CORS_ORIGINS", default_value = "", value_parser = parse_origins, global = true)]
     pub cors_origins: CorsOrigins,
+}
 
-    /// Bearer tokens for writes (POST, PUT, PATCH, DELETE): comma-separated, or the path
-    /// of a file with one per line (a Swarm or ECS secret). Unset: writes are open.
-    /// Checked by [`Settings::api_tokens`], whose errors never echo a token.
-    #[arg(long = "api-tokens", env = "PIER_API_TOKENS", value_parser = parse_secret, global = true, hide_env_values = true)]
-    pub api_tokens: Option<Secret>,
+/// Where logs and traces go.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Telemetry")]
+pub struct TelemetrySettings {
+    /// Log format; `pretty` on a terminal, `json` otherwise. Level comes from `RUST_LOG`.
+    #[arg(
+        long = "log-format",
+        env = "PIER_LOG_FORMAT",
+        value_enum,
+        global = true
+    )]
+    pub log_format: Option<LogFormat>,
 
     /// OpenTelemetry collector for request spans (OTLP over HTTP, e.g.
     /// `http://127.0.0.1:4318`); spans go to `ENDPOINT/v1/traces`. Unset or empty: off.
@@ -366,19 +403,46 @@ pub struct Settings {
         global = true
     )]
     pub otel_service_name: String,
+}
+
+/// All settings. Defaults run with no set-up at all (SQLite and images under `./data`).
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Listen address.
+    #[arg(long = "addr", env = "PIER_ADDR", default_value = "0.0.0.0:8000", value_parser = parse_addr, global = true)]
+    pub addr: SocketAddr,
+
+    /// Where data lives: the SQL database, image bytes, image metadata, the spool.
+    #[command(flatten)]
+    pub backends: Backends,
+
+    /// What one upload may send, and how uploads share the machine.
+    #[command(flatten)]
+    pub uploads: UploadSettings,
+
+    /// What decoding an image may cost (uploads are refused past it; thumbnails are held to it).
+    #[command(flatten)]
+    pub images: ImageSettings,
+
+    /// Limits on JSON bodies and the texts `/predict` scores.
+    #[command(flatten)]
+    pub bodies: BodyLimits,
+
+    /// How the HTTP server treats connections, slow requests, overload and shutdown.
+    #[command(flatten)]
+    pub server: ServerSettings,
+
+    /// Who may do what: tokens for writes, per-client rate limits, trusted proxies, CORS.
+    #[command(flatten)]
+    pub access: AccessSettings,
+
+    /// Where logs and traces go.
+    #[command(flatten)]
+    pub telemetry: TelemetrySettings,
 
     /// AWS settings (standard `AWS_*` variables).
     #[command(flatten)]
     pub aws: AwsSettings,
-
-    /// Log format; `pretty` on a terminal, `json` otherwise. Level comes from `RUST_LOG`.
-    #[arg(
-        long = "log-format",
-        env = "PIER_LOG_FORMAT",
-        value_enum,
-        global = true
-    )]
-    pub log_format: Option<LogFormat>,
 }
 
 impl Settings {
@@ -387,8 +451,8 @@ impl Settings {
     /// database is required for items anyway, and its outage is a 503.
     pub fn uses_remote_backend(&self) -> bool {
         #[cfg(feature = "aws")]
-        return matches!(self.storage, StorageUrl::S3 { .. })
-            || matches!(self.metadata, MetadataBackend::DynamoDb { .. });
+        return matches!(self.backends.storage, StorageUrl::S3 { .. })
+            || matches!(self.backends.metadata, MetadataBackend::DynamoDb { .. });
         #[cfg(not(feature = "aws"))]
         false
     }
@@ -397,9 +461,9 @@ impl Settings {
     pub fn for_tests(database: PathBuf, storage: StorageUrl) -> Self {
         let mut settings = <crate::cli::Cli as clap::Parser>::parse_from(["pier"]).settings;
         settings.addr = "127.0.0.1:0".parse().expect("literal address");
-        settings.database_url = DatabaseUrl::Sqlite(database);
-        settings.storage = storage;
-        settings.log_format = Some(LogFormat::Json);
+        settings.backends.database_url = DatabaseUrl::Sqlite(database);
+        settings.backends.storage = storage;
+        settings.telemetry.log_format = Some(LogFormat::Json);
         settings
     }
 }
@@ -573,11 +637,14 @@ mod tests {
         assert!(cli.command.is_none());
         assert_eq!(cli.settings.addr, "0.0.0.0:8000".parse().unwrap());
         assert_eq!(
-            cli.settings.database_url,
+            cli.settings.backends.database_url,
             DatabaseUrl::Sqlite("data/pier.db".into())
         );
-        assert_eq!(cli.settings.storage, StorageUrl::File("data/images".into()));
-        assert_eq!(cli.settings.max_upload_bytes, 10 * 1024 * 1024);
+        assert_eq!(
+            cli.settings.backends.storage,
+            StorageUrl::File("data/images".into())
+        );
+        assert_eq!(cli.settings.uploads.max_upload_bytes, 10 * 1024 * 1024);
     }
 
     #[test]

@@ -39,7 +39,7 @@ impl FromRequest<ApiContext> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &ApiContext) -> Result<Self, ApiError> {
-        Self::read(request, state.limits.max_json_bytes).await
+        Self::read(request, state.limits.bodies.max_json_bytes).await
     }
 }
 

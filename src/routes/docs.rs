@@ -10,22 +10,16 @@ use axum::{
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
-use super::{health, images, items, metrics, predict, root};
 use crate::{
     context::Limits,
     domain::{ItemName, text},
 };
 
-/// The OpenAPI 3.1 document, generated from the handlers' annotations.
+/// The OpenAPI 3.1 document's frame; the paths are added by `routes::router` as each
+/// route is registered.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "pier", description = "Image gallery, items catalogue and sentiment model. Errors are RFC 9457 problem+json."),
-    paths(
-        items::create, items::list, items::get, items::replace, items::delete,
-        images::upload, images::list, images::get, images::thumbnail, images::delete,
-        predict::predict, predict::model_info,
-        health::health, health::ready, metrics::metrics, root::root,
-    ),
     components(schemas(crate::http::error::Problem)),
     tags(
         (name = "items", description = "The catalogue"),
@@ -41,8 +35,8 @@ const IMAGE_TYPES: &str = "image/png, image/jpeg, image/gif, image/webp";
 
 /// The document as served: the generated one plus what depends on configuration (the
 /// file count limit) and what the derive cannot express (multipart part encodings).
-pub fn openapi_document(limits: &Limits) -> Value {
-    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises");
+pub fn openapi_document(generated: utoipa::openapi::OpenApi, limits: &Limits) -> Value {
+    let mut doc = serde_json::to_value(generated).expect("the OpenAPI document serialises");
     doc["paths"]["/upload"]["post"]["requestBody"]["content"]["multipart/form-data"]["encoding"] =
         json!({ "file": { "contentType": IMAGE_TYPES } });
     // A prediction body has exactly one of the two fields and nothing else.
@@ -72,7 +66,7 @@ pub fn openapi_document(limits: &Limits) -> Value {
         "DeleteImage": { "operationId": "delete_image", "parameters": { "id": "$response.body#/images/0/id" } },
     });
     doc["components"]["schemas"]["UploadForm"]["properties"]["file"]["maxItems"] =
-        json!(limits.max_files_per_upload);
+        json!(limits.uploads.max_files_per_upload);
     // The text rules, from the code that enforces them; an item body has no other fields.
     let item = &mut doc["components"]["schemas"]["ItemInput"];
     item["properties"]["name"]["pattern"] = json!(text::name_pattern(ItemName::MAX_CHARS));
@@ -119,8 +113,11 @@ fn require_bearer_on_writes(doc: &mut Value) {
 }
 
 /// Routes for `/openapi.json` and the docs UI under `/docs` (see `page::docs`).
-pub fn router<S: Clone + Send + Sync + 'static>(limits: &Limits) -> Router<S> {
-    let document = bytes::Bytes::from(openapi_document(limits).to_string());
+pub fn router<S: Clone + Send + Sync + 'static>(
+    generated: utoipa::openapi::OpenApi,
+    limits: &Limits,
+) -> Router<S> {
+    let document = bytes::Bytes::from(openapi_document(generated, limits).to_string());
     Router::new()
         .route(
             "/openapi.json",
@@ -153,23 +150,21 @@ mod tests {
     use crate::domain::Description;
 
     fn limits() -> Limits {
+        let settings = <crate::cli::Cli as clap::Parser>::parse_from(["pier"]).settings;
         Limits {
-            max_upload_bytes: 1,
-            max_files_per_upload: 20,
-            max_image_pixels: 1,
-            decode_memory: 1,
-            upload_idle_timeout: std::time::Duration::from_secs(1),
-            upload_min_rate: 1,
-            max_json_bytes: 1,
-            max_text_chars: 10_000,
-            max_batch_texts: 1000,
+            uploads: settings.uploads,
+            bodies: settings.bodies,
             writes_need_token: false,
-            max_predict_bytes: 1,
         }
     }
 
+    /// The document as served, built by the same router the server uses.
+    fn document() -> Value {
+        openapi_document(crate::routes::generated_document(), &limits())
+    }
+
     fn name_pattern() -> regex::Regex {
-        let doc = openapi_document(&limits());
+        let doc = document();
         let pattern = doc["components"]["schemas"]["ItemInput"]["properties"]["name"]["pattern"]
             .as_str()
             .unwrap()
@@ -179,7 +174,7 @@ mod tests {
 
     #[test]
     fn operation_ids_are_unique() {
-        let doc = openapi_document(&limits());
+        let doc = document();
         let mut seen = HashSet::new();
         for (path, item) in doc["paths"].as_object().unwrap() {
             for (method, operation) in item.as_object().unwrap() {
@@ -212,7 +207,7 @@ mod tests {
     #[test]
     fn pattern_and_parser_agree_on_every_code_point() {
         let name = name_pattern();
-        let doc = openapi_document(&limits());
+        let doc = document();
         let description = regex::Regex::new(
             doc["components"]["schemas"]["ItemInput"]["properties"]["description"]["pattern"]
                 .as_str()

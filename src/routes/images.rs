@@ -112,8 +112,8 @@ pub async fn upload(State(ctx): State<ApiContext>, request: Request) -> Result<R
     let (guarded, tripped) = RateGuard::new(
         body.into_data_stream(),
         RateRules {
-            idle: ctx.limits.upload_idle_timeout,
-            min_rate: ctx.limits.upload_min_rate,
+            idle: ctx.limits.uploads.upload_idle_timeout,
+            min_rate: ctx.limits.uploads.upload_min_rate,
         },
     );
     let request = Request::from_parts(parts, Body::from_stream(guarded));

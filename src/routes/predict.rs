@@ -177,8 +177,12 @@ pub async fn predict(
     State(ctx): State<ApiContext>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let JsonBody(body) = JsonBody::read(request, ctx.limits.max_predict_bytes).await?;
-    match parse(&body, ctx.limits.max_text_chars, ctx.limits.max_batch_texts)? {
+    let JsonBody(body) = JsonBody::read(request, ctx.limits.bodies.max_predict_bytes).await?;
+    match parse(
+        &body,
+        ctx.limits.bodies.max_text_chars,
+        ctx.limits.bodies.max_batch_texts,
+    )? {
         Input::One(text) => {
             let scores = ctx.model.score(&text);
             count(scores.label);

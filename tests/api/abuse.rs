@@ -26,7 +26,8 @@ async fn post_item(app: &TestApp, forwarded_for: Option<&str>) -> reqwest::Respo
 async fn writes_over_budget_get_429_with_retry_after_and_reads_have_their_own_budget() {
     // 10 writes a minute: a burst of 1, then one every 6 s.
     let app =
-        spawn_app_with(|s| s.rate_limit_writes = RateBudget::parse("10/m,burst=1").unwrap()).await;
+        spawn_app_with(|s| s.access.rate_limit_writes = RateBudget::parse("10/m,burst=1").unwrap())
+            .await;
     assert_eq!(post_item(&app, None).await.status(), 201);
     let refused = post_item(&app, None).await;
     let retry: u64 = refused.headers()["retry-after"]
@@ -44,7 +45,8 @@ async fn writes_over_budget_get_429_with_retry_after_and_reads_have_their_own_bu
 
     // 10 reads a minute: the 2nd read is refused, but health checks and scrapes never are.
     let app =
-        spawn_app_with(|s| s.rate_limit_reads = RateBudget::parse("10/m,burst=1").unwrap()).await;
+        spawn_app_with(|s| s.access.rate_limit_reads = RateBudget::parse("10/m,burst=1").unwrap())
+            .await;
     assert_eq!(app.get("/items").await.status(), 200);
     assert_problem(app.get("/items").await, 429).await;
     for path in ["/health", "/health/ready", "/metrics"] {
@@ -63,7 +65,8 @@ async fn writes_over_budget_get_429_with_retry_after_and_reads_have_their_own_bu
 async fn a_forged_forwarded_for_from_an_untrusted_peer_is_ignored() {
     // The test client (127.0.0.1) is not a trusted proxy: its X-Forwarded-For is noise.
     let app =
-        spawn_app_with(|s| s.rate_limit_writes = RateBudget::parse("10/m,burst=1").unwrap()).await;
+        spawn_app_with(|s| s.access.rate_limit_writes = RateBudget::parse("10/m,burst=1").unwrap())
+            .await;
     assert_eq!(post_item(&app, Some("198.51.100.1")).await.status(), 201);
     let second = post_item(&app, Some("198.51.100.2")).await;
     assert_eq!(
@@ -76,8 +79,9 @@ async fn a_forged_forwarded_for_from_an_untrusted_peer_is_ignored() {
 #[tokio::test]
 async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
     let app = spawn_app_with(|s| {
-        s.rate_limit_writes = RateBudget::parse("10/m,burst=1").unwrap();
-        s.trusted_proxies = pier::config::TrustedProxies(vec!["127.0.0.1/32".parse().unwrap()]);
+        s.access.rate_limit_writes = RateBudget::parse("10/m,burst=1").unwrap();
+        s.access.trusted_proxies =
+            pier::config::TrustedProxies(vec!["127.0.0.1/32".parse().unwrap()]);
     })
     .await;
     assert_eq!(post_item(&app, Some("198.51.100.1")).await.status(), 201);
@@ -100,7 +104,7 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
 
 #[tokio::test]
 async fn beyond_the_in_flight_bound_requests_are_shed_with_503() {
-    let app = spawn_app_with(|s| s.max_in_flight = 1).await;
+    let app = spawn_app_with(|s| s.server.max_in_flight = 1).await;
     // One upload whose body arrives slowly holds the only slot.
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
     let stream = futures::stream::unfold(receiver, |mut receiver| async move {
@@ -141,7 +145,7 @@ async fn beyond_the_in_flight_bound_requests_are_shed_with_503() {
 
 #[tokio::test]
 async fn a_client_dribbling_its_headers_is_cut_off() {
-    let app = spawn_app_with(|s| s.header_timeout = Duration::from_millis(500)).await;
+    let app = spawn_app_with(|s| s.server.header_timeout = Duration::from_millis(500)).await;
     let address = app.address.trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
     stream
@@ -225,7 +229,7 @@ async fn cors_is_off_by_default_and_allows_only_configured_origins() {
     assert!(read.headers().get("access-control-allow-origin").is_none());
 
     let open = spawn_app_with(|s| {
-        s.cors_origins =
+        s.access.cors_origins =
             pier::config::CorsOrigins::List(vec!["https://app.example".parse().unwrap()]);
     })
     .await;

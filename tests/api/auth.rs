@@ -11,7 +11,7 @@ const NEW: &str = "new-token-0123456789abcdef";
 
 async fn app_with_tokens() -> TestApp {
     spawn_app_with(|settings| {
-        settings.api_tokens = Some(pier::config::Secret(format!("{OLD},{NEW}")));
+        settings.access.api_tokens = Some(pier::config::Secret(format!("{OLD},{NEW}")));
     })
     .await
 }

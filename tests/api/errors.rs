@@ -41,8 +41,8 @@ async fn wrong_methods_are_405_problems_with_allow() {
 #[tokio::test]
 async fn whole_upload_bodies_over_the_limit_are_413() {
     let app = crate::helpers::spawn_app_with(|s| {
-        s.max_upload_bytes = 10_000;
-        s.max_files_per_upload = 1;
+        s.uploads.max_upload_bytes = 10_000;
+        s.uploads.max_files_per_upload = 1;
     })
     .await;
     // A well-formed multipart body whose preamble alone is over the route's body limit

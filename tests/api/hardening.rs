@@ -150,8 +150,8 @@ async fn stalled_upload(address: &str) -> tokio::net::TcpStream {
 #[tokio::test]
 async fn stalled_uploads_lose_their_slots_within_seconds() {
     let app = spawn_app_with(|s| {
-        s.max_concurrent_uploads = 2;
-        s.upload_idle_timeout = Duration::from_secs(1);
+        s.uploads.max_concurrent_uploads = 2;
+        s.uploads.upload_idle_timeout = Duration::from_secs(1);
     })
     .await;
     let mut stalled = Vec::new();

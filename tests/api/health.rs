@@ -25,7 +25,7 @@ async fn readiness_reports_each_dependency_and_503s_when_one_is_down() {
     assert_eq!(body["status"], "ready");
     // The four dependencies are always listed. Metadata kept in the database is "off"
     // (the database check covers it); without a remote backend there is no spool.
-    let separate_metadata = !matches!(app.settings.metadata, MetadataBackend::Database);
+    let separate_metadata = !matches!(app.settings.backends.metadata, MetadataBackend::Database);
     let remote = app.settings.uses_remote_backend();
     let (metadata, spool) = (
         if separate_metadata { "up" } else { "off" },

@@ -79,7 +79,7 @@ async fn use_remote_backends(settings: &mut Settings, backend: Backend) {
     .expect("create a test database");
     let mut url = url::Url::parse(&admin).expect("PIER_TEST_POSTGRES_URL is a URL");
     url.set_path(&database);
-    settings.database_url = DatabaseUrl::Postgres(url.to_string());
+    settings.backends.database_url = DatabaseUrl::Postgres(url.to_string());
 
     let endpoint = required_env("PIER_TEST_AWS_ENDPOINT");
     let bucket = format!("pier-{}", &unique[..20]);
@@ -93,7 +93,7 @@ async fn use_remote_backends(settings: &mut Settings, backend: Backend) {
         "create bucket: {}",
         created.status()
     );
-    settings.storage = StorageUrl::S3 {
+    settings.backends.storage = StorageUrl::S3 {
         bucket,
         prefix: Some("gallery".into()),
     };
@@ -107,7 +107,7 @@ async fn use_remote_backends(settings: &mut Settings, backend: Backend) {
             .migrate()
             .await
             .expect("create the DynamoDB table");
-        settings.metadata = MetadataBackend::DynamoDb { table };
+        settings.backends.metadata = MetadataBackend::DynamoDb { table };
     }
 }
 
@@ -135,12 +135,12 @@ async fn spawn_on(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestA
         dir.path().join("pier.db"),
         StorageUrl::File(storage_dir.clone()),
     );
-    settings.spool = dir.path().join("spool");
+    settings.backends.spool = dir.path().join("spool");
     if backend != Backend::SqliteLocal {
         use_remote_backends(&mut settings, backend).await;
     }
     adjust(&mut settings);
-    pier::telemetry::init_logging(settings.log_format);
+    pier::telemetry::init_logging(settings.telemetry.log_format);
     let app = Application::build(&settings).await.expect("the app builds");
     let settings = settings.clone();
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -267,7 +267,7 @@ impl TestApp {
     /// Deletes an object straight from the backend, behind pier's back (and its cache's):
     /// what an operator, a lifecycle rule or a lost disk does.
     pub async fn remove_object_behind_pier(&self, key: &object_store::path::Path) {
-        match &self.settings.storage {
+        match &self.settings.backends.storage {
             StorageUrl::File(dir) => std::fs::remove_file(dir.join(key.as_ref()))
                 .expect("the object is a file in the storage directory"),
             StorageUrl::S3 { bucket, prefix } => {

@@ -311,7 +311,7 @@ async fn non_images_truncated_empty_and_bombs_are_refused_and_nothing_is_stored(
 
 #[tokio::test]
 async fn oversize_files_get_413_and_leave_nothing() {
-    let app = spawn_app_with(|s| s.max_upload_bytes = 100_000).await;
+    let app = spawn_app_with(|s| s.uploads.max_upload_bytes = 100_000).await;
     let big = noisy_png(200, 200, 7);
     assert!(big.len() > 100_000);
     let problem = assert_problem(app.upload(&[("big.png", big)]).await, 413).await;
@@ -532,7 +532,7 @@ async fn staging_files_of_interrupted_local_writes_are_swept() {
 #[tokio::test]
 async fn memory_storage_works_for_fast_tests() {
     // With the database and metadata of every backend.
-    let app = spawn_app_with(|s| s.storage = pier::config::StorageUrl::Memory).await;
+    let app = spawn_app_with(|s| s.backends.storage = pier::config::StorageUrl::Memory).await;
     let body: Value = app
         .upload(&[("m.gif", encode(Format::Gif, 9, 9))])
         .await
@@ -555,7 +555,7 @@ async fn memory_storage_works_for_fast_tests() {
 
 #[tokio::test]
 async fn uploads_beyond_the_concurrency_bound_wait_their_turn() {
-    let app = spawn_app_with(|s| s.max_concurrent_uploads = 1).await;
+    let app = spawn_app_with(|s| s.uploads.max_concurrent_uploads = 1).await;
     // One upload takes the only slot and sends half its file, then waits.
     let png = encode(Format::Png, 30, 30);
     let (half, rest) = png.split_at(png.len() / 2);

@@ -27,11 +27,11 @@ struct Acknowledged {
 
 /// Settings for S3 + DynamoDB at `endpoint` (the gate), bucket and table `name`.
 fn remote(settings: &mut Settings, endpoint: &str, name: &str) {
-    settings.storage = StorageUrl::S3 {
+    settings.backends.storage = StorageUrl::S3 {
         bucket: name.into(),
         prefix: None,
     };
-    settings.metadata = MetadataBackend::DynamoDb { table: name.into() };
+    settings.backends.metadata = MetadataBackend::DynamoDb { table: name.into() };
     settings.aws.endpoint_url = Some(endpoint.into());
     settings.aws.access_key_id = Some("testing".into());
     settings.aws.secret_access_key = Some(Secret("testing".into()));
@@ -256,7 +256,7 @@ async fn a_restart_resumes_the_replay_of_the_spool() {
     let spool = first._dir.path().join("spool");
     let second = spawn_local_app_with(|s| {
         remote(s, &endpoint, "restart");
-        s.spool = spool.clone();
+        s.backends.spool = spool.clone();
     })
     .await;
     // Until replayed, the restarted replica serves the spooled images itself.

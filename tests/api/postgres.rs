@@ -14,7 +14,7 @@ use crate::{
 };
 
 async fn app_on(url: String) -> TestApp {
-    spawn_app_with(move |s| s.database_url = DatabaseUrl::Postgres(url)).await
+    spawn_app_with(move |s| s.backends.database_url = DatabaseUrl::Postgres(url)).await
 }
 
 /// Polls `path` until it answers `status` (bounded: 15 s).

@@ -114,7 +114,7 @@ async fn limits_and_bad_input_are_problems() {
         .unwrap();
     assert_problem(not_json, 415).await;
 
-    let small = spawn_app_with(|s| s.max_predict_bytes = 2048).await;
+    let small = spawn_app_with(|s| s.bodies.max_predict_bytes = 2048).await;
     let big = json!({ "texts": vec!["some words"; 300] });
     assert_problem(small.post_json("/predict", &big).await, 413).await;
 }

@@ -19,7 +19,7 @@ use crate::{
 };
 
 fn on_s3(settings: &mut Settings, moto: &Moto, bucket: &str) {
-    settings.storage = StorageUrl::S3 {
+    settings.backends.storage = StorageUrl::S3 {
         bucket: bucket.into(),
         prefix: Some("pier/test".into()),
     };
@@ -196,7 +196,7 @@ async fn migrate_store_copies_local_images_into_the_bucket() {
     );
     let mut settings = Settings::for_tests(PathBuf::from("unused.db"), StorageUrl::Memory);
     on_s3(&mut settings, &moto, "moved");
-    let bucket = Blobs::open(&settings.storage, &settings.aws).unwrap();
+    let bucket = Blobs::open(&settings.backends.storage, &settings.aws).unwrap();
     let first =
         pier::cli::migrate_store::copy_store(local.context.gallery.blobs(), &bucket, |_, _| {})
             .await

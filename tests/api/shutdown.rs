@@ -46,7 +46,7 @@ fn send_slow_upload(
 
 #[tokio::test]
 async fn in_flight_requests_finish_after_the_signal() {
-    let mut app = spawn_app_with(|s| s.shutdown_timeout = Duration::from_secs(10)).await;
+    let mut app = spawn_app_with(|s| s.server.shutdown_timeout = Duration::from_secs(10)).await;
     let in_flight = send_slow_upload(&app, Duration::from_millis(800));
     tokio::time::sleep(Duration::from_millis(200)).await;
     app.stop.take().unwrap().send(()).unwrap();
@@ -69,7 +69,7 @@ async fn in_flight_requests_finish_after_the_signal() {
 
 #[tokio::test]
 async fn shutdown_gives_up_after_the_deadline() {
-    let mut app = spawn_app_with(|s| s.shutdown_timeout = Duration::from_millis(300)).await;
+    let mut app = spawn_app_with(|s| s.server.shutdown_timeout = Duration::from_millis(300)).await;
     let _stuck = send_slow_upload(&app, Duration::from_secs(30));
     tokio::time::sleep(Duration::from_millis(200)).await;
     let started = Instant::now();
@@ -85,7 +85,7 @@ async fn shutdown_gives_up_after_the_deadline() {
 
 #[tokio::test]
 async fn during_the_drain_delay_readiness_fails_but_requests_are_served() {
-    let mut app = spawn_app_with(|s| s.drain_delay = Duration::from_millis(800)).await;
+    let mut app = spawn_app_with(|s| s.server.drain_delay = Duration::from_millis(800)).await;
     let ready = app.get("/health/ready").await;
     assert_eq!(ready.status(), 200);
     assert!(

@@ -17,12 +17,13 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 
 use crate::{
+    config::{ImageSettings, UploadSettings},
     domain::{ImageId, PageLimit, image::ImageRejection},
     store::{Blobs, ImageMetaStore, ImageRecord, StoreError, spool::Spool},
 };
 
 pub use thumbnails::{DecodeLimits, ThumbnailError, Thumbnailer};
-pub use upload::{FileFailure, Upload, UploadRules};
+pub use upload::{FileFailure, Upload};
 
 /// Objects up to this size are read whole (and cached); larger ones stream, so memory
 /// stays bounded whatever the object size.
@@ -91,7 +92,8 @@ pub struct Gallery {
     metadata: Arc<dyn ImageMetaStore>,
     spool: Option<Arc<Spool>>,
     thumbnails: Thumbnailer,
-    rules: UploadRules,
+    uploads: UploadSettings,
+    images: ImageSettings,
 }
 
 impl Gallery {
@@ -102,14 +104,16 @@ impl Gallery {
         metadata: Arc<dyn ImageMetaStore>,
         spool: Option<Arc<Spool>>,
         thumbnails: Thumbnailer,
-        rules: UploadRules,
+        uploads: UploadSettings,
+        images: ImageSettings,
     ) -> Self {
         Self {
             blobs,
             metadata,
             spool,
             thumbnails,
-            rules,
+            uploads,
+            images,
         }
     }
 
@@ -131,11 +135,6 @@ impl Gallery {
     /// The thumbnail maker (its decode count, for tests).
     pub fn thumbnails(&self) -> &Thumbnailer {
         &self.thumbnails
-    }
-
-    /// What one upload may hold.
-    pub fn rules(&self) -> UploadRules {
-        self.rules
     }
 
     /// Starts an all-or-nothing upload: add files, then commit, or discard on failure.

@@ -20,19 +20,6 @@ use crate::{
     telemetry::names,
 };
 
-/// What one upload may hold; every file is checked while it streams.
-#[derive(Debug, Clone, Copy)]
-pub struct UploadRules {
-    /// Largest file (`PIER_MAX_UPLOAD_BYTES`).
-    pub max_file_bytes: u64,
-    /// Most files (`PIER_MAX_FILES_PER_UPLOAD`).
-    pub max_files: u32,
-    /// Most pixels of an image (`PIER_MAX_IMAGE_PIXELS`).
-    pub max_pixels: u64,
-    /// Most memory decoding one image may need (`PIER_DECODE_MEMORY`).
-    pub decode_memory: u64,
-}
-
 /// Why a file could not be added: its body failed to arrive (the caller's error, e.g.
 /// a broken multipart body), or the gallery refused it.
 #[derive(Debug)]
@@ -76,16 +63,16 @@ impl<'g> Upload<'g> {
         filename: FileName,
         chunks: impl Stream<Item = Result<Bytes, E>>,
     ) -> Result<(), FileFailure<E>> {
-        let rules = self.gallery.rules;
-        if self.stored.len() >= rules.max_files as usize {
-            return Err(GalleryError::TooManyFiles(rules.max_files).into());
+        let (uploads, images) = (&self.gallery.uploads, &self.gallery.images);
+        if self.stored.len() >= uploads.max_files_per_upload as usize {
+            return Err(GalleryError::TooManyFiles(uploads.max_files_per_upload).into());
         }
         let refuse = |rejection: ImageRejection| GalleryError::Refused {
             filename: filename.as_str().to_owned(),
             rejection,
         };
         let id = ImageId::generate();
-        let mut inspector = ImageInspector::new(rules.max_pixels, rules.decode_memory);
+        let mut inspector = ImageInspector::new(images.max_image_pixels, images.decode_memory);
         let mut hasher = Sha256::new();
         let mut size: u64 = 0;
         let mut sink: Option<Sink> = None;
@@ -94,10 +81,10 @@ impl<'g> Upload<'g> {
             while let Some(chunk) = chunks.next().await {
                 let chunk = chunk.map_err(FileFailure::Body)?;
                 size += chunk.len() as u64;
-                if size > rules.max_file_bytes {
+                if size > uploads.max_upload_bytes {
                     return Err(GalleryError::FileTooLarge {
                         filename: filename.as_str().to_owned(),
-                        limit: rules.max_file_bytes,
+                        limit: uploads.max_upload_bytes,
                     }
                     .into());
                 }
