@@ -137,6 +137,8 @@ def table(results_file: str, rss_file: str, cold_ms: str, disk_files_per_s: str,
     print("| scenario | req/s | p50 ms | p99 ms | non-2xx | share of ceiling | other reference |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
+        if r["name"].startswith("baseline "):
+            continue
         share = r["rps"] / ceiling * 100
         other = ""
         if "/image/" in r["name"]:
@@ -147,12 +149,59 @@ def table(results_file: str, rss_file: str, cold_ms: str, disk_files_per_s: str,
             other = f"{r['rps'] / disk * 100:.0f} % of raw durable 256 KiB writes ({disk:,.0f}/s)"
         errors = int(r["non2xx"] + r["socket_errors"])
         print(f"| {r['name']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {errors} | {share:.1f} % | {other} |")
+    floors(rows, ceiling, disk)
+    compare_baseline(rows)
     rss = open(rss_file).read().split()
     print()
     print(f"pier peak RSS under load: {int(rss[0]) / 1024:.1f} MiB (ceiling server: {int(rss[1]) / 1024:.1f} MiB); "
           f"cold start to first 200 on /health: {float(cold_ms):.1f} ms (median of 5)")
     idle, peak = (int(v) / 1024 for v in open(big_file).read().split())
     print(f"streaming check: RSS {idle:.1f} MiB idle, peak {peak:.1f} MiB while receiving five 9.5 MiB uploads")
+
+
+# The per-request floor (issue 17): each scenario against its reference in this run.
+FLOORS = [
+    ("pier GET /health", "ceiling", 90),
+    ("pier POST /predict (one 20-word text)", "ceiling", 65),
+    ("pier GET /items/{id}", "ceiling", 55),
+    ("pier POST /upload (256 KiB)", "disk", 50),
+]
+
+
+def floors(rows: list, ceiling: float, disk: float) -> None:
+    by_name = {r["name"]: r for r in rows}
+    print()
+    print("| floor target | measured | target | |")
+    print("|---|---:|---:|---|")
+    missed = []
+    for name, reference, target in FLOORS:
+        if name not in by_name:
+            continue
+        base = ceiling if reference == "ceiling" else disk
+        share = by_name[name]["rps"] / base * 100
+        what = "of the ceiling's /health" if reference == "ceiling" else "of raw durable 256 KiB writes"
+        met = share >= target
+        if not met:
+            missed.append(name)
+        print(f"| {name} | {share:.0f} % {what} | >= {target} % | {'met' if met else 'MISSED'} |")
+    if missed and os.environ.get("STRICT") == "1":
+        raise SystemExit(f"floor targets missed: {', '.join(missed)}")
+
+
+def compare_baseline(rows: list) -> None:
+    baseline = {r["name"][len("baseline "):]: r for r in rows if r["name"].startswith("baseline ")}
+    if not baseline:
+        return
+    print()
+    print("| scenario | baseline req/s | now req/s | now / baseline | baseline p99 ms | now p99 ms |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        if not r["name"].startswith("pier "):
+            continue
+        before = baseline.get(r["name"][len("pier "):])
+        if before is None:
+            continue
+        print(f"| {r['name'][len('pier '):]} | {before['rps']:,.0f} | {r['rps']:,.0f} | {r['rps'] / before['rps']:.2f}x | {before['p99_ms']:.2f} | {r['p99_ms']:.2f} |")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,14 @@
 #   bench/run.sh            # 10 s per scenario, 64 connections
 #   DURATION=5s bench/run.sh
 #   REMOTE=1 bench/run.sh   # also pier on PostgreSQL + S3 (moto), the shared backends
+#   BASELINE_REF=c8ea6af bench/run.sh   # also an earlier commit's pier, same scenarios,
+#                           # same run, with a before/after column (built in a worktree)
+#   BASELINE=/path/to/pier bench/run.sh # the same with a binary already built
+#
+# The per-request floor targets (issue 17) are checked at the end, each against its
+# reference measured in this run: /health >= 90 % of the ceiling's /health, one
+# /predict >= 65 %, GET /items/{id} >= 55 %, 256 KiB uploads >= 50 % of raw durable
+# 256 KiB file writes. STRICT=1 exits 1 when one is missed.
 #
 # Prints a Markdown table (req/s, p50, p99, non-2xx, share of the ceiling), pier's peak
 # RSS and its cold start. Only 127.0.0.1 is ever contacted; every run is bounded by
@@ -29,6 +37,13 @@ echo "==> building release binaries"
 (cd "$ROOT" && cargo build --release --locked --bin pier --example ceiling)
 PIER="$ROOT/target/release/pier"
 CEILING="$ROOT/target/release/examples/ceiling"
+if [ -n "${BASELINE_REF:-}" ]; then
+  echo "==> building the baseline $BASELINE_REF (a worktree, its own target directory)"
+  git -C "$ROOT" worktree add --detach -f "$WORK/baseline-src" "$BASELINE_REF" >/dev/null
+  (cd "$WORK/baseline-src" && CARGO_TARGET_DIR="$ROOT/target/baseline" cargo build --release --locked --bin pier)
+  git -C "$ROOT" worktree remove --force "$WORK/baseline-src"
+  BASELINE="$ROOT/target/baseline/release/pier"
+fi
 
 wait_up() { for _ in $(seq 1 200); do "$PIER" healthcheck --url "http://127.0.0.1:$1/health" 2>/dev/null && return 0; sleep 0.05; done; echo "server on $1 did not start" >&2; return 1; }
 peak_rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
@@ -77,27 +92,38 @@ echo "$IDLE_RSS $(peak_rss_kib "$BIG_PID")" >"$WORK/big_rss"
 kill "$BIG_PID"
 echo "   idle $IDLE_RSS KiB, peak $(cat "$WORK/big_rss" | cut -d' ' -f2) KiB"
 
-echo "==> pier: seeding 1000 items and 50 images of 64 KiB"
-PORT=$(free_port)
-mkdir -p "$WORK/pier"
-(cd "$WORK/pier" && PIER_ADDR="127.0.0.1:$PORT" exec "$PIER" >"$WORK/pier.log" 2>&1) & PIDS+=($!); PIER_PID=$!
-wait_up "$PORT"
-python3 "$BENCH_DIR/helpers.py" seed "$PORT" 1000 50 "$WORK/image_ids"
-python3 "$BENCH_DIR/helpers.py" png 262144 99 >"$WORK/upload.png"
+# Runs every scenario against BINARY (fresh data directory, seeded), names prefixed by
+# LABEL; the peak RSS goes to RSS_FILE.
+pier_scenarios() { # label binary rss_file
+  local label="$1" binary="$2" rss_file="$3" port pid dir
+  echo "==> $label: seeding 1000 items and 50 images of 64 KiB"
+  port=$(free_port)
+  dir="$WORK/$label"
+  mkdir -p "$dir"
+  (cd "$dir" && PIER_ADDR="127.0.0.1:$port" exec "$binary" >"$dir.log" 2>&1) & PIDS+=($!); pid=$!
+  wait_up "$port"
+  python3 "$BENCH_DIR/helpers.py" seed "$port" 1000 50 "$dir.image_ids"
+  echo "==> $label under load ($DURATION each, $CONNECTIONS connections, $THREADS wrk threads)"
+  PATH_TO_GET=/health run_wrk "$label GET /health" "$port" get.lua
+  ITEMS=1000 run_wrk "$label GET /items/{id}" "$port" get_item.lua
+  PATH_TO_GET="/items?limit=50" run_wrk "$label GET /items?limit=50" "$port" get.lua
+  run_wrk "$label POST /items" "$port" post_item.lua
+  IMAGE_IDS="$dir.image_ids" run_wrk "$label GET /image/{id} (64 KiB)" "$port" get_image.lua
+  run_wrk "$label POST /predict (one 20-word text)" "$port" predict.lua
+  run_wrk "$label POST /predict (batch of 100 texts)" "$port" predict_batch.lua
+  # Last: uploads leave gigabytes of dirty pages whose write-back would slow what follows.
+  UPLOAD_FILE="$WORK/upload.png" run_wrk "$label POST /upload (256 KiB)" "$port" upload.lua
+  peak_rss_kib "$pid" >"$rss_file"
+  kill "$pid"
+  sync
+}
 
-echo "==> pier under load ($DURATION each, $CONNECTIONS connections, $THREADS wrk threads)"
-PATH_TO_GET=/health run_wrk "pier GET /health" "$PORT" get.lua
-ITEMS=1000 run_wrk "pier GET /items/{id}" "$PORT" get_item.lua
-PATH_TO_GET="/items?limit=50" run_wrk "pier GET /items?limit=50" "$PORT" get.lua
-run_wrk "pier POST /items" "$PORT" post_item.lua
-IMAGE_IDS="$WORK/image_ids" run_wrk "pier GET /image/{id} (64 KiB)" "$PORT" get_image.lua
-run_wrk "pier POST /predict (one 20-word text)" "$PORT" predict.lua
-run_wrk "pier POST /predict (batch of 100 texts)" "$PORT" predict_batch.lua
-# Last: uploads leave gigabytes of dirty pages whose write-back would slow what follows.
-UPLOAD_FILE="$WORK/upload.png" run_wrk "pier POST /upload (256 KiB)" "$PORT" upload.lua
-PIER_RSS=$(peak_rss_kib "$PIER_PID")
-echo "$PIER_RSS $CEILING_RSS" >"$WORK/rss"
-kill "$PIER_PID"
+python3 "$BENCH_DIR/helpers.py" png 262144 99 >"$WORK/upload.png"
+if [ -n "${BASELINE:-}" ]; then
+  pier_scenarios baseline "$BASELINE" "$WORK/baseline_rss"
+fi
+pier_scenarios pier "$PIER" "$WORK/pier_rss"
+echo "$(cat "$WORK/pier_rss") $CEILING_RSS" >"$WORK/rss"
 
 if [ "${REMOTE:-0}" = 1 ]; then
   echo "==> pier on PostgreSQL (fsync on) + S3 (moto): seeding, then the same scenarios"

@@ -11,11 +11,8 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{
-    context::ApiContext,
-    http::error::{PROBLEM_JSON, Problem},
-    store::StoreError,
-};
+use super::problems::NotReady;
+use crate::{context::ApiContext, http::error::PROBLEM_JSON, store::StoreError};
 
 /// Liveness: the process answers. Touches no dependency, so a slow database never
 /// gets a healthy replica killed.
@@ -68,7 +65,7 @@ pub async fn health(State(ctx): State<ApiContext>) -> Json<Health> {
 /// error, with the same `checks` member, so one parser reads both answers.
 #[utoipa::path(operation_id = "readiness", get, path = "/health/ready", tag = "operations", responses(
     (status = 200, description = "Ready", body = Readiness),
-    (status = 503, description = "A dependency is down: a problem with a `checks` member", body = Problem, content_type = "application/problem+json"),
+    NotReady,
 ))]
 pub async fn ready(State(ctx): State<ApiContext>) -> Response {
     let Assessment {

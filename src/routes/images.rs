@@ -15,13 +15,14 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::problems::{BadPaging, NoSuchImage, RangeNotSatisfiable, Undecodable, UploadProblems};
 use crate::{
     context::ApiContext,
     domain::{FileName, ImageId, PageLimit},
     http::{
         body_rate::{RateGuard, RateRules},
         conditional::{RangeRequest, cached_headers, if_range_allows, not_modified, parse_range},
-        error::{ApiError, Problem},
+        error::ApiError,
         extract::QueryParams,
         response::JsonResponse,
     },
@@ -81,10 +82,7 @@ pub struct UploadForm {
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "Stored; bytes and metadata are durable", body = UploadResult),
-        (status = 400, description = "Broken multipart body", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "A file or the body is too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not multipart/form-data", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A file is not an acceptable image", body = Problem, content_type = "application/problem+json"),
+        UploadProblems,
     ))]
 pub async fn upload(State(ctx): State<ApiContext>, request: Request) -> Result<Response, ApiError> {
     let is_multipart = request
@@ -211,7 +209,7 @@ fn not_found(raw: &str) -> ApiError {
     ),
     responses(
         (status = 200, description = "A page of images", body = ImagePage),
-        (status = 422, description = "Bad paging parameter", body = Problem, content_type = "application/problem+json"),
+        BadPaging,
     ))]
 pub async fn list(
     State(ctx): State<ApiContext>,
@@ -238,8 +236,8 @@ pub async fn list(
         (status = 200, description = "The bytes, as the image type they were sniffed as"),
         (status = 206, description = "The requested range"),
         (status = 304, description = "Not modified (If-None-Match)"),
-        (status = 404, description = "No such image", body = Problem, content_type = "application/problem+json"),
-        (status = 416, description = "Range not satisfiable", body = Problem, content_type = "application/problem+json"),
+        NoSuchImage,
+        RangeNotSatisfiable,
     ))]
 pub async fn get(
     State(ctx): State<ApiContext>,
@@ -293,8 +291,8 @@ pub async fn get(
     responses(
         (status = 200, description = "The thumbnail", content_type = "image/jpeg"),
         (status = 304, description = "Not modified (If-None-Match)"),
-        (status = 404, description = "No such image", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The image cannot be decoded within the decode limits (remembered: later requests get the same answer at once)", body = Problem, content_type = "application/problem+json"),
+        NoSuchImage,
+        Undecodable,
     ))]
 pub async fn thumbnail(
     State(ctx): State<ApiContext>,
@@ -315,7 +313,7 @@ pub async fn thumbnail(
     params(("id" = String, Path, format = Uuid, description = "Image id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such image", body = Problem, content_type = "application/problem+json"),
+        NoSuchImage,
     ))]
 pub async fn delete(
     State(ctx): State<ApiContext>,

@@ -9,10 +9,11 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::problems::{BadPaging, InvalidItem, JsonBodyProblems, NoSuchItem};
 use crate::{
     context::ApiContext,
     domain::{ItemId, NewItem, PageLimit},
-    http::error::{ApiError, Problem},
+    http::error::ApiError,
     http::extract::{JsonBody, QueryParams},
     http::response::JsonResponse,
     store::Item,
@@ -65,10 +66,8 @@ fn not_found(raw: &str) -> ApiError {
     request_body(content = ItemInput, content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = Item, headers(("Location" = String, description = "URL of the new item"))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
+        JsonBodyProblems,
+        InvalidItem,
     ))]
 pub async fn create(
     State(ctx): State<ApiContext>,
@@ -94,7 +93,7 @@ pub async fn create(
     ),
     responses(
         (status = 200, description = "A page of items", body = ItemPage),
-        (status = 422, description = "Bad paging parameter", body = Problem, content_type = "application/problem+json"),
+        BadPaging,
     ))]
 pub async fn list(
     State(ctx): State<ApiContext>,
@@ -122,7 +121,7 @@ pub async fn list(
     params(("id" = i64, Path, description = "Item id")),
     responses(
         (status = 200, description = "The item", body = Item),
-        (status = 404, description = "No such item", body = Problem, content_type = "application/problem+json"),
+        NoSuchItem,
     ))]
 pub async fn get(
     State(ctx): State<ApiContext>,
@@ -142,11 +141,9 @@ pub async fn get(
     request_body(content = ItemInput, content_type = "application/json"),
     responses(
         (status = 200, description = "The replaced item", body = Item),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such item", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
+        JsonBodyProblems,
+        NoSuchItem,
+        InvalidItem,
     ))]
 pub async fn replace(
     State(ctx): State<ApiContext>,
@@ -167,7 +164,7 @@ pub async fn replace(
     params(("id" = i64, Path, description = "Item id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such item", body = Problem, content_type = "application/problem+json"),
+        NoSuchItem,
     ))]
 pub async fn delete(
     State(ctx): State<ApiContext>,

@@ -7,6 +7,7 @@ pub mod items;
 pub mod metrics;
 pub mod page;
 pub mod predict;
+pub mod problems;
 pub mod root;
 
 use axum::{Router, extract::DefaultBodyLimit, routing::get};

@@ -9,10 +9,11 @@ use axum::{
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
+use super::problems::{InvalidTexts, JsonBodyProblems};
 use crate::{
     context::ApiContext,
     domain::json::ObjectFields,
-    http::error::{ApiError, FieldErrors, Problem},
+    http::error::{ApiError, FieldErrors},
     http::extract::JsonBody,
     http::response::JsonResponse,
     sentiment::{Label, ModelInfo, Scores},
@@ -168,10 +169,8 @@ fn count(label: Label) {
     request_body(content = PredictRequestDoc, content_type = "application/json"),
     responses(
         (status = 200, description = "Scores for `text`, or a list of scores for `texts` in the order sent", body = PredictResponseDoc),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A text too long, too many texts, or a wrong type", body = Problem, content_type = "application/problem+json"),
+        JsonBodyProblems,
+        InvalidTexts,
     ))]
 pub async fn predict(
     State(ctx): State<ApiContext>,
