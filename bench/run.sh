@@ -45,7 +45,7 @@ if [ -n "${BASELINE_REF:-}" ]; then
   BASELINE="$ROOT/target/baseline/release/pier"
 fi
 
-wait_up() { for _ in $(seq 1 200); do "$PIER" healthcheck --url "http://127.0.0.1:$1/health" 2>/dev/null && return 0; sleep 0.05; done; echo "server on $1 did not start" >&2; return 1; }
+wait_up() { wait_until 10 pier_answers "$PIER" "http://127.0.0.1:$1/health" || { echo "server on $1 did not start" >&2; return 1; }; }
 peak_rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
 RESULTS="$WORK/results.jsonl"

@@ -41,7 +41,7 @@ PORT="$(free_port)"
 mkdir -p "$WORK/data"
 (cd "$WORK/data" && PIER_ADDR="127.0.0.1:$PORT" RUST_LOG=warn exec "$PIER" >"$WORK/pier.log" 2>&1) &
 PIER_PID=$!
-for _ in $(seq 1 200); do "$PIER" healthcheck --url "http://127.0.0.1:$PORT/health" 2>/dev/null && break; sleep 0.05; done
+wait_until 10 pier_answers "$PIER" "http://127.0.0.1:$PORT/health"
 "$PIER" healthcheck --url "http://127.0.0.1:$PORT/health"
 
 # One line per sample: seconds since start, RSS in KiB, requests answered so far.

@@ -134,11 +134,8 @@ MOTO_PORT="$(free_port)"
 # deployment then COMPLETES).
 MOTO_ECS_SERVICE_RUNNING=2 "$PYTHON" scripts/moto_drill.py -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
 MOTO_PID=$!
-for _ in $(seq 1 100); do
-  if curl -fs "http://127.0.0.1:$MOTO_PORT/moto-api/" >/dev/null 2>&1; then break; fi
-  sleep 0.1
-done
-curl -fs "http://127.0.0.1:$MOTO_PORT/moto-api/" >/dev/null || { cat "$WORK/moto.log" >&2; fail "moto_server did not start"; }
+wait_until 10 curl -fs "http://127.0.0.1:$MOTO_PORT/moto-api/" \
+  || { cat "$WORK/moto.log" >&2; fail "moto_server did not start within 10 s"; }
 ENDPOINT="http://127.0.0.1:$MOTO_PORT"
 for module in aws-ecs aws-swarm aws-ec2 bootstrap; do
   sed "s|@ENDPOINT@|$ENDPOINT|g" deploy/terraform/test/moto_override.tf.in > "$TF/$module/moto_override.tf"
@@ -188,11 +185,7 @@ if want ecs; then
     PIER_SPOOL="$WORK/pier/spool" PIER_ADDR="127.0.0.1:$PIER_PORT" RUST_LOG=warn \
     exec target/debug/pier >"$WORK/pier/pier.log" 2>&1) &
   PIER_PID=$!
-  for _ in $(seq 1 100); do
-    if target/debug/pier healthcheck --url "http://127.0.0.1:$PIER_PORT/health/ready" 2>/dev/null; then break; fi
-    sleep 0.1
-  done
-  target/debug/pier healthcheck --url "http://127.0.0.1:$PIER_PORT/health/ready" \
+  wait_until 10 pier_answers target/debug/pier "http://127.0.0.1:$PIER_PORT/health/ready" \
     || { cat "$WORK/pier/pier.log" >&2; fail "pier is not ready on the Terraform-made bucket and table"; }
   "$PYTHON" scripts/container_smoke.py smoke "$PIER_PORT"
   "$PYTHON" scripts/infra_check.py --objects "$BUCKET" "$TABLE"

@@ -22,8 +22,8 @@ TOKEN="loadtest-token-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
 PORT="$(free_port)"
 (cd "$WORK" && PIER_ADDR="127.0.0.1:$PORT" PIER_API_TOKENS="$TOKEN" RUST_LOG=warn exec "$PIER" >"$WORK/pier.log" 2>&1) &
 PIER_PID=$!
-for _ in $(seq 1 100); do "$PIER" healthcheck --url "http://127.0.0.1:$PORT/health" 2>/dev/null && break; sleep 0.1; done
-"$PIER" healthcheck --url "http://127.0.0.1:$PORT/health"
+wait_until 10 pier_answers "$PIER" "http://127.0.0.1:$PORT/health" \
+  || { cat "$WORK/pier.log" >&2; echo "pier did not answer /health within 10 s" >&2; exit 1; }
 
 echo "--- goose scenario, 8 users, ${SECONDS_TO_RUN}s, writes with a bearer token"
 if ! PIER_TOKEN="$TOKEN" "$LOADTEST" --host "http://127.0.0.1:$PORT" --users 8 --increase-rate 8 \

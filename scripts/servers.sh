@@ -19,6 +19,26 @@ ensure_aws_cli() {
   echo "$aws_venv/bin/aws"
 }
 
+# Runs COMMAND... every 0.1 s until it succeeds, for at most SECONDS; returns 1 when
+# it never did. The test scripts' one polling loop (output of the tries is dropped).
+wait_until() { # seconds command...
+  local deadline=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.1
+  done
+}
+
+# Whether something accepts TCP connections on 127.0.0.1:PORT.
+port_open() {
+  python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$1"
+}
+
+# Whether BINARY (a pier) finds URL answering 200 (`pier healthcheck`).
+pier_answers() { # binary url
+  "$1" healthcheck --url "$2"
+}
+
 # A TCP port on 127.0.0.1 that nothing listens on now.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -52,12 +72,8 @@ start_shared_servers() {
   local moto_port; moto_port="$(free_port)"
   "$VENV/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$WORK/moto.log" 2>&1 &
   MOTO_PID=$!
-  for _ in $(seq 1 200); do
-    if python3 -c "import socket; socket.create_connection(('127.0.0.1', $moto_port), 1)" 2>/dev/null; then break; fi
-    sleep 0.1
-  done
-  python3 -c "import socket; socket.create_connection(('127.0.0.1', $moto_port), 1)" \
-    || { cat "$WORK/moto.log" >&2; echo "moto_server did not start" >&2; return 1; }
+  wait_until 20 port_open "$moto_port" \
+    || { cat "$WORK/moto.log" >&2; echo "moto_server did not start within 20 s" >&2; return 1; }
   export PIER_TEST_AWS_ENDPOINT="http://127.0.0.1:$moto_port"
   echo "PostgreSQL on 127.0.0.1:$pg_port, moto (S3, DynamoDB) on 127.0.0.1:$moto_port"
 }
@@ -89,10 +105,7 @@ start_docker_engine() {
     >"$DOCKER_ROOT/dockerd.log" 2>&1 &
   DOCKERD_PID=$!
   export DOCKER_HOST="unix://$DOCKER_ROOT/docker.sock"
-  for _ in $(seq 1 150); do
-    if docker version >/dev/null 2>&1; then break; fi
-    sleep 0.2
-  done
+  wait_until 30 docker version || true
   docker version --format 'Docker engine {{.Server.Version}} on {{.Server.Os}}' \
     || { tail -20 "$DOCKER_ROOT/dockerd.log" >&2; echo "dockerd did not start" >&2; return 1; }
 }

@@ -269,11 +269,8 @@ if want schemathesis; then
   mkdir -p "$WORK/st"
   (cd "$WORK/st" && PIER_ADDR="127.0.0.1:$PORT" RUST_LOG=warn exec "$ROOT/target/debug/pier" >"$WORK/st/pier.log" 2>&1) &
   SERVER_PID=$!
-  for _ in $(seq 1 100); do
-    if "$ROOT/target/debug/pier" healthcheck --url "http://127.0.0.1:$PORT/health" 2>/dev/null; then break; fi
-    sleep 0.1
-  done
-  "$ROOT/target/debug/pier" healthcheck --url "http://127.0.0.1:$PORT/health"
+  wait_until 10 pier_answers "$ROOT/target/debug/pier" "http://127.0.0.1:$PORT/health" \
+    || { cat "$WORK/st/pier.log" >&2; echo "pier did not answer /health within 10 s" >&2; exit 1; }
   "$VENV/bin/st" --config-file tests/schemathesis/schemathesis.toml run "http://127.0.0.1:$PORT/openapi.json" \
     --workers 1 --max-examples 100 --seed 20261122
   if grep -q '"level":"ERROR"' "$WORK/st/pier.log"; then
