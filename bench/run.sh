@@ -92,37 +92,57 @@ echo "$IDLE_RSS $(peak_rss_kib "$BIG_PID")" >"$WORK/big_rss"
 kill "$BIG_PID"
 echo "   idle $IDLE_RSS KiB, peak $(cat "$WORK/big_rss" | cut -d' ' -f2) KiB"
 
-# Runs every scenario against BINARY (fresh data directory, seeded), names prefixed by
-# LABEL; the peak RSS goes to RSS_FILE.
-pier_scenarios() { # label binary rss_file
-  local label="$1" binary="$2" rss_file="$3" port pid dir
+# Starts BINARY as LABEL on a free port with a fresh data directory, seeded with 1000
+# items and 50 images; sets PORT_<LABEL> and PID_<LABEL>.
+start_seeded() { # label binary
+  local label="$1" binary="$2" port dir
   echo "==> $label: seeding 1000 items and 50 images of 64 KiB"
   port=$(free_port)
   dir="$WORK/$label"
   mkdir -p "$dir"
-  (cd "$dir" && PIER_ADDR="127.0.0.1:$port" exec "$binary" >"$dir.log" 2>&1) & PIDS+=($!); pid=$!
+  (cd "$dir" && PIER_ADDR="127.0.0.1:$port" exec "$binary" >"$dir.log" 2>&1) & PIDS+=($!)
+  printf -v "PID_$label" '%s' "$!"
   wait_up "$port"
   python3 "$BENCH_DIR/helpers.py" seed "$port" 1000 50 "$dir.image_ids"
-  echo "==> $label under load ($DURATION each, $CONNECTIONS connections, $THREADS wrk threads)"
-  PATH_TO_GET=/health run_wrk "$label GET /health" "$port" get.lua
-  ITEMS=1000 run_wrk "$label GET /items/{id}" "$port" get_item.lua
-  PATH_TO_GET="/items?limit=50" run_wrk "$label GET /items?limit=50" "$port" get.lua
-  run_wrk "$label POST /items" "$port" post_item.lua
-  IMAGE_IDS="$dir.image_ids" run_wrk "$label GET /image/{id} (64 KiB)" "$port" get_image.lua
-  run_wrk "$label POST /predict (one 20-word text)" "$port" predict.lua
-  run_wrk "$label POST /predict (batch of 100 texts)" "$port" predict_batch.lua
-  # Last: uploads leave gigabytes of dirty pages whose write-back would slow what follows.
-  UPLOAD_FILE="$WORK/upload.png" run_wrk "$label POST /upload (256 KiB)" "$port" upload.lua
-  peak_rss_kib "$pid" >"$rss_file"
-  kill "$pid"
-  sync
+  printf -v "PORT_$label" '%s' "$port"
+}
+
+# Runs one scenario against every server under test, back to back (the baseline, when
+# there is one, alternately first and second), so that both meet the same machine.
+ROUND=0
+scenario() { # name script [VAR=value...]
+  local name="$1" script="$2" label order
+  shift 2
+  ROUND=$((ROUND + 1))
+  order="${LABELS[*]}"
+  if [ $((ROUND % 2)) = 0 ]; then order="$(printf '%s\n' "${LABELS[@]}" | tac | tr '\n' ' ')"; fi
+  for label in $order; do
+    local port_var="PORT_$label" ids="$WORK/$label.image_ids"
+    # A subshell: the scenario's variables (read by the wrk script) stay in it.
+    # shellcheck disable=SC2163  # the arguments are NAME=value pairs
+    (export "$@" IMAGE_IDS="$ids"; run_wrk "$label $name" "${!port_var}" "$script")
+  done
 }
 
 python3 "$BENCH_DIR/helpers.py" png 262144 99 >"$WORK/upload.png"
-if [ -n "${BASELINE:-}" ]; then
-  pier_scenarios baseline "$BASELINE" "$WORK/baseline_rss"
-fi
-pier_scenarios pier "$PIER" "$WORK/pier_rss"
+LABELS=(pier)
+if [ -n "${BASELINE:-}" ]; then LABELS=(baseline pier); start_seeded baseline "$BASELINE"; fi
+start_seeded pier "$PIER"
+echo "==> under load ($DURATION each, $CONNECTIONS connections, $THREADS wrk threads): ${LABELS[*]}"
+scenario "GET /health" get.lua PATH_TO_GET=/health
+scenario "GET /items/{id}" get_item.lua ITEMS=1000
+scenario "GET /items?limit=50" get.lua "PATH_TO_GET=/items?limit=50"
+scenario "POST /items" post_item.lua
+scenario "GET /image/{id} (64 KiB)" get_image.lua
+scenario "POST /predict (one 20-word text)" predict.lua
+scenario "POST /predict (batch of 100 texts)" predict_batch.lua
+# Last: uploads leave gigabytes of dirty pages whose write-back would slow what follows.
+scenario "POST /upload (256 KiB)" upload.lua "UPLOAD_FILE=$WORK/upload.png"
+for label in "${LABELS[@]}"; do
+  pid_var="PID_$label"
+  peak_rss_kib "${!pid_var}" >"$WORK/${label}_rss"
+  kill "${!pid_var}"
+done
 echo "$(cat "$WORK/pier_rss") $CEILING_RSS" >"$WORK/rss"
 
 if [ "${REMOTE:-0}" = 1 ]; then

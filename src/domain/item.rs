@@ -6,7 +6,7 @@ use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
 use super::{json::ObjectFields, text};
-use crate::http::error::{ApiError, FieldErrors};
+use crate::domain::refusal::{FieldErrors, Refusal};
 
 /// An item's id: a positive 64-bit integer handed out by the database, never reused.
 pub type ItemId = i64;
@@ -202,7 +202,7 @@ impl NewItem {
     /// Parses a JSON body. Malformed JSON, or a field sent twice, is a 400; JSON that
     /// breaks a rule is a 422 with every failing field listed (an unknown field too), so
     /// a form can show all messages at once.
-    pub fn parse_json(body: &[u8]) -> Result<Self, ApiError> {
+    pub fn parse_json(body: &[u8]) -> Result<Self, Refusal> {
         let fields = ObjectFields::parse(body)?;
         let mut errors = FieldErrors::new();
         let mut fail = |field: &str, message: String| {
@@ -253,7 +253,7 @@ impl NewItem {
                 description,
                 price,
             }),
-            _ => Err(ApiError::validation(errors)),
+            _ => Err(Refusal::Invalid(errors)),
         }
     }
 }
@@ -335,7 +335,7 @@ mod tests {
     #[test]
     fn parse_collects_every_field_error() {
         let error = NewItem::parse_json(br#"{"name":"","description":7,"price":-1}"#).unwrap_err();
-        let ApiError::Validation { errors, .. } = error else {
+        let Refusal::Invalid(errors) = error else {
             panic!("not a validation error")
         };
         assert_eq!(
@@ -344,18 +344,18 @@ mod tests {
         );
         assert!(matches!(
             NewItem::parse_json(b"{"),
-            Err(ApiError::BadRequest(_))
+            Err(Refusal::Malformed(_))
         ));
         assert!(matches!(
             NewItem::parse_json(b"[1]"),
-            Err(ApiError::Validation { .. })
+            Err(Refusal::Invalid(_))
         ));
         assert!(matches!(
             NewItem::parse_json(br#"{"name":"a","price":1,"price":1000}"#),
-            Err(ApiError::BadRequest(_))
+            Err(Refusal::Malformed(_))
         ));
         match NewItem::parse_json(br#"{"name":"a","colour":"red"}"#) {
-            Err(ApiError::Validation { errors, .. }) => {
+            Err(Refusal::Invalid(errors)) => {
                 assert_eq!(errors.keys().collect::<Vec<_>>(), ["colour"])
             }
             other => panic!("{other:?}"),

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::http::error::ApiError;
+use crate::domain::refusal::Refusal;
 
 /// The fields of a JSON object, in the order sent.
 pub struct ObjectFields {
@@ -83,18 +83,18 @@ impl<'de> Deserialize<'de> for Shape {
 impl ObjectFields {
     /// Parses a body that must be one JSON object: malformed JSON or a key sent twice is a
     /// 400, anything but an object a 422 on `body`.
-    pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
+    pub fn parse(body: &[u8]) -> Result<Self, Refusal> {
         match serde_json::from_slice::<Shape>(body) {
-            Err(error) => Err(ApiError::BadRequest(format!(
+            Err(error) => Err(Refusal::Malformed(format!(
                 "the body is not valid JSON: {error}"
             ))),
-            Ok(Shape::NotAnObject) => Err(ApiError::field("body", "must be a JSON object")),
+            Ok(Shape::NotAnObject) => Err(Refusal::field("body", "must be a JSON object")),
             Ok(Shape::Object {
                 duplicate: Some(key),
                 ..
             }) => {
                 let shown: String = key.chars().take(40).collect();
-                Err(ApiError::BadRequest(format!(
+                Err(Refusal::Malformed(format!(
                     "the body names the field `{shown}` more than once"
                 )))
             }
@@ -127,21 +127,21 @@ mod tests {
     fn duplicates_are_a_400_and_shapes_a_422() {
         assert!(matches!(
             ObjectFields::parse(br#"{"a":1,"b":2,"a":3}"#),
-            Err(ApiError::BadRequest(message)) if message.contains("`a` more than once")
+            Err(Refusal::Malformed(message)) if message.contains("`a` more than once")
         ));
         for not_object in [&b"[1]"[..], b"1", b"\"x\"", b"null", b"true"] {
             assert!(matches!(
                 ObjectFields::parse(not_object),
-                Err(ApiError::Validation { .. })
+                Err(Refusal::Invalid(_))
             ));
         }
         assert!(matches!(
             ObjectFields::parse(b"{"),
-            Err(ApiError::BadRequest(_))
+            Err(Refusal::Malformed(_))
         ));
         assert!(matches!(
             ObjectFields::parse(br#"{"a":1} trailing"#),
-            Err(ApiError::BadRequest(_))
+            Err(Refusal::Malformed(_))
         ));
         let fields = ObjectFields::parse(br#"{"name":"x","color":"red","size":[1]}"#).unwrap();
         assert_eq!(fields.get("name"), Some("\"x\""));

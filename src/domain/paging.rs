@@ -1,6 +1,6 @@
 //! Page sizes for keyset-paged lists.
 
-use crate::http::error::ApiError;
+use crate::domain::refusal::Refusal;
 
 /// A page size in 1..=1000; 50 when the client does not ask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,13 +13,13 @@ impl PageLimit {
     pub const DEFAULT: u16 = 50;
 
     /// Parses the `limit` query parameter.
-    pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+    pub fn parse(raw: Option<&str>) -> Result<Self, Refusal> {
         let Some(raw) = raw else {
             return Ok(Self(Self::DEFAULT));
         };
         match raw.parse::<u16>() {
             Ok(n) if (1..=Self::MAX).contains(&n) => Ok(Self(n)),
-            _ => Err(ApiError::field(
+            _ => Err(Refusal::field(
                 "limit",
                 format!("must be a whole number from 1 to {}", Self::MAX),
             )),

@@ -1,9 +1,11 @@
 //! One error type for every handler, rendered as RFC 9457 `application/problem+json`.
 //!
-//! Handlers return `Result<_, ApiError>` and use `?`; this is the only place where an
-//! error becomes a status code, so the mapping stays consistent across the API.
+//! Handlers and the middleware return `ApiError` (handlers with `?`); storage and
+//! gallery errors convert into it by `From`. This is the only place where an error
+//! becomes a status code, a problem body and its headers (`Retry-After`,
+//! `WWW-Authenticate`, `Content-Range`), so the mapping stays consistent across the API.
 
-use std::collections::BTreeMap;
+use std::time::Duration;
 
 use axum::{
     Json,
@@ -16,8 +18,7 @@ use utoipa::ToSchema;
 /// Media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// Field name → human-readable messages, as sent in a 422 problem's `errors`.
-pub type FieldErrors = BTreeMap<String, Vec<String>>;
+pub use crate::domain::FieldErrors;
 
 /// An RFC 9457 problem document, the body of every 4xx/5xx response.
 #[derive(Debug, Serialize, ToSchema)]
@@ -34,7 +35,15 @@ pub struct Problem {
     /// Validation failures per field (only on 422).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<FieldErrors>,
+    /// Each dependency's state (only on the readiness probe's 503).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub checks: Option<serde_json::Value>,
 }
+
+/// How long a client is asked to wait when a backend is unavailable: probes answer
+/// within 2 s, so a few seconds later the answer may differ.
+pub const BACKEND_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// Everything a handler can fail with. Each variant picks its status once, here.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +75,27 @@ pub enum ApiError {
     /// A backend (database, object storage) cannot be reached right now.
     #[error("{0}")]
     Unavailable(String),
+    /// A write without a valid bearer token; `challenge` is the `WWW-Authenticate` value.
+    #[error("{detail}")]
+    Unauthorized {
+        detail: &'static str,
+        challenge: &'static str,
+    },
+    /// The client spent its rate budget; it may come back after `retry_after`.
+    #[error("too many requests from this client; retry after the number of seconds in Retry-After")]
+    TooManyRequests { retry_after: Duration },
+    /// The server is at its in-flight limit: shed at once, retry shortly.
+    #[error("the server is at capacity; retry shortly")]
+    AtCapacity,
+    /// The handler panicked (logged where it is caught; nothing of it is sent).
+    #[error("a handler panicked")]
+    Panicked,
+    /// This replica is not ready; `checks` says which dependency is down.
+    #[error("{detail}")]
+    NotReady {
+        detail: String,
+        checks: serde_json::Value,
+    },
     /// A fault on our side. The detail is logged, never sent.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -101,8 +131,22 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable(_) | Self::AtCapacity | Self::NotReady { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal(_) | Self::Panicked => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// Input the domain refused: not parseable → 400, broke a rule → 422 with every field.
+impl From<crate::domain::Refusal> for ApiError {
+    fn from(refusal: crate::domain::Refusal) -> Self {
+        match refusal {
+            crate::domain::Refusal::Malformed(detail) => Self::BadRequest(detail),
+            crate::domain::Refusal::Invalid(errors) => Self::validation(errors),
         }
     }
 }
@@ -162,29 +206,53 @@ pub fn problem_response(
         status: status.as_u16(),
         detail: detail.into(),
         errors,
+        checks: None,
     };
-    let mut response = (status, Json(problem)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-    response
+    with_problem_type((status, Json(problem)).into_response())
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let mut retry_after = None;
         let mut response = match self {
             Self::Internal(error) => {
                 tracing::error!(error = %format!("{error:#}"), "internal error");
-                problem_response(
-                    status,
-                    "an internal error occurred; it has been logged",
-                    None,
-                )
+                problem_response(status, INTERNAL_DETAIL, None)
             }
+            Self::Panicked => problem_response(status, INTERNAL_DETAIL, None),
             Self::Unavailable(detail) => {
                 tracing::warn!(%detail, "backend unavailable");
+                retry_after = Some(BACKEND_RETRY_AFTER);
                 problem_response(status, detail, None)
+            }
+            Self::NotReady { detail, checks } => {
+                retry_after = Some(BACKEND_RETRY_AFTER);
+                let problem = Problem {
+                    kind: "about:blank".into(),
+                    title: "Service Unavailable".into(),
+                    status: status.as_u16(),
+                    detail,
+                    errors: None,
+                    checks: Some(checks),
+                };
+                with_problem_type((status, Json(problem)).into_response())
+            }
+            Self::AtCapacity => {
+                retry_after = Some(Duration::from_secs(1));
+                problem_response(status, Self::AtCapacity.to_string(), None)
+            }
+            Self::TooManyRequests { retry_after: wait } => {
+                retry_after = Some(wait);
+                problem_response(status, self.to_string(), None)
+            }
+            Self::Unauthorized { detail, challenge } => {
+                let mut response = problem_response(status, detail, None);
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(challenge),
+                );
+                response
             }
             Self::Validation { detail, errors } => problem_response(status, detail, Some(errors)),
             Self::RangeNotSatisfiable { size } => {
@@ -203,13 +271,26 @@ impl IntoResponse for ApiError {
                 problem_response(status, detail, None)
             }
         };
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(wait) = retry_after {
+            // Whole seconds, at least 1: a client must not come back at once.
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
         }
         response
     }
+}
+
+/// What a client is told about a fault on our side (the fault itself is logged).
+const INTERNAL_DETAIL: &str = "an internal error occurred; it has been logged";
+
+/// Marks a response as `application/problem+json`.
+fn with_problem_type(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    response
 }
 
 /// Safety net for responses that no handler shaped: axum's own rejections, the fallback,
@@ -250,7 +331,7 @@ fn default_detail(status: StatusCode) -> &'static str {
         }
         StatusCode::PAYLOAD_TOO_LARGE => "the request body is larger than this endpoint accepts",
         StatusCode::REQUEST_TIMEOUT => "the request took too long",
-        StatusCode::INTERNAL_SERVER_ERROR => "an internal error occurred; it has been logged",
+        StatusCode::INTERNAL_SERVER_ERROR => INTERNAL_DETAIL,
         _ => "the request could not be served",
     }
 }

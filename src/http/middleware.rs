@@ -17,16 +17,16 @@ use std::{
 use axum::{
     body::Body,
     extract::{ConnectInfo, MatchedPath, Request, State},
-    http::{HeaderValue, Method, StatusCode, header},
+    http::{HeaderValue, Method, header},
     middleware::Next,
-    response::Response,
+    response::{IntoResponse, Response},
 };
 use futures::FutureExt;
 use http_body_util::BodyExt;
 
 use crate::{
     http::auth::{ApiTokens, Verdict},
-    http::error::{ensure_problem_json, problem_response},
+    http::error::{ApiError, ensure_problem_json},
     http::rate_limit::RateLimits,
     telemetry::{self, REQUEST_ID, RequestId},
 };
@@ -106,18 +106,14 @@ pub async fn around_request(
     let admitted = InFlight(&policy.in_flight);
     let busy = policy.in_flight.fetch_add(1, Ordering::Relaxed) >= policy.max_in_flight;
     let refusal = if busy {
-        Some(retry_later(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the server is at capacity; retry shortly",
-            Duration::from_secs(1),
-        ))
+        Some(ApiError::AtCapacity)
     } else {
         over_budget(&policy, &request, route).or_else(|| unauthorized(&policy, &request))
     };
     let outcome = match refusal {
         Some(refusal) => {
             drain(request.into_body()).await;
-            Ok(Ok(refusal))
+            Ok(Ok(refusal.into_response()))
         }
         None => {
             tokio::time::timeout(deadline, AssertUnwindSafe(next.run(request)).catch_unwind()).await
@@ -134,17 +130,13 @@ pub async fn around_request(
                 route,
                 "a handler panicked"
             );
-            problem_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "an internal error occurred; it has been logged",
-                None,
-            )
+            ApiError::Panicked.into_response()
         }
-        Err(_elapsed) => problem_response(
-            StatusCode::REQUEST_TIMEOUT,
-            format!("the request took longer than {} ms", deadline.as_millis()),
-            None,
-        ),
+        Err(_elapsed) => ApiError::Timeout(format!(
+            "the request took longer than {} ms",
+            deadline.as_millis()
+        ))
+        .into_response(),
     };
     let status = response.status();
     if status.is_client_error() || status.is_server_error() {
@@ -192,7 +184,7 @@ fn is_write(method: &Method) -> bool {
 
 /// The 429 for a client over its budget, or `None`. Health checks and scrapes are
 /// exempt: a balancer or Prometheus must never be throttled into an outage.
-fn over_budget(policy: &RequestPolicy, request: &Request, route: &str) -> Option<Response> {
+fn over_budget(policy: &RequestPolicy, request: &Request, route: &str) -> Option<ApiError> {
     let limits = &policy.rate_limits;
     if !limits.enabled() || matches!(route, "/health" | "/health/ready" | "/metrics") {
         return None;
@@ -203,25 +195,11 @@ fn over_budget(policy: &RequestPolicy, request: &Request, route: &str) -> Option
         .map(|ConnectInfo(addr)| addr.ip())?;
     let client = limits.client(peer, request.headers());
     let wait = limits.check(is_write(request.method()), client).err()?;
-    Some(retry_later(
-        StatusCode::TOO_MANY_REQUESTS,
-        "too many requests from this client; retry after the number of seconds in Retry-After",
-        wait,
-    ))
-}
-
-/// A problem with `Retry-After` in whole seconds (at least 1).
-fn retry_later(status: StatusCode, detail: &str, wait: Duration) -> Response {
-    let mut response = problem_response(status, detail, None);
-    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
-    response
+    Some(ApiError::TooManyRequests { retry_after: wait })
 }
 
 /// The 401 for a write without a valid token, or `None` when the request may proceed.
-fn unauthorized(policy: &RequestPolicy, request: &Request) -> Option<Response> {
+fn unauthorized(policy: &RequestPolicy, request: &Request) -> Option<ApiError> {
     let tokens = policy.tokens.as_ref()?;
     if !is_write(request.method()) || changes_nothing(request.uri().path()) {
         return None;
@@ -230,23 +208,17 @@ fn unauthorized(policy: &RequestPolicy, request: &Request) -> Option<Response> {
         .headers()
         .get(header::AUTHORIZATION)
         .map(HeaderValue::as_bytes);
-    let (detail, challenge) = match crate::http::auth::judge(tokens, authorization) {
-        Verdict::Allowed => return None,
-        Verdict::Missing => (
-            "this request changes data and needs `Authorization: Bearer <token>` (an API token of PIER_API_TOKENS)",
-            r#"Bearer realm="pier""#,
-        ),
-        Verdict::Invalid => (
-            "the bearer token is not valid",
-            r#"Bearer realm="pier", error="invalid_token""#,
-        ),
-    };
-    let mut response = problem_response(StatusCode::UNAUTHORIZED, detail, None);
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static(challenge),
-    );
-    Some(response)
+    match crate::http::auth::judge(tokens, authorization) {
+        Verdict::Allowed => None,
+        Verdict::Missing => Some(ApiError::Unauthorized {
+            detail: "this request changes data and needs `Authorization: Bearer <token>` (an API token of PIER_API_TOKENS)",
+            challenge: r#"Bearer realm="pier""#,
+        }),
+        Verdict::Invalid => Some(ApiError::Unauthorized {
+            detail: "the bearer token is not valid",
+            challenge: r#"Bearer realm="pier", error="invalid_token""#,
+        }),
+    }
 }
 
 /// Reads and drops a refused request's body, bounded in bytes and time.
@@ -265,7 +237,7 @@ async fn drain(mut body: Body) {
 
 #[cfg(test)]
 mod tests {
-    use axum::{Router, body::Body, routing::get};
+    use axum::{Router, body::Body, http::StatusCode, routing::get};
     use tower::ServiceExt;
 
     use super::*;

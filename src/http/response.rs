@@ -3,12 +3,12 @@
 
 use axum::{
     body::Body,
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
 
-use crate::http::error::problem_response;
+use crate::http::error::ApiError;
 
 /// A JSON body with a capacity hint in bytes.
 pub struct JsonResponse<T> {
@@ -36,12 +36,8 @@ impl<T: Serialize> IntoResponse for JsonResponse<T> {
                 response
             }
             Err(error) => {
-                tracing::error!(%error, "could not serialise a response");
-                problem_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "an internal error occurred; it has been logged",
-                    None,
-                )
+                ApiError::Internal(anyhow::Error::new(error).context("serialising a response"))
+                    .into_response()
             }
         }
     }

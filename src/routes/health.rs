@@ -2,17 +2,12 @@
 
 use std::{collections::BTreeMap, future::Future, time::Duration};
 
-use axum::{
-    Json,
-    extract::State,
-    http::{HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
-};
+use axum::{Json, extract::State};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::problems::NotReady;
-use crate::{context::ApiContext, http::error::PROBLEM_JSON, store::StoreError};
+use crate::{context::ApiContext, http::error::ApiError, store::StoreError};
 
 /// Liveness: the process answers. Touches no dependency, so a slow database never
 /// gets a healthy replica killed.
@@ -67,7 +62,7 @@ pub async fn health(State(ctx): State<ApiContext>) -> Json<Health> {
     (status = 200, description = "Ready", body = Readiness),
     NotReady,
 ))]
-pub async fn ready(State(ctx): State<ApiContext>) -> Response {
+pub async fn ready(State(ctx): State<ApiContext>) -> Result<Json<Readiness>, ApiError> {
     let Assessment {
         ready,
         status,
@@ -75,7 +70,7 @@ pub async fn ready(State(ctx): State<ApiContext>) -> Response {
         draining,
     } = assess(&ctx).await;
     if ready {
-        return Json(Readiness { status, checks }).into_response();
+        return Ok(Json(Readiness { status, checks }));
     }
     let down: Vec<&str> = checks
         .iter()
@@ -87,19 +82,10 @@ pub async fn ready(State(ctx): State<ApiContext>) -> Response {
     } else {
         format!("not ready: {} down", down.join(", "))
     };
-    let body = serde_json::json!({
-        "type": "about:blank",
-        "title": "Service Unavailable",
-        "status": 503,
-        "detail": detail,
-        "checks": checks,
-    });
-    let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-    // Like every 503: when to ask again (probes answer within 2 s each).
-    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-    response
+    Err(ApiError::NotReady {
+        detail,
+        checks: serde_json::to_value(&checks).unwrap_or_default(),
+    })
 }
 
 /// What a readiness check found; shared by `/health/ready` and the `pier_ready` gauge
