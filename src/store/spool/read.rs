@@ -46,14 +46,9 @@ impl Spool {
         id: ImageId,
         range: std::ops::Range<u64>,
     ) -> Result<Option<Bytes>, StoreError> {
-        let mut file = match tokio::fs::File::open(self.data_path(id)).await {
-            Ok(file) => file,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(io_error("opening a spool file", error)),
+        let Some(file) = self.open_at(id, range.start).await? else {
+            return Ok(None);
         };
-        file.seek(std::io::SeekFrom::Start(range.start))
-            .await
-            .map_err(|e| io_error("reading a spool file", e))?;
         let length = range.end.saturating_sub(range.start);
         let mut buffer = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
         file.take(length)
@@ -78,14 +73,9 @@ impl Spool {
     ) -> Result<Option<futures::stream::BoxStream<'static, std::io::Result<Bytes>>>, StoreError>
     {
         use futures::StreamExt;
-        let mut file = match tokio::fs::File::open(self.data_path(id)).await {
-            Ok(file) => file,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(io_error("opening a spool file", error)),
+        let Some(file) = self.open_at(id, range.start).await? else {
+            return Ok(None);
         };
-        file.seek(std::io::SeekFrom::Start(range.start))
-            .await
-            .map_err(|e| io_error("reading a spool file", e))?;
         let remaining = range.end.saturating_sub(range.start);
         let chunks =
             futures::stream::try_unfold((file, remaining), |(mut file, remaining)| async move {
@@ -102,5 +92,23 @@ impl Spool {
                 Ok(Some((Bytes::from(buffer), (file, remaining - read as u64))))
             });
         Ok(Some(chunks.boxed()))
+    }
+
+    /// A spooled image's file, positioned at `start`; `None` when it is no longer in the
+    /// spool.
+    async fn open_at(
+        &self,
+        id: ImageId,
+        start: u64,
+    ) -> Result<Option<tokio::fs::File>, StoreError> {
+        let mut file = match tokio::fs::File::open(self.data_path(id)).await {
+            Ok(file) => file,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(io_error("opening a spool file", error)),
+        };
+        file.seek(std::io::SeekFrom::Start(start))
+            .await
+            .map_err(|e| io_error("reading a spool file", e))?;
+        Ok(Some(file))
     }
 }
