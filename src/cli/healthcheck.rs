@@ -3,7 +3,8 @@
 
 use std::{process::ExitCode, time::Duration};
 
-use http_body_util::Empty;
+use bytes::Bytes;
+use http_body_util::Full;
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 
 use crate::config::Settings;
@@ -36,6 +37,8 @@ async fn probe(url: &str) -> anyhow::Result<u16> {
         uri.scheme_str() == Some("http"),
         "only http:// URLs are supported"
     );
-    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<bytes::Bytes>>();
+    // The same client type the OTLP exporter uses (a `Full` body), so the binary holds
+    // one copy of hyper's client, not two: the image has a 20 MB budget.
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     Ok(client.get(uri).await?.status().as_u16())
 }
