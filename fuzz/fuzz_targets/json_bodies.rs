@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pier::{domain::NewItem, routes::predict};
+use pier::{domain::NewItem, http::error::ApiError, routes::predict};
 
 const MAX_CHARS: u32 = 64;
 const MAX_TEXTS: u32 = 8;
@@ -39,7 +39,7 @@ fn item(body: &[u8]) {
                 NewItem::parse_json(text.as_bytes()).expect("an accepted item re-parses");
             assert_eq!(reparsed, item);
         }
-        Err(error) => assert_client_error(error.status().as_u16()),
+        Err(error) => assert_client_error(ApiError::from(error).status().as_u16()),
     }
 }
 
@@ -54,7 +54,7 @@ fn prediction(body: &[u8]) {
                     .all(|t| t.chars().count() <= MAX_CHARS as usize)
             );
         }
-        Err(error) => assert_client_error(error.status().as_u16()),
+        Err(error) => assert_client_error(ApiError::from(error).status().as_u16()),
     }
 }
 
