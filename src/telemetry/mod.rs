@@ -106,7 +106,7 @@ pub fn metrics_handle() -> PrometheusHandle {
             ];
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(
-                    Matcher::Full("http_request_duration_seconds".into()),
+                    Matcher::Full(names::HTTP_REQUEST_DURATION_SECONDS.into()),
                     LATENCY_BUCKETS,
                 )
                 .expect("bucket list is not empty")
@@ -135,66 +135,60 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 fn describe_metrics() {
     metrics::describe_counter!(
-        crate::telemetry::names::HTTP_REQUESTS_TOTAL,
+        names::HTTP_REQUESTS_TOTAL,
         "HTTP requests answered, by method, route template and status"
     );
     metrics::describe_histogram!(
-        crate::telemetry::names::HTTP_REQUEST_DURATION_SECONDS,
+        names::HTTP_REQUEST_DURATION_SECONDS,
         metrics::Unit::Seconds,
         "Time to answer a request"
     );
+    metrics::describe_gauge!(names::HTTP_REQUESTS_IN_FLIGHT, "Requests being served now");
     metrics::describe_gauge!(
-        crate::telemetry::names::HTTP_REQUESTS_IN_FLIGHT,
-        "Requests being served now"
-    );
-    metrics::describe_gauge!(
-        crate::telemetry::names::DB_POOL_CONNECTIONS,
+        names::DB_POOL_CONNECTIONS,
         "Database pool connections by state"
     );
+    metrics::describe_counter!(names::UPLOADS_TOTAL, "Uploaded files, by result");
     metrics::describe_counter!(
-        crate::telemetry::names::UPLOADS_TOTAL,
-        "Uploaded files, by result"
-    );
-    metrics::describe_counter!(
-        crate::telemetry::names::SPOOL_WRITES_TOTAL,
+        names::SPOOL_WRITES_TOTAL,
         "Uploaded images kept in the local spool because a remote backend failed"
     );
     metrics::describe_counter!(
-        crate::telemetry::names::SPOOL_REPLAYED_TOTAL,
+        names::SPOOL_REPLAYED_TOTAL,
         "Spooled images replayed to the remote backends"
     );
     metrics::describe_counter!(
-        crate::telemetry::names::SPOOL_REPLAY_FAILURES_TOTAL,
+        names::SPOOL_REPLAY_FAILURES_TOTAL,
         "Replay attempts that failed (the remote side still down)"
     );
     metrics::describe_counter!(
-        crate::telemetry::names::UPLOAD_BYTES_TOTAL,
+        names::UPLOAD_BYTES_TOTAL,
         metrics::Unit::Bytes,
         "Bytes of accepted uploads"
     );
     metrics::describe_gauge!(
-        crate::telemetry::names::SPOOL_PENDING,
+        names::SPOOL_PENDING,
         "Uploads waiting in the local spool for a remote backend"
     );
     metrics::describe_counter!(
-        crate::telemetry::names::PREDICTIONS_TOTAL,
+        names::PREDICTIONS_TOTAL,
         "Texts scored by /predict, by label"
     );
     // Counters exist from the first scrape at 0, so rate() sees the first event and a
     // dashboard panel or alert never queries a series that is merely absent.
     for name in [
-        "spool_writes_total",
-        "spool_replayed_total",
-        "spool_replay_failures_total",
-        "upload_bytes_total",
+        names::SPOOL_WRITES_TOTAL,
+        names::SPOOL_REPLAYED_TOTAL,
+        names::SPOOL_REPLAY_FAILURES_TOTAL,
+        names::UPLOAD_BYTES_TOTAL,
     ] {
         metrics::counter!(name).absolute(0);
     }
     for result in ["accepted", "rejected"] {
-        metrics::counter!(crate::telemetry::names::UPLOADS_TOTAL, "result" => result).absolute(0);
+        metrics::counter!(names::UPLOADS_TOTAL, "result" => result).absolute(0);
     }
     for label in ["positive", "neutral", "negative"] {
-        metrics::counter!(crate::telemetry::names::PREDICTIONS_TOTAL, "label" => label).absolute(0);
+        metrics::counter!(names::PREDICTIONS_TOTAL, "label" => label).absolute(0);
     }
 }
 
@@ -247,7 +241,7 @@ pub fn in_flight() -> &'static Gauge {
     static GAUGE: OnceLock<Gauge> = OnceLock::new();
     GAUGE.get_or_init(|| {
         metrics_handle();
-        metrics::gauge!(crate::telemetry::names::HTTP_REQUESTS_IN_FLIGHT)
+        metrics::gauge!(names::HTTP_REQUESTS_IN_FLIGHT)
     })
 }
 
@@ -262,8 +256,8 @@ pub fn record_request(method: &'static str, route: &'static str, status: u16, se
         let mut handles = handles.borrow_mut();
         let (counter, histogram) = handles.entry((method, route, status)).or_insert_with(|| {
             (
-                metrics::counter!(crate::telemetry::names::HTTP_REQUESTS_TOTAL, "method" => method, "route" => route, "status" => status_label(status)),
-                metrics::histogram!(crate::telemetry::names::HTTP_REQUEST_DURATION_SECONDS, "method" => method, "route" => route),
+                metrics::counter!(names::HTTP_REQUESTS_TOTAL, "method" => method, "route" => route, "status" => status_label(status)),
+                metrics::histogram!(names::HTTP_REQUEST_DURATION_SECONDS, "method" => method, "route" => route),
             )
         });
         counter.increment(1);
