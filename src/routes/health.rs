@@ -121,7 +121,9 @@ pub async fn assess(ctx: &ApiContext) -> Assessment {
     let draining = ctx.draining.load(std::sync::atomic::Ordering::Relaxed);
     let mut ready = database.status == "up" && !draining;
     let remote_up = storage.status == "up" && metadata.status != "down";
-    let spool = match ctx.gallery.spool_pending() {
+    // Read once: the check and the status must describe the same moment.
+    let pending = ctx.gallery.spool_pending();
+    let spool = match pending {
         Some(pending) => Check {
             status: if pending == 0 { "empty" } else { "pending" },
             error: None,
@@ -129,8 +131,8 @@ pub async fn assess(ctx: &ApiContext) -> Assessment {
         },
         None => Check::off(),
     };
-    let status = match ctx.gallery.spool_pending() {
-        Some(_) if remote_up && spool.pending == Some(0) => "ready",
+    let status = match pending {
+        Some(0) if remote_up => "ready",
         Some(_) => "degraded",
         None => {
             ready &= remote_up;
