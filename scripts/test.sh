@@ -71,27 +71,36 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo; echo "FAILED in stage: $STAGE (see the output above for the reason)" >&2' ERR
 
-# Runs `cargo test ARGS -- FILTERS` and fails unless it passed exactly the tests those
-# filters select (libtest's --list with the same filters), and at least MIN of them: a
-# filter that selects nothing, or a test binary that quietly runs fewer, is a failure.
-# Usage: counted_cargo_test MIN LABEL CARGO_ARGS... -- FILTERS...
-counted_cargo_test() {
-  local min="$1" label="$2"; shift 2
-  local cargo_args=() filters=()
-  while [ $# -gt 0 ] && [ "$1" != "--" ]; do cargo_args+=("$1"); shift; done
-  [ $# -gt 0 ] && shift
-  filters=("$@")
-  local listed log passed
-  listed=$(cargo test --locked "${cargo_args[@]}" -- "${filters[@]}" --list 2>/dev/null | grep -c ': test$' || true)
-  log="$WORK/cargo-test-$label.log"
-  cargo test --locked "${cargo_args[@]}" -- "${filters[@]}" 2>&1 | tee "$log"
-  passed=$(grep -o 'test result: ok\. [0-9]* passed' "$log" | awk '{s+=$4} END {print s+0}')
-  echo "$label: $passed passed of $listed selected (at least $min expected)"
-  if [ "$listed" -lt "$min" ] || [ "$passed" -ne "$listed" ]; then
-    echo "$label ran $passed of $listed selected tests, expected all of at least $min" >&2
+# Runs `cargo nextest run --profile PROFILE ARGS...` (.config/nextest.toml: the profiles,
+# the matrix's filterset, the JUnit report) and fails unless every test it selected
+# passed, and at least MIN ran: a filter that selects nothing, or a test binary that
+# quietly holds fewer tests, is a failure. The count is read from the JUnit report.
+# Usage: nextest_run MIN PROFILE ARGS...
+nextest_run() {
+  local min="$1" profile="$2"; shift 2
+  local report="$ROOT/target/nextest/$profile/junit.xml"
+  rm -f "$report"
+  cargo nextest run --locked --profile "$profile" "$@"
+  local counts
+  counts=$(python3 - "$report" <<'PY'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+suites = [root] if root.tag == "testsuite" else root.iter("testsuite")
+tests = failed = 0
+for suite in suites:
+    tests += int(suite.get("tests", 0))
+    failed += int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+print(tests, failed)
+PY
+)
+  local tests failed
+  read -r tests failed <<<"$counts"
+  echo "$profile: $tests tests ran, $failed failed (at least $min expected; report: $report)"
+  if [ "$tests" -lt "$min" ] || [ "$failed" -ne 0 ]; then
+    echo "$profile ran $tests tests with $failed failures, expected all of at least $min to pass" >&2
     return 1
   fi
-  TOTAL_PASSED=$((TOTAL_PASSED + passed))
+  TOTAL_PASSED=$((TOTAL_PASSED + tests))
 }
 TOTAL_PASSED=0
 
@@ -119,6 +128,11 @@ command -v cargo >/dev/null || { echo "cargo is required (install Rust with rust
 command -v python3 >/dev/null || { echo "python3 is required (apt-get install python3 python3-venv)" >&2; exit 1; }
 rustup component list --installed 2>/dev/null | grep '^rustfmt' >/dev/null || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep '^clippy' >/dev/null || rustup component add clippy
+# cargo-nextest runs the Rust tests (.config/nextest.toml); the machine image has it.
+if (want test || want matrix) && ! cargo nextest --version >/dev/null 2>&1; then
+  echo "installing cargo-nextest from crates.io (the test runner of the test and matrix stages)"
+  cargo install --locked --quiet cargo-nextest
+fi
 if [ ! -x "$VENV/bin/st" ] || ! "$VENV/bin/st" --version 2>/dev/null | grep "$SCHEMATHESIS_VERSION" >/dev/null \
    || ! "$VENV/bin/pip" show vaderSentiment 2>/dev/null | grep "^Version: $VADER_VERSION" >/dev/null \
    || ! "$VENV/bin/pip" show moto 2>/dev/null | grep "^Version: $MOTO_VERSION" >/dev/null \
@@ -191,8 +205,8 @@ if want lint; then
 fi
 
 if want test; then
-  stage "unit and integration tests (cargo test)"
-  counted_cargo_test 175 all-targets --all-targets --
+  stage "unit and integration tests (cargo nextest, profile ci)"
+  nextest_run 175 ci --all-targets
 fi
 
 if want matrix; then
@@ -204,9 +218,7 @@ if want matrix; then
   ensure_shared_servers
   for backend in postgres-s3 postgres-s3-dynamodb; do
     echo "--- PIER_TEST_BACKEND=$backend"
-    PIER_TEST_BACKEND="$backend" counted_cargo_test 66 "$backend" --test api --test crash -- \
-      --skip postgres:: --skip s3:: --skip dynamodb:: --skip outage:: \
-      --skip sigkill_during_writes --skip sigkill_while_uploads
+    PIER_TEST_BACKEND="$backend" nextest_run 66 matrix
   done
 fi
 
@@ -299,5 +311,5 @@ echo
 echo "==> passed: ${SELECTED[*]} (in $(( $(date +%s) - RUN_STARTED )) s)"
 printf '%s\n' "${STAGE_TIMES[@]}"
 if want test || want matrix; then
-  echo "cargo-test: $TOTAL_PASSED passed, each run compared with the tests its filters select"
+  echo "nextest: $TOTAL_PASSED tests passed over the test and matrix runs (JUnit reports under target/nextest/)"
 fi
