@@ -258,6 +258,75 @@ impl NewItem {
     }
 }
 
+/// The request schema of an item body (`ItemInput` in the OpenAPI document), built from
+/// the parser's own rules: the field names, the length limits and the text patterns are
+/// those [`NewItem::parse_json`] enforces, so the document cannot drift from the code.
+/// (Written out rather than derived: a derive takes only literal limits and patterns.)
+impl utoipa::PartialSchema for NewItem {
+    // `example` (not 3.1's `examples`): the document keeps the form the derive wrote.
+    #[allow(deprecated)]
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            AdditionalProperties, KnownFormat, ObjectBuilder, SchemaFormat, SchemaType, Type,
+        };
+        use utoipa::{Number, openapi::RefOr};
+        let [name, description, price] = Self::FIELDS;
+        let name_schema = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(format!(
+                "1..={} characters after trimming surrounding whitespace, nothing invisible inside\n\
+                 (no controls, bidirectional overrides, zero-width or other format characters, or\n\
+                 separators; joiners are allowed between visible characters). The document's\n\
+                 pattern is generated from the server's own rule (`domain::text::name_pattern`).",
+                ItemName::MAX_CHARS
+            )))
+            .example(Some(serde_json::json!("Desk lamp")))
+            .pattern(Some(text::name_pattern(ItemName::MAX_CHARS)));
+        let description_schema = ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+            .description(Some(format!(
+                "Up to {} characters, line breaks and tabs allowed, nothing else invisible\n\
+                 (pattern from `domain::text::multiline_pattern`), or null.",
+                Description::MAX_CHARS
+            )))
+            .max_length(Some(Description::MAX_CHARS))
+            .pattern(Some(text::multiline_pattern()));
+        let largest = Price(Price::MAX_CENTS).to_string();
+        let price_schema = ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::Number, Type::Null]))
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Double)))
+            .description(Some(format!(
+                "Non-negative, at most 2 fraction digits, at most {largest}; null for none."
+            )))
+            .example(Some(serde_json::json!(19.99)))
+            .minimum(Some(Number::Int(0)))
+            .maximum(Some(Number::Float(Price::MAX_CENTS as f64 / 100.0)))
+            .multiple_of(Some(Number::Float(0.01)));
+        RefOr::T(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .description(Some(
+                    "The body of `POST /items` and `PUT /items/{id}`. A price is read exactly \
+                     from the number's text; every failing field is reported at once.",
+                ))
+                .property(name, name_schema)
+                .property(description, description_schema)
+                .property(price, price_schema)
+                .required(name)
+                .additional_properties(Some(
+                    AdditionalProperties::<utoipa::openapi::schema::Schema>::FreeForm(false),
+                ))
+                .into(),
+        )
+    }
+}
+
+impl utoipa::ToSchema for NewItem {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "ItemInput".into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

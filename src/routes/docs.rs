@@ -10,10 +10,7 @@ use axum::{
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
-use crate::{
-    context::Limits,
-    domain::{ItemName, text},
-};
+use crate::context::Limits;
 
 /// The OpenAPI 3.1 document's frame; the paths are added by `routes::router` as each
 /// route is registered.
@@ -39,12 +36,12 @@ pub fn openapi_document(generated: utoipa::openapi::OpenApi, limits: &Limits) ->
     let mut doc = serde_json::to_value(generated).expect("the OpenAPI document serialises");
     doc["paths"]["/upload"]["post"]["requestBody"]["content"]["multipart/form-data"]["encoding"] =
         json!({ "file": { "contentType": IMAGE_TYPES } });
-    // A prediction body has exactly one of the two fields and nothing else.
-    if let Some(branches) = doc["components"]["schemas"]["PredictRequest"]["oneOf"].as_array_mut() {
-        for branch in branches {
-            branch["additionalProperties"] = json!(false);
-        }
-    }
+    // A prediction body's limits as configured (the schema holds their defaults).
+    let predict = &mut doc["components"]["schemas"]["PredictRequest"]["oneOf"];
+    predict[0]["properties"]["text"]["maxLength"] = json!(limits.bodies.max_text_chars);
+    let texts = &mut predict[1]["properties"]["texts"];
+    texts["maxItems"] = json!(limits.bodies.max_batch_texts);
+    texts["items"]["maxLength"] = json!(limits.bodies.max_text_chars);
     // An image is served with the media type its bytes were sniffed as.
     let image_content: serde_json::Map<String, Value> = IMAGE_TYPES
         .split(", ")
@@ -67,11 +64,6 @@ pub fn openapi_document(generated: utoipa::openapi::OpenApi, limits: &Limits) ->
     });
     doc["components"]["schemas"]["UploadForm"]["properties"]["file"]["maxItems"] =
         json!(limits.uploads.max_files_per_upload);
-    // The text rules, from the code that enforces them; an item body has no other fields.
-    let item = &mut doc["components"]["schemas"]["ItemInput"];
-    item["properties"]["name"]["pattern"] = json!(text::name_pattern(ItemName::MAX_CHARS));
-    item["properties"]["description"]["pattern"] = json!(text::multiline_pattern());
-    item["additionalProperties"] = json!(false);
     if limits.writes_need_token {
         require_bearer_on_writes(&mut doc);
     }
@@ -147,7 +139,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::domain::Description;
+    use crate::domain::{Description, ItemName};
 
     fn limits() -> Limits {
         let settings = <crate::cli::Cli as clap::Parser>::parse_from(["pier"]).settings;

@@ -19,26 +19,6 @@ use crate::{
     store::Item,
 };
 
-/// The body of `POST /items` and `PUT /items/{id}` (documentation only: bodies are parsed
-/// by [`NewItem::parse_json`] so that prices stay exact and every field error is reported).
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ItemInput {
-    /// 1..=200 characters after trimming surrounding whitespace, nothing invisible inside
-    /// (no controls, bidirectional overrides, zero-width or other format characters, or
-    /// separators; joiners are allowed between visible characters). The document's
-    /// pattern is generated from the server's own rule (`domain::text::name_pattern`).
-    #[schema(example = "Desk lamp")]
-    name: String,
-    /// Up to 5000 characters, line breaks and tabs allowed, nothing else invisible
-    /// (pattern from `domain::text::multiline_pattern`), or null.
-    #[schema(max_length = 5000, nullable)]
-    description: Option<String>,
-    /// Non-negative, at most 2 fraction digits, at most 999999999999.99; null for none.
-    #[schema(value_type = Option<f64>, minimum = 0, maximum = 999999999999.99, multiple_of = 0.01, example = 19.99)]
-    price: Option<f64>,
-}
-
 /// One page of items.
 #[derive(Serialize, ToSchema)]
 pub struct ItemPage {
@@ -63,7 +43,7 @@ fn not_found(raw: &str) -> ApiError {
 
 /// Create an item.
 #[utoipa::path(operation_id = "create_item", post, path = "/items", tag = "items",
-    request_body(content = ItemInput, content_type = "application/json"),
+    request_body(content = NewItem, content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = Item, headers(("Location" = String, description = "URL of the new item"))),
         JsonBodyProblems,
@@ -138,7 +118,7 @@ pub async fn get(
 /// Replace an item entirely: omitted optional fields become null.
 #[utoipa::path(operation_id = "replace_item", put, path = "/items/{id}", tag = "items",
     params(("id" = i64, Path, description = "Item id")),
-    request_body(content = ItemInput, content_type = "application/json"),
+    request_body(content = NewItem, content_type = "application/json"),
     responses(
         (status = 200, description = "The replaced item", body = Item),
         JsonBodyProblems,

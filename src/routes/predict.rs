@@ -23,33 +23,6 @@ use crate::{
 /// batch never holds an async worker for long.
 const INLINE_CHARS: usize = 20_000;
 
-/// The body of `POST /predict`: exactly one of `text` or `texts` (documentation only;
-/// parsed by hand so that every problem is reported per field).
-#[derive(ToSchema, serde::Deserialize)]
-#[serde(untagged)]
-#[allow(dead_code)]
-#[schema(as = PredictRequest)]
-pub enum PredictRequestDoc {
-    /// One text.
-    One {
-        /// Up to 10,000 characters.
-        #[schema(max_length = 10000)]
-        text: String,
-    },
-    /// Several texts, scored in the order sent.
-    Many {
-        /// Up to 1,000 texts of up to 10,000 characters each.
-        #[schema(max_items = 1000, inline)]
-        texts: Vec<TextDoc>,
-    },
-}
-
-/// One text of a batch (documentation only).
-#[derive(ToSchema, serde::Deserialize)]
-#[schema(value_type = String, max_length = 10000)]
-#[allow(dead_code)]
-pub struct TextDoc(String);
-
 /// The answer of `POST /predict` (documentation only).
 #[derive(ToSchema, serde::Serialize)]
 #[serde(untagged)]
@@ -69,6 +42,56 @@ pub enum Input {
     One(String),
     /// `{"texts": ["…", …]}`, in the order sent.
     Many(Vec<String>),
+}
+
+/// The request schema of `POST /predict` (`PredictRequest`), from the parser's own shape:
+/// exactly one of `text` or `texts`, nothing else. The lengths are configuration
+/// (`PIER_MAX_TEXT_CHARS`, `PIER_MAX_BATCH_TEXTS`): `routes::docs` writes them in.
+impl utoipa::PartialSchema for Input {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type,
+        };
+        let closed = || Some(AdditionalProperties::<Schema>::FreeForm(false));
+        let text = |description: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(description))
+        };
+        let one = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some("One text."))
+            .property("text", text("Up to `PIER_MAX_TEXT_CHARS` characters."))
+            .required("text")
+            .additional_properties(closed());
+        let many = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some("Several texts, scored in the order sent."))
+            .property(
+                "texts",
+                ArrayBuilder::new()
+                    .description(Some(
+                        "Up to `PIER_MAX_BATCH_TEXTS` texts of up to `PIER_MAX_TEXT_CHARS` characters each.",
+                    ))
+                    .items(text("One text of a batch.")),
+            )
+            .required("texts")
+            .additional_properties(closed());
+        OneOfBuilder::new()
+            .description(Some(
+                "The body of `POST /predict`: exactly one of `text` or `texts`; every \
+                 problem is reported per field.",
+            ))
+            .item(one)
+            .item(many)
+            .into()
+    }
+}
+
+impl ToSchema for Input {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "PredictRequest".into()
+    }
 }
 
 /// The common request, `{"text": "…"}` and nothing else, read without intermediate maps.
@@ -166,7 +189,7 @@ fn count(label: Label) {
 
 /// Score one text (`{text}`) or a batch (`{texts: […]}`, answered as a list in order).
 #[utoipa::path(operation_id = "predict", post, path = "/predict", tag = "sentiment",
-    request_body(content = PredictRequestDoc, content_type = "application/json"),
+    request_body(content = Input, content_type = "application/json"),
     responses(
         (status = 200, description = "Scores for `text`, or a list of scores for `texts` in the order sent", body = PredictResponseDoc),
         JsonBodyProblems,
