@@ -65,6 +65,9 @@ pub struct Shared {
     /// Set on SIGTERM while the drain delay runs: readiness answers 503 so that traffic
     /// moves elsewhere while in-flight and late requests are still served.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
+    /// Requests being served now, counted by the middleware (which sheds beyond
+    /// `PIER_MAX_IN_FLIGHT`); `/metrics` reports it as `http_requests_in_flight`.
+    pub in_flight: Arc<std::sync::atomic::AtomicUsize>,
     /// When the process started serving, for `uptime_seconds`.
     pub started: Instant,
     /// Renders `/metrics`.

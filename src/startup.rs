@@ -9,13 +9,13 @@ use std::{
 };
 
 use anyhow::Context;
-use axum::{Router, middleware};
+use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::{
     config::{DatabaseUrl, MetadataBackend, Settings},
     context::{ApiContext, Limits, Shared},
-    http::middleware::RequestPolicy,
+    http::middleware::{AroundRequestLayer, RequestPolicy},
     routes,
     services::{
         catalogue::Catalogue,
@@ -103,6 +103,7 @@ impl Application {
                 writes_need_token: tokens.is_some(),
             },
             draining: Arc::default(),
+            in_flight: Arc::default(),
             started: Instant::now(),
             metrics: telemetry::metrics_handle(),
         });
@@ -120,6 +121,7 @@ impl Application {
                 ),
                 max_in_flight: settings.server.max_in_flight as usize,
                 draining: context.draining.clone(),
+                in_flight: context.in_flight.clone(),
                 ..RequestPolicy::with_deadline(settings.server.request_timeout)
             },
         );
@@ -312,10 +314,7 @@ fn with_layers(router: Router, policy: RequestPolicy) -> Router {
             }
         });
     }
-    router.layer(middleware::from_fn_with_state(
-        policy,
-        crate::http::middleware::around_request,
-    ))
+    router.layer(AroundRequestLayer::new(policy))
 }
 
 async fn sweep_orphans_periodically(ctx: ApiContext) {

@@ -21,6 +21,7 @@ pub async fn metrics(State(ctx): State<ApiContext>) -> Response {
     metrics::gauge!(crate::telemetry::names::DB_POOL_CONNECTIONS, "state" => "max")
         .set(f64::from(ctx.database.pool_max()));
     crate::telemetry::process::refresh();
+    crate::telemetry::set_in_flight(ctx.in_flight.load(std::sync::atomic::Ordering::Relaxed));
     // Readiness as a series (`pier_ready`), so an alert sees what a load balancer sees.
     crate::routes::health::assess(&ctx).await;
     let pending = ctx.gallery.spool_pending().unwrap_or(0);
