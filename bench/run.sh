@@ -118,7 +118,8 @@ scenario() { # name script [VAR=value...]
   for label in $order; do
     local port_var="PORT_$label" ids="$WORK/$label.image_ids"
     # A subshell: the scenario's variables (read by the wrk script) stay in it.
-    # shellcheck disable=SC2163  # the arguments are NAME=value pairs
+    # SC2163: the arguments are NAME=value pairs; SC2030: staying local is the point.
+    # shellcheck disable=SC2163,SC2030
     (export "$@" IMAGE_IDS="$ids"; run_wrk "$label $name" "${!port_var}" "$script")
   done
 }
@@ -145,6 +146,7 @@ scenario "POST /upload (256 KiB)" upload.lua "UPLOAD_FILE=$WORK/upload.png"
 # pier's req/s over the mean of the ceiling runs on either side, and the floor is the
 # median share over the rounds.
 FLOOR_ROUNDS="${FLOOR_ROUNDS:-3}"
+pier_port=PORT_pier # set by start_seeded through printf -v
 FLOOR_DURATION="${FLOOR_DURATION:-5s}"
 echo "==> floors: pier's cheap endpoints between ceiling runs, $FLOOR_ROUNDS rounds of $FLOOR_DURATION"
 sleep 5 # let the uploads' write-back start before the first round
@@ -154,8 +156,9 @@ for round in $(seq 1 "$FLOOR_ROUNDS"); do
                "POST /predict (one 20-word text)|predict.lua|X=1"; do
     IFS='|' read -r name script var <<<"$floor"
     (DURATION="$FLOOR_DURATION"; PATH_TO_GET=/health run_wrk "floor $round ceiling before $name" "$CPORT" get.lua)
-    # shellcheck disable=SC2163  # NAME=value
-    (export "$var" IMAGE_IDS="$WORK/pier.image_ids"; DURATION="$FLOOR_DURATION"; run_wrk "floor $round pier $name" "$PORT_pier" "$script")
+    # SC2163: NAME=value; SC2031: IMAGE_IDS is meant to stay in the subshell.
+    # shellcheck disable=SC2163,SC2031
+    (export "$var" IMAGE_IDS="$WORK/pier.image_ids"; DURATION="$FLOOR_DURATION"; run_wrk "floor $round pier $name" "${!pier_port}" "$script")
     (DURATION="$FLOOR_DURATION"; PATH_TO_GET=/health run_wrk "floor $round ceiling after $name" "$CPORT" get.lua)
   done
 done
