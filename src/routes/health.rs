@@ -111,7 +111,7 @@ pub async fn assess(ctx: &ApiContext) -> Assessment {
         }
     };
     let (database, storage, metadata) = tokio::join!(
-        probe(ctx.database.ping()),
+        probe(ctx.database.reachable()),
         probe(ctx.gallery.blobs().ping()),
         metadata_probe
     );

@@ -103,11 +103,10 @@ pub trait ImageMetaStore: Send + Sync {
     async fn reachable(&self) -> Result<(), StoreError>;
 }
 
-/// A database that can answer readiness probes and report its pool.
+/// A database: the items and the image records, and its pool for the metrics. Whether
+/// it answers is [`ImageMetaStore::reachable`] (one probe for both roles).
 #[async_trait]
 pub trait Database: ItemStore + ImageMetaStore {
-    /// Cheap round trip proving the database answers.
-    async fn ping(&self) -> Result<(), StoreError>;
     /// (active, idle) connections, for `db_pool_connections{state}`.
     fn pool_state(&self) -> (u32, u32);
     /// Most connections the pool opens, for `db_pool_connections{state="max"}` (an

@@ -296,20 +296,16 @@ impl ImageMetaStore for PgDatabase {
     }
 
     async fn reachable(&self) -> Result<(), StoreError> {
-        Database::ping(self).await
-    }
-}
-
-#[async_trait]
-impl Database for PgDatabase {
-    async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")
             .execute(self.pool()?)
             .await
             .map_err(pg_error)?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl Database for PgDatabase {
     fn pool_state(&self) -> (u32, u32) {
         let idle = self.pool.num_idle() as u32;
         (self.pool.size().saturating_sub(idle), idle)

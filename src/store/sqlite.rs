@@ -492,16 +492,12 @@ impl ImageMetaStore for SqliteDatabase {
     }
 
     async fn reachable(&self) -> Result<(), StoreError> {
-        Database::ping(self).await
+        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
     }
 }
 
 #[async_trait]
 impl Database for SqliteDatabase {
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
-    }
-
     fn pool_state(&self) -> (u32, u32) {
         let idle = self
             .inner
@@ -634,6 +630,9 @@ mod tests {
             db.create(&new_item("x")).await,
             Err(StoreError::Unavailable(_))
         ));
-        assert!(matches!(db.ping().await, Err(StoreError::Unavailable(_))));
+        assert!(matches!(
+            db.reachable().await,
+            Err(StoreError::Unavailable(_))
+        ));
     }
 }
