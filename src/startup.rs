@@ -67,7 +67,13 @@ impl Application {
         let database = database.into_arc();
         let metadata = open_metadata(settings).await;
         let spool = if settings.uses_remote_backend() {
-            Some(Spool::open(&settings.backends.spool).context("opening PIER_SPOOL")?)
+            let options = crate::store::spool::SpoolOptions {
+                lease: settings.backends.spool_lease,
+            };
+            Some(
+                Spool::open_with(&settings.backends.spool, options)
+                    .context("opening PIER_SPOOL")?,
+            )
         } else {
             None
         };
@@ -164,6 +170,7 @@ impl Application {
         tokio::spawn(sweep_orphans_periodically(self.context.clone()));
         let gallery = &self.context.gallery;
         if let Some(spool) = gallery.spool() {
+            tokio::spawn(crate::store::spool::maintain_forever(spool.clone()));
             tokio::spawn(crate::store::spool::replay_forever(
                 spool.clone(),
                 gallery.blobs().clone(),
@@ -199,6 +206,11 @@ impl Application {
                 ?deadline,
                 "shutdown deadline passed; abandoning unfinished requests"
             );
+        }
+        // Another replica (or the next start) adopts what the spool holds at once,
+        // instead of waiting for the lease to expire.
+        if let Some(spool) = self.context.gallery.spool() {
+            spool.release();
         }
         self.context.database.close().await;
         tracing::info!("stopped");

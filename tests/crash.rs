@@ -4,7 +4,7 @@
 
 use std::{
     net::TcpListener,
-    process::{Child, Command, Stdio},
+    process::Child,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -13,32 +13,8 @@ use pier::test_support::{Format, encode, noisy_png};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-const PIER: &str = env!("CARGO_BIN_EXE_pier");
-
 fn start(dir: &std::path::Path, port: u16) -> Child {
     start_with(dir, port, &[])
-}
-
-fn start_with(dir: &std::path::Path, port: u16, env: &[(String, String)]) -> Child {
-    let mut child = Command::new(PIER)
-        .current_dir(dir)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .env("PIER_ADDR", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("pier starts");
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(10) {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return child;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("pier did not start listening");
 }
 
 /// What became of one write.
@@ -261,14 +237,11 @@ async fn sigkill_during_writes_loses_nothing_acknowledged() {
         );
     }
     for image in &listed {
-        let bytes = client
-            .get(format!("{base}{}", image["url"].as_str().unwrap()))
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        let bytes = process::fetch(
+            &client,
+            &format!("{base}{}", image["url"].as_str().unwrap()),
+        )
+        .await;
         assert_eq!(bytes.len() as u64, image["size"].as_u64().unwrap());
         assert_eq!(
             hex::encode(Sha256::digest(&bytes)),
@@ -284,13 +257,10 @@ async fn sigkill_during_writes_loses_nothing_acknowledged() {
 #[path = "api/moto.rs"]
 mod moto;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+#[allow(dead_code)]
+#[path = "support/process.rs"]
+mod process;
+use process::{aws_env, create_table, free_port, start_with};
 
 /// The environment that points pier at the backends of `PIER_TEST_BACKEND`
 /// (`sqlite-local` by default: none), creating a fresh database, bucket and table on the
@@ -334,31 +304,6 @@ async fn backend_env() -> Vec<(String, String)> {
         env.push(("PIER_METADATA".into(), format!("dynamodb://{name}")));
     }
     env
-}
-
-fn aws_env(endpoint: &str) -> Vec<(String, String)> {
-    [
-        ("AWS_ENDPOINT_URL", endpoint),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_REGION", "us-east-1"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
-}
-
-async fn create_table(endpoint: &str, name: &str) {
-    let mut settings =
-        pier::config::Settings::for_tests("unused.db".into(), pier::config::StorageUrl::Memory);
-    settings.aws.endpoint_url = Some(endpoint.into());
-    settings.aws.access_key_id = Some("testing".into());
-    settings.aws.secret_access_key = Some(pier::config::Secret("testing".into()));
-    pier::store::dynamo::DynamoMeta::connect(name, &settings.aws)
-        .await
-        .migrate()
-        .await
-        .unwrap();
 }
 
 /// Sends `count` uploads at once and SIGKILLs pier once `kill_after` of them have been
@@ -463,14 +408,11 @@ async fn assert_intact(base: &str, (acked, cut_off): &(Vec<(String, String)>, Ve
         );
     }
     for image in listed {
-        let bytes = client
-            .get(format!("{base}{}", image["url"].as_str().unwrap()))
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        let bytes = process::fetch(
+            &client,
+            &format!("{base}{}", image["url"].as_str().unwrap()),
+        )
+        .await;
         assert_eq!(
             hex::encode(Sha256::digest(&bytes)),
             image["sha256"].as_str().unwrap(),
@@ -562,9 +504,25 @@ async fn sigkill_while_uploads_go_to_the_spool_loses_nothing() {
             .unwrap();
         assert_eq!(size, Some(record.size), "the object is in S3");
     }
-    let spool_files = std::fs::read_dir(dir.path().join("data/spool/batches"))
-        .unwrap()
-        .count();
+    // Batch records anywhere in the spool: this replica's and the one it adopted.
+    fn batch_records(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| {
+                let path = entry.path();
+                if !path.is_dir() {
+                    0
+                } else if entry.file_name() == "batches" {
+                    std::fs::read_dir(&path).unwrap().count()
+                } else {
+                    batch_records(&path)
+                }
+            })
+            .sum()
+    }
+    let spool_files = batch_records(&dir.path().join("data/spool"));
     assert_eq!(spool_files, 0, "the spool has drained");
     child.kill().unwrap();
     child.wait().unwrap();

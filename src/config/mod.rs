@@ -188,6 +188,12 @@ pub struct Backends {
     )]
     pub spool: PathBuf,
 
+    /// How long a replica's spool lease may go unrenewed before another replica sharing
+    /// the spool directory adopts (and replays) what it holds; renewed every quarter of
+    /// it. Used when several replicas share `PIER_SPOOL` (EFS, a shared volume).
+    #[arg(long = "spool-lease", env = "PIER_SPOOL_LEASE", default_value = "30s", value_parser = parse_spool_lease, global = true)]
+    pub spool_lease: Duration,
+
     /// Bytes of recently read small images and thumbnails kept in memory (0 = off).
     #[arg(long = "object-cache-bytes", env = "PIER_OBJECT_CACHE_BYTES", default_value = "16777216", value_parser = clap::value_parser!(u64).range(0..=(64u64 << 30)), global = true)]
     pub object_cache_bytes: u64,

@@ -214,3 +214,16 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
     }
     Ok(duration)
 }
+
+/// Parses the spool lease: a duration of at least [`crate::store::spool::MIN_LEASE`]
+/// (renewed every quarter of it, so it always spans more than three renewals).
+pub fn parse_spool_lease(value: &str) -> Result<Duration, String> {
+    let lease = parse_duration(value)?;
+    if lease < crate::store::spool::MIN_LEASE {
+        return Err(format!(
+            "`{value}` is shorter than {:?}",
+            crate::store::spool::MIN_LEASE
+        ));
+    }
+    Ok(lease)
+}

@@ -31,9 +31,17 @@ pub struct Check {
     /// Why it is down.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// Images waiting in the spool (the spool check only).
+    /// Images waiting in the spool (the spool check only): this replica's own and
+    /// those of replicas it adopted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending: Option<usize>,
+    /// This replica's id in a shared spool (the spool check only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica: Option<String>,
+    /// Whether this replica holds a live lease on its spool directory (the spool check
+    /// only); `false` while it is stopping or after a pause longer than the lease.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease: Option<bool>,
 }
 
 /// Readiness: whether this replica can serve requests, and each dependency's state.
@@ -122,12 +130,19 @@ pub async fn assess(ctx: &ApiContext) -> Assessment {
     let mut ready = database.status == "up" && !draining;
     let remote_up = storage.status == "up" && metadata.status != "down";
     // Read once: the check and the status must describe the same moment.
-    let pending = ctx.gallery.spool_pending();
-    let spool = match pending {
-        Some(pending) => Check {
-            status: if pending == 0 { "empty" } else { "pending" },
+    let spool_status = ctx.gallery.spool_status();
+    let pending = spool_status.as_ref().map(|s| s.pending);
+    let spool = match spool_status {
+        Some(state) => Check {
+            status: if state.pending == 0 {
+                "empty"
+            } else {
+                "pending"
+            },
             error: None,
-            pending: Some(pending),
+            pending: Some(state.pending),
+            replica: Some(state.replica),
+            lease: Some(state.lease_held),
         },
         None => Check::off(),
     };
@@ -161,6 +176,8 @@ impl Check {
             status: "off",
             error: None,
             pending: None,
+            replica: None,
+            lease: None,
         }
     }
 }
@@ -172,16 +189,22 @@ async fn probe(check: impl Future<Output = Result<(), StoreError>>) -> Check {
             status: "up",
             error: None,
             pending: None,
+            replica: None,
+            lease: None,
         },
         Ok(Err(error)) => Check {
             status: "down",
             error: Some(error.to_string()),
             pending: None,
+            replica: None,
+            lease: None,
         },
         Err(_) => Check {
             status: "down",
             error: Some("no answer within 2 s".into()),
             pending: None,
+            replica: None,
+            lease: None,
         },
     }
 }

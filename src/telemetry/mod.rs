@@ -164,7 +164,15 @@ fn describe_metrics() {
     );
     metrics::describe_gauge!(
         names::SPOOL_PENDING,
-        "Uploads waiting in the local spool for a remote backend"
+        "Uploads this replica holds in the spool (its own and adopted) for a remote backend"
+    );
+    metrics::describe_counter!(
+        names::SPOOL_ADOPTED_TOTAL,
+        "Spool directories of other replicas this one adopted (lease expired or released)"
+    );
+    metrics::describe_counter!(
+        names::SPOOL_LEASE_LOST_TOTAL,
+        "Times this replica found its spool directory adopted after a pause and started a new one"
     );
     metrics::describe_counter!(
         names::PREDICTIONS_TOTAL,
@@ -176,6 +184,8 @@ fn describe_metrics() {
         names::SPOOL_WRITES_TOTAL,
         names::SPOOL_REPLAYED_TOTAL,
         names::SPOOL_REPLAY_FAILURES_TOTAL,
+        names::SPOOL_ADOPTED_TOTAL,
+        names::SPOOL_LEASE_LOST_TOTAL,
         names::UPLOAD_BYTES_TOTAL,
     ] {
         metrics::counter!(name).absolute(0);

@@ -21,6 +21,11 @@ pub const SPOOL_WRITES_TOTAL: &str = "spool_writes_total";
 pub const SPOOL_REPLAYED_TOTAL: &str = "spool_replayed_total";
 /// Replay attempts that failed (retried later).
 pub const SPOOL_REPLAY_FAILURES_TOTAL: &str = "spool_replay_failures_total";
+/// Directories of other replicas this one adopted (their lease expired or was released).
+pub const SPOOL_ADOPTED_TOTAL: &str = "spool_adopted_total";
+/// Times this replica found its own spool directory adopted (it was paused past its
+/// lease) and started a new one.
+pub const SPOOL_LEASE_LOST_TOTAL: &str = "spool_lease_lost_total";
 /// Database pool connections, by state (`active`, `idle`, `max`).
 pub const DB_POOL_CONNECTIONS: &str = "db_pool_connections";
 /// Whether this replica is ready (1) or not (0), as `/health/ready` answers.

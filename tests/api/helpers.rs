@@ -320,7 +320,14 @@ impl TestApp {
         let mut local = Vec::new();
         walk(&self.storage_dir, &mut local);
         out.extend(local.into_iter().filter(|file| file.contains('#')));
-        walk(&self._dir.path().join("spool"), &mut out);
+        // The replicas' leases are the spool's own, not left by an upload.
+        let mut spooled = Vec::new();
+        walk(&self._dir.path().join("spool"), &mut spooled);
+        out.extend(
+            spooled
+                .into_iter()
+                .filter(|file| !file.ends_with("/lease") && !file.ends_with("/lease.tmp")),
+        );
         out
     }
 }

@@ -144,18 +144,40 @@ impl Gallery {
 
     /// An image's record and where it is. The spool's in-memory index is consulted
     /// first: it is free, and a spooled image has the same record and bytes wherever it
-    /// is read from; otherwise the metadata store decides.
+    /// is read from; otherwise the metadata store decides. When that does not know the
+    /// id (or cannot answer), another replica may have spooled it a moment ago: the
+    /// spool looks again before the answer is "no such image".
     pub async fn find(&self, id: ImageId) -> Result<Option<Found>, GalleryError> {
-        if let Some(record) = self.spool.as_ref().and_then(|spool| spool.get(id)) {
-            return Ok(Some(Found {
-                record,
-                spooled: true,
-            }));
-        }
-        Ok(self.metadata.get(id).await?.map(|record| Found {
+        let spooled = |record| Found {
             record,
-            spooled: false,
-        }))
+            spooled: true,
+        };
+        let Some(spool) = &self.spool else {
+            return Ok(self.metadata.get(id).await?.map(|record| Found {
+                record,
+                spooled: false,
+            }));
+        };
+        if let Some(record) = spool.get(id) {
+            // Deleted through another replica while spooled: gone here too.
+            if spool.is_buried(id).await {
+                return Ok(None);
+            }
+            return Ok(Some(spooled(record)));
+        }
+        match self.metadata.get(id).await {
+            Ok(Some(record)) => Ok(Some(Found {
+                record,
+                spooled: false,
+            })),
+            Ok(None) => Ok(spool.get_fresh(id).await.map(spooled)),
+            Err(error) => match spool.get_fresh(id).await {
+                Some(record) => Ok(Some(spooled(record))),
+                // Deleted while spooled: known here even while the remote side is down.
+                None if spool.is_buried(id).await => Ok(None),
+                None => Err(error.into()),
+            },
+        }
     }
 
     /// One page of images older than `after`, newest first, spooled ones included, and
@@ -167,6 +189,7 @@ impl Gallery {
     ) -> Result<(Vec<ImageRecord>, Option<ImageId>), GalleryError> {
         let mut records = self.metadata.list(after, limit.fetch()).await?;
         if let Some(spool) = &self.spool {
+            spool.refresh().await;
             spool.merge_into(&mut records, after, usize::from(limit.fetch()));
         }
         let next = limit.cut(&mut records, |record| record.id);
@@ -225,12 +248,29 @@ impl Gallery {
             Some(spool) => Some(spool.pause_replay().await),
             None => None,
         };
-        // Metadata first: once the row is gone the image is invisible; objects left by a
-        // failure below are orphans that the sweep removes.
-        let remote = self.metadata.delete(id).await?;
+        // The spool first: another replica's image gets a durable tombstone before the
+        // remote delete, so whichever of its replay and this delete comes second
+        // removes it remotely (its replay checks the tombstone after pushing).
         let spooled = match &self.spool {
             Some(spool) => spool.remove(id).await?,
             None => false,
+        };
+        // Metadata next: once the row is gone the image is invisible; objects left by a
+        // failure below are orphans that the sweep removes. A spooled image's delete is
+        // done once the spool forgot it (a tombstone left behind is swept with its
+        // remote copy, if any, by the replay task).
+        let remote = match self.metadata.delete(id).await {
+            Ok(remote) => remote,
+            Err(error) if spooled => {
+                // A replay cut short by a crash may have left a remote copy: the
+                // tombstone has the replay task delete it once the remote side answers.
+                if let Some(spool) = &self.spool {
+                    spool.leave_tombstone(id).await?;
+                }
+                tracing::warn!(%error, %id, "deleted a spooled image while the remote side was down; a tombstone remains for it");
+                false
+            }
+            Err(error) => return Err(error.into()),
         };
         if !remote && !spooled {
             return Ok(false);
@@ -250,6 +290,11 @@ impl Gallery {
     /// Images waiting in the spool; `None` when there is no spool.
     pub fn spool_pending(&self) -> Option<usize> {
         self.spool.as_ref().map(|spool| spool.pending())
+    }
+
+    /// The spool's depth, this replica's id and lease; `None` when there is no spool.
+    pub fn spool_status(&self) -> Option<crate::store::spool::SpoolStatus> {
+        self.spool.as_ref().map(|spool| spool.status())
     }
 
     /// One pass of the orphan sweep: objects older than `grace` with no metadata are

@@ -92,18 +92,78 @@ impl SpooledImage {
     }
 }
 
-/// What is waiting: images by id, and batches (one per upload) by their first id.
-#[derive(Default)]
-struct Index {
-    images: BTreeMap<ImageId, ImageRecord>,
-    batches: BTreeMap<ImageId, Vec<ImageId>>,
+/// A spooled image this replica is responsible for, and the directory holding it.
+#[derive(Clone)]
+struct Held {
+    record: ImageRecord,
+    dir: Arc<PathBuf>,
 }
 
-/// The spool directory and the in-memory index of what it holds.
+/// What this replica is responsible for: its own uploads and those of the replicas it
+/// adopted. Images by id, and batches (one per upload) by their first id.
+#[derive(Default)]
+struct Index {
+    images: BTreeMap<ImageId, Held>,
+    batches: BTreeMap<ImageId, (Vec<ImageId>, Arc<PathBuf>)>,
+}
+
+impl Index {
+    fn insert_batch(&mut self, dir: &Arc<PathBuf>, records: Vec<ImageRecord>) {
+        let Some(first) = records.first().map(|r| r.id) else {
+            return;
+        };
+        self.batches
+            .insert(first, (records.iter().map(|r| r.id).collect(), dir.clone()));
+        for mut record in records {
+            record.location = SPOOLED.to_owned();
+            let dir = dir.clone();
+            self.images.insert(record.id, Held { record, dir });
+        }
+    }
+}
+
+/// The spool as this replica sees it (readiness).
+#[derive(Clone, Debug)]
+pub struct SpoolStatus {
+    /// Images this replica is responsible for, waiting for replay.
+    pub pending: usize,
+    /// This replica's id: the name of its directory under `replicas/`.
+    pub replica: String,
+    /// Whether it holds a live lease on that directory.
+    pub lease_held: bool,
+}
+
+/// How the spool is shared. The defaults suit one process on local disk.
+#[derive(Clone, Debug)]
+pub struct SpoolOptions {
+    /// How long a replica's lease may stay unrenewed before another replica adopts its
+    /// directory (renewed every quarter of it).
+    pub lease: Duration,
+}
+
+impl Default for SpoolOptions {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The spool directory, this replica's part of it, and the in-memory indexes.
 pub struct Spool {
-    data: PathBuf,
-    batches: PathBuf,
+    root: PathBuf,
+    options: SpoolOptions,
+    owner: Mutex<fleet::Owner>,
+    process: Option<lease::ProcessIdentity>,
     index: Mutex<Index>,
+    others: Mutex<fleet::Others>,
+    observed: Mutex<std::collections::HashMap<String, fleet::Observed>>,
+    refresh: fleet::RefreshGate,
+    released: AtomicBool,
+    /// Wakes the background tasks at release.
+    stopping: tokio::sync::Notify,
+    /// Renewals one at a time (they share the temporary lease file's name).
+    renewing: tokio::sync::Mutex<()>,
     remote_down: AtomicBool,
     wake: tokio::sync::Notify,
     /// Held while a batch is replayed and while a spooled image is deleted, so a delete
@@ -112,89 +172,77 @@ pub struct Spool {
 }
 
 impl Spool {
-    /// Opens (creating) the spool under `dir`, loads every batch record and removes
-    /// files no record names: uploads that were never acknowledged.
+    /// Opens (creating) the spool under `dir` with the default options.
     pub fn open(dir: &Path) -> anyhow::Result<Arc<Self>> {
-        let data = dir.join("data");
-        let batches = dir.join("batches");
-        for d in [&data, &batches] {
+        Self::open_with(dir, SpoolOptions::default())
+    }
+
+    /// Opens (creating) the spool under `root`: starts this replica's directory, adopts
+    /// at once the directories of replicas that were stopped or provably died on this
+    /// machine (and a spool of the one-directory layout of earlier versions), loads
+    /// their batch records and removes files no record names: uploads that were never
+    /// acknowledged.
+    pub fn open_with(root: &Path, options: SpoolOptions) -> anyhow::Result<Arc<Self>> {
+        anyhow::ensure!(
+            options.lease >= lease::MIN_LEASE,
+            "the spool lease must be at least {:?}",
+            lease::MIN_LEASE
+        );
+        let replicas = root.join("replicas");
+        for d in [&replicas, &root.join("tombstones")] {
             std::fs::create_dir_all(d).map_err(|e| {
                 anyhow::anyhow!("cannot create the spool directory {}: {e}", d.display())
             })?;
         }
-        let mut index = Index::default();
-        for entry in std::fs::read_dir(&batches)? {
-            let path = entry?.path();
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            let Some(first) = name.strip_suffix(".json").and_then(ImageId::parse) else {
-                // A temporary record of an upload that was never acknowledged.
-                let _ = std::fs::remove_file(&path);
-                continue;
-            };
-            let text = std::fs::read(&path)?;
-            let images: Vec<SpooledImage> = serde_json::from_slice(&text).map_err(|e| {
-                anyhow::anyhow!("spool batch record {} is unreadable: {e}", path.display())
-            })?;
-            let records: Vec<ImageRecord> = images
-                .into_iter()
-                .map(SpooledImage::into_record)
-                .collect::<Option<_>>()
-                .ok_or_else(|| {
-                    anyhow::anyhow!("spool batch record {} is malformed", path.display())
-                })?;
-            index
-                .batches
-                .insert(first, records.iter().map(|r| r.id).collect());
-            for record in records {
-                index.images.insert(record.id, record);
-            }
-        }
-        let mut removed = 0;
-        for entry in std::fs::read_dir(&data)? {
-            let path = entry?.path();
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            let named = ImageId::parse(name).is_some_and(|id| index.images.contains_key(&id));
-            if !named && std::fs::remove_file(&path).is_ok() {
-                removed += 1;
-            }
-        }
-        if removed > 0 {
-            tracing::info!(removed, "removed spool files of unacknowledged uploads");
-        }
-        let pending = index.images.len();
+        let process = lease::ProcessIdentity::current();
+        let owner = fleet::Owner::start(&replicas, process.clone())
+            .map_err(|e| anyhow::anyhow!("cannot create this replica's spool directory: {e}"))?;
+        let spool = Arc::new(Self {
+            root: root.to_owned(),
+            options,
+            owner: Mutex::new(owner),
+            process,
+            index: Mutex::new(Index::default()),
+            others: Mutex::new(fleet::Others::default()),
+            observed: Mutex::default(),
+            refresh: fleet::RefreshGate::default(),
+            released: AtomicBool::new(false),
+            stopping: tokio::sync::Notify::new(),
+            renewing: tokio::sync::Mutex::new(()),
+            remote_down: AtomicBool::new(false),
+            wake: tokio::sync::Notify::new(),
+            replaying: tokio::sync::Mutex::new(()),
+        });
+        spool.adopt_legacy_layout()?;
+        spool.adopt_expired(true);
+        spool.refresh_others_blocking();
+        let pending = spool.pending();
         if pending > 0 {
             tracing::warn!(pending, "spooled uploads found at start; replaying them");
+            spool.remote_down.store(true, Ordering::Relaxed);
         }
         metrics::gauge!(crate::telemetry::names::SPOOL_PENDING).set(pending as f64);
         for counter in [
-            "spool_writes_total",
-            "spool_replayed_total",
-            "spool_replay_failures_total",
+            crate::telemetry::names::SPOOL_WRITES_TOTAL,
+            crate::telemetry::names::SPOOL_REPLAYED_TOTAL,
+            crate::telemetry::names::SPOOL_REPLAY_FAILURES_TOTAL,
+            crate::telemetry::names::SPOOL_ADOPTED_TOTAL,
+            crate::telemetry::names::SPOOL_LEASE_LOST_TOTAL,
         ] {
             metrics::counter!(counter).increment(0);
         }
-        Ok(Arc::new(Self {
-            data,
-            batches,
-            remote_down: AtomicBool::new(pending > 0),
-            index: Mutex::new(index),
-            wake: tokio::sync::Notify::new(),
-            replaying: tokio::sync::Mutex::new(()),
-        }))
+        Ok(spool)
     }
 
+    /// This replica's directory now (it changes if the lease is lost).
+    fn own_dir(&self) -> Arc<PathBuf> {
+        self.owner().dir.clone()
+    }
+
+    /// Where an upload being written now keeps its bytes.
+    #[cfg(test)]
     fn data_path(&self, id: ImageId) -> PathBuf {
-        self.data.join(id.to_string())
-    }
-
-    fn batch_path(&self, first: ImageId) -> PathBuf {
-        self.batches.join(format!("{first}.json"))
+        self.own_dir().join("data").join(id.to_string())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Index> {
@@ -203,9 +251,24 @@ impl Spool {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Images waiting to be replayed.
+    fn owner(&self) -> std::sync::MutexGuard<'_, fleet::Owner> {
+        self.owner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Images this replica is responsible for (its own and adopted) waiting for replay.
     pub fn pending(&self) -> usize {
         self.lock().images.len()
+    }
+
+    /// What readiness reports about the spool.
+    pub fn status(&self) -> SpoolStatus {
+        SpoolStatus {
+            pending: self.pending(),
+            replica: self.replica_id(),
+            lease_held: self.lease_held(),
+        }
     }
 
     /// Whether the last attempt to reach the remote side failed (uploads then go
@@ -216,10 +279,19 @@ impl Spool {
 
     /// Starts writing an upload's bytes into the spool.
     pub async fn writer(&self, id: ImageId) -> Result<SpoolWriter, StoreError> {
-        let path = self.data_path(id);
-        let file = tokio::fs::File::create(&path)
-            .await
-            .map_err(|e| io_error("creating a spool file", e))?;
+        if self.released.load(Ordering::Relaxed) {
+            return Err(StoreError::Unavailable(
+                "the spool was released at shutdown".into(),
+            ));
+        }
+        let dir = self.own_dir();
+        let file = match tokio::fs::File::create(dir.join("data").join(id.to_string())).await {
+            Ok(file) => file,
+            Err(error) => {
+                let error = io_error("creating a spool file", error);
+                return Err(self.fenced(&dir).await.unwrap_or(error));
+            }
+        };
         Ok(SpoolWriter {
             file: tokio::io::BufWriter::with_capacity(256 * 1024, file),
         })
@@ -227,13 +299,8 @@ impl Spool {
 
     /// Removes the data files of an upload that was refused or pushed.
     pub async fn discard(&self, ids: Vec<ImageId>) {
-        for id in ids {
-            if let Err(error) = tokio::fs::remove_file(self.data_path(id)).await
-                && error.kind() != std::io::ErrorKind::NotFound
-            {
-                tracing::warn!(%error, %id, "could not remove a spool file; the next start will");
-            }
-        }
+        let data = self.own_dir().join("data");
+        discard_in(&data, ids).await;
     }
 
     /// Stores an upload remotely if it can, else durably in the spool. Returns the
@@ -247,9 +314,11 @@ impl Spool {
         if !self.remote_down() {
             let bytes: u64 = records.iter().map(|r| r.size).sum();
             let deadline = Duration::from_secs(6) + Duration::from_millis(bytes / 4096);
-            match tokio::time::timeout(deadline, self.push(blobs, meta, &records, true)).await {
+            let dir = self.own_dir();
+            match tokio::time::timeout(deadline, self.push(blobs, meta, &records, &dir, true)).await
+            {
                 Ok(Ok(pushed)) => {
-                    self.discard(records.iter().map(|r| r.id).collect()).await;
+                    discard_in(&dir.join("data"), records.iter().map(|r| r.id).collect()).await;
                     return Ok(pushed);
                 }
                 Ok(Err(error)) => {
@@ -271,14 +340,15 @@ impl Spool {
             .collect())
     }
 
-    /// Copies an upload's files to the object store, then writes its metadata. `fresh`
-    /// says no attempt has been made before, so no record can exist yet; otherwise
-    /// objects already stored and records already written are skipped (idempotent).
+    /// Copies an upload's files (in `dir`) to the object store, then writes its
+    /// metadata. `fresh` says no attempt has been made before, so no record can exist
+    /// yet; otherwise objects already stored and records already written are skipped.
     async fn push(
         &self,
         blobs: &Blobs,
         meta: &dyn ImageMetaStore,
         records: &[ImageRecord],
+        dir: &Path,
         fresh: bool,
     ) -> Result<Vec<ImageRecord>, StoreError> {
         for record in records {
@@ -286,7 +356,8 @@ impl Spool {
             if blobs.size_of(&key).await? == Some(record.size) {
                 continue;
             }
-            let mut file = tokio::fs::File::open(self.data_path(record.id))
+            let path = dir.join("data").join(record.id.to_string());
+            let mut file = tokio::fs::File::open(path)
                 .await
                 .map_err(|e| io_error("opening a spool file", e))?;
             let mut writer = blobs.writer(key);
@@ -327,13 +398,18 @@ impl Spool {
     }
 
     /// Makes an upload durable in the spool: its files fsync'd, then one batch record.
+    /// Refused (nothing acknowledged) when this replica has lost its directory.
     async fn persist(&self, records: &[ImageRecord]) -> Result<(), StoreError> {
-        let Some(first) = records.first().map(|r| r.id) else {
+        if records.is_empty() {
             return Ok(());
-        };
-        let files: Vec<PathBuf> = records.iter().map(|r| self.data_path(r.id)).collect();
-        let data = self.data.clone();
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        }
+        let dir = self.ensure_lease().await?;
+        let files: Vec<PathBuf> = records
+            .iter()
+            .map(|r| dir.join("data").join(r.id.to_string()))
+            .collect();
+        let data = dir.join("data");
+        let synced = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             for file in &files {
                 std::fs::File::open(file)?.sync_all()?;
             }
@@ -341,101 +417,204 @@ impl Spool {
         })
         .await
         .map_err(|e| StoreError::Other(e.into()))?
-        .map_err(|e| io_error("writing to the spool", e))?;
+        .map_err(|e| io_error("writing to the spool", e));
         // Only now, with every file durable, does the record make the upload exist.
-        self.write_batch_record(records).await?;
-        let mut index = self.lock();
-        index
-            .batches
-            .insert(first, records.iter().map(|r| r.id).collect());
-        for record in records {
-            let mut record = record.clone();
-            record.location = SPOOLED.to_owned();
-            index.images.insert(record.id, record);
+        let written = match synced {
+            Ok(()) => write_batch_record(&dir, records).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = written {
+            return Err(self.fenced(&dir).await.unwrap_or(error));
         }
+        let mut index = self.lock();
+        index.insert_batch(&dir, records.to_vec());
         metrics::gauge!(crate::telemetry::names::SPOOL_PENDING).set(index.images.len() as f64);
         drop(index);
         self.wake.notify_one();
         Ok(())
     }
 
+    /// After a failed write into `dir`: if the directory is gone (adopted while this
+    /// replica was paused), starts a new one and says so as "unavailable".
+    async fn fenced(&self, dir: &Path) -> Option<StoreError> {
+        if tokio::fs::try_exists(dir.join("lease"))
+            .await
+            .unwrap_or(true)
+        {
+            return None;
+        }
+        if let Err(error) = self.rotate(dir) {
+            return Some(io_error("starting a new spool directory", error));
+        }
+        Some(StoreError::Unavailable(
+            "this replica's spool directory was adopted by another replica".into(),
+        ))
+    }
+
     /// Removes a spooled image (`DELETE /image/{id}`, under [`Spool::pause_replay`]);
-    /// `false` when it is not spooled.
+    /// `false` when it is not spooled. One of this replica's is taken out of its batch
+    /// record; one of another replica's gets a tombstone that its replay honours.
     pub async fn remove(&self, id: ImageId) -> Result<bool, StoreError> {
         let rewrite = {
             let mut index = self.lock();
-            if index.images.remove(&id).is_none() {
-                return Ok(false);
+            match index.images.remove(&id) {
+                None => None,
+                Some(held) => {
+                    let first = index
+                        .batches
+                        .iter()
+                        .find(|(_, (ids, _))| ids.contains(&id))
+                        .map(|(first, _)| *first);
+                    let rest = first.map(|first| {
+                        let rest: Vec<ImageRecord> = index.batches[&first]
+                            .0
+                            .iter()
+                            .filter(|other| **other != id)
+                            .filter_map(|other| index.images.get(other).map(|h| h.record.clone()))
+                            .collect();
+                        index.batches.remove(&first);
+                        if let Some(new_first) = rest.first() {
+                            index.batches.insert(
+                                new_first.id,
+                                (rest.iter().map(|r| r.id).collect(), held.dir.clone()),
+                            );
+                        }
+                        (first, rest)
+                    });
+                    metrics::gauge!(crate::telemetry::names::SPOOL_PENDING)
+                        .set(index.images.len() as f64);
+                    Some((held.dir, rest))
+                }
             }
-            let first = index
-                .batches
-                .iter()
-                .find(|(_, ids)| ids.contains(&id))
-                .map(|(first, _)| *first);
-            let Some(first) = first else { return Ok(true) };
-            let rest: Vec<ImageRecord> = index.batches[&first]
-                .iter()
-                .filter(|other| **other != id)
-                .filter_map(|other| index.images.get(other).cloned())
-                .collect();
-            index.batches.remove(&first);
-            if let Some(new_first) = rest.first() {
-                index
-                    .batches
-                    .insert(new_first.id, rest.iter().map(|r| r.id).collect());
-            }
-            metrics::gauge!(crate::telemetry::names::SPOOL_PENDING).set(index.images.len() as f64);
-            (first, rest)
         };
-        let (old_first, rest) = rewrite;
+        let Some((dir, rest)) = rewrite else {
+            return self.bury(id).await;
+        };
+        let Some((old_first, rest)) = rest else {
+            return Ok(true);
+        };
         // The smaller record first, then the old one goes, then the bytes. A crash in
         // between may bring the image back (the delete was never acknowledged), but
         // never loses the other images of its upload.
         if let Some(new_first) = rest.first().map(|r| r.id) {
-            self.write_batch_record(&rest).await?;
+            write_batch_record(&dir, &rest).await?;
             if new_first == old_first {
-                self.discard(vec![id]).await;
+                discard_in(&dir.join("data"), vec![id]).await;
                 return Ok(true);
             }
         }
-        if let Err(error) = tokio::fs::remove_file(self.batch_path(old_first)).await
+        if let Err(error) = tokio::fs::remove_file(batch_path(&dir, old_first)).await
             && error.kind() != std::io::ErrorKind::NotFound
         {
             return Err(io_error("removing a spool record", error));
         }
-        self.discard(vec![id]).await;
+        discard_in(&dir.join("data"), vec![id]).await;
         Ok(true)
     }
 
-    /// Writes an upload's batch record atomically and durably: temporary name, fsync,
-    /// rename, directory fsync.
-    async fn write_batch_record(&self, records: &[ImageRecord]) -> Result<(), StoreError> {
-        let Some(first) = records.first().map(|r| r.id) else {
-            return Ok(());
-        };
-        let images: Vec<SpooledImage> = records.iter().map(SpooledImage::from_record).collect();
-        let text = serde_json::to_vec(&images).map_err(|e| StoreError::Other(e.into()))?;
-        let path = self.batch_path(first);
-        let batches = self.batches.clone();
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            let temporary = path.with_extension("tmp");
-            {
-                let mut out = std::fs::File::create(&temporary)?;
-                std::io::Write::write_all(&mut out, &text)?;
-                out.sync_all()?;
-            }
-            std::fs::rename(&temporary, &path)?;
-            sync_dir(&batches)
-        })
-        .await
-        .map_err(|e| StoreError::Other(e.into()))?
-        .map_err(|e| io_error("writing to the spool", e))
-    }
-
-    /// Whether `id` is waiting in the spool (the orphan sweep must keep its objects).
+    /// Whether `id` is waiting in the spool of any replica (the orphan sweep must keep
+    /// its objects: a replay writes an object before its record).
     pub fn holds(&self, id: ImageId) -> bool {
-        self.lock().images.contains_key(&id)
+        self.lock().images.contains_key(&id) || self.others_lock().images.contains_key(&id)
     }
+}
+
+/// The batch record of the upload whose first image is `first`, in a replica directory.
+fn batch_path(dir: &Path, first: ImageId) -> PathBuf {
+    dir.join("batches").join(format!("{first}.json"))
+}
+
+/// Writes an upload's batch record into `dir` atomically and durably: temporary name,
+/// fsync, rename, directory fsync. Fails once `dir` has been adopted away.
+async fn write_batch_record(dir: &Path, records: &[ImageRecord]) -> Result<(), StoreError> {
+    let Some(first) = records.first().map(|r| r.id) else {
+        return Ok(());
+    };
+    let images: Vec<SpooledImage> = records.iter().map(SpooledImage::from_record).collect();
+    let text = serde_json::to_vec(&images).map_err(|e| StoreError::Other(e.into()))?;
+    let path = batch_path(dir, first);
+    let batches = dir.join("batches");
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let temporary = path.with_extension("tmp");
+        {
+            let mut out = std::fs::File::create(&temporary)?;
+            std::io::Write::write_all(&mut out, &text)?;
+            out.sync_all()?;
+        }
+        std::fs::rename(&temporary, &path)?;
+        sync_dir(&batches)
+    })
+    .await
+    .map_err(|e| StoreError::Other(e.into()))?
+    .map_err(|e| io_error("writing to the spool", e))
+}
+
+/// Removes data files from a replica directory's `data/`.
+async fn discard_in(data: &Path, ids: Vec<ImageId>) {
+    for id in ids {
+        if let Err(error) = tokio::fs::remove_file(data.join(id.to_string())).await
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(%error, %id, "could not remove a spool file; the next start will");
+        }
+    }
+}
+
+/// Reads the batch records of one replica directory and removes what no record names:
+/// temporary records and data files of uploads that were never acknowledged.
+fn load_batches(dir: &Path) -> anyhow::Result<Vec<Vec<ImageRecord>>> {
+    let mut batches = Vec::new();
+    let mut named = std::collections::HashSet::new();
+    for entry in std::fs::read_dir(dir.join("batches"))? {
+        let path = entry?.path();
+        let Some(records) = read_batch(&path)? else {
+            // A temporary record of an upload that was never acknowledged.
+            let _ = std::fs::remove_file(&path);
+            continue;
+        };
+        named.extend(records.iter().map(|r| r.id));
+        batches.push(records);
+    }
+    let mut removed = 0;
+    for entry in std::fs::read_dir(dir.join("data"))? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let keep = ImageId::parse(name).is_some_and(|id| named.contains(&id));
+        if !keep && std::fs::remove_file(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, dir = %dir.display(), "removed spool files of unacknowledged uploads");
+    }
+    Ok(batches)
+}
+
+/// One batch record: `Ok(None)` for a file that is not one (a temporary name).
+fn read_batch(path: &Path) -> anyhow::Result<Option<Vec<ImageRecord>>> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    if name
+        .strip_suffix(".json")
+        .and_then(ImageId::parse)
+        .is_none()
+    {
+        return Ok(None);
+    }
+    let text = std::fs::read(path)?;
+    let images: Vec<SpooledImage> = serde_json::from_slice(&text)
+        .map_err(|e| anyhow::anyhow!("spool batch record {} is unreadable: {e}", path.display()))?;
+    let records = images
+        .into_iter()
+        .map(SpooledImage::into_record)
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| anyhow::anyhow!("spool batch record {} is malformed", path.display()))?;
+    Ok(Some(records))
 }
 
 /// Bytes of one upload on their way into the spool.
@@ -470,9 +649,13 @@ fn io_error(what: &str, error: std::io::Error) -> StoreError {
     StoreError::Other(anyhow::Error::new(error).context(format!("spool: {what}")))
 }
 
+mod fleet;
+mod lease;
 mod read;
 mod replay;
 #[cfg(test)]
 mod tests;
 
+pub use fleet::maintain_forever;
+pub use lease::MIN_LEASE;
 pub use replay::replay_forever;

@@ -11,28 +11,71 @@ use crate::{
 };
 
 impl Spool {
-    /// A spooled image's record.
+    /// A spooled image's record, held by this replica or (as of the last refresh) by
+    /// another one.
     pub fn get(&self, id: ImageId) -> Option<ImageRecord> {
-        self.lock().images.get(&id).cloned()
+        if let Some(held) = self.lock().images.get(&id) {
+            return Some(held.record.clone());
+        }
+        self.others_lock()
+            .images
+            .get(&id)
+            .map(|(record, _)| record.clone())
+    }
+
+    /// [`Spool::get`] after a refresh: for an id the remote side does not know (yet),
+    /// which another replica may have spooled a moment ago.
+    pub async fn get_fresh(&self, id: ImageId) -> Option<ImageRecord> {
+        self.refresh().await;
+        self.get(id)
+    }
+
+    /// Where a spooled image's bytes are now.
+    fn file_of(&self, id: ImageId) -> Option<std::path::PathBuf> {
+        if let Some(held) = self.lock().images.get(&id) {
+            return Some(held.dir.join("data").join(id.to_string()));
+        }
+        self.others_lock()
+            .images
+            .get(&id)
+            .map(|(_, file)| file.clone())
     }
 
     /// Adds spooled images older than `before` to a newest-first page from the remote
     /// side, keeping it newest-first, without duplicates, and at most `limit` long.
     pub fn merge_into(&self, page: &mut Vec<ImageRecord>, before: Option<ImageId>, limit: usize) {
-        let index = self.lock();
-        let older = match before {
-            Some(before) => index.images.range(..before),
-            None => index.images.range(..),
+        let range = match before {
+            Some(before) => (
+                std::ops::Bound::Unbounded,
+                std::ops::Bound::Excluded(before),
+            ),
+            None => (std::ops::Bound::Unbounded, std::ops::Bound::Unbounded),
         };
-        let spooled = older.rev().take(limit);
+        let mut spooled: Vec<ImageRecord> = {
+            let index = self.lock();
+            index
+                .images
+                .range(range)
+                .rev()
+                .take(limit)
+                .map(|(_, held)| held.record.clone())
+                .collect()
+        };
+        spooled.extend(
+            self.others_lock()
+                .images
+                .range(range)
+                .rev()
+                .take(limit)
+                .map(|(_, (record, _))| record.clone()),
+        );
         let mut added = false;
-        for (id, record) in spooled {
-            if !page.iter().any(|r| r.id == *id) {
-                page.push(record.clone());
+        for record in spooled {
+            if !page.iter().any(|r| r.id == record.id) {
+                page.push(record);
                 added = true;
             }
         }
-        drop(index);
         if added {
             page.sort_unstable_by_key(|r| std::cmp::Reverse(r.id));
             page.truncate(limit);
@@ -95,16 +138,34 @@ impl Spool {
     }
 
     /// A spooled image's file, positioned at `start`; `None` when it is no longer in the
-    /// spool.
+    /// spool. A file that moved (its replica was adopted) is found again after a refresh.
     async fn open_at(
         &self,
         id: ImageId,
         start: u64,
     ) -> Result<Option<tokio::fs::File>, StoreError> {
-        let mut file = match tokio::fs::File::open(self.data_path(id)).await {
-            Ok(file) => file,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(io_error("opening a spool file", error)),
+        let mut file = None;
+        for attempt in 0..2 {
+            let Some(path) = self.file_of(id) else {
+                return Ok(None);
+            };
+            match tokio::fs::File::open(path).await {
+                Ok(opened) => {
+                    file = Some(opened);
+                    break;
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                    if attempt == 0 && !self.lock().images.contains_key(&id) {
+                        self.refresh().await;
+                    } else {
+                        return Ok(None);
+                    }
+                }
+                Err(error) => return Err(io_error("opening a spool file", error)),
+            }
+        }
+        let Some(mut file) = file else {
+            return Ok(None);
         };
         file.seek(std::io::SeekFrom::Start(start))
             .await

@@ -6,7 +6,7 @@ use std::{
     time::Duration,
 };
 
-use super::{FIRST_BACKOFF, MAX_BACKOFF, Spool, io_error, sync_dir};
+use super::{FIRST_BACKOFF, MAX_BACKOFF, Spool, batch_path, discard_in, fleet, io_error, sync_dir};
 use crate::{
     domain::ImageId,
     store::{Blobs, ImageMetaStore, ImageRecord, StoreError},
@@ -33,23 +33,48 @@ impl Spool {
                         .next()
                 })
                 .or_else(|| index.batches.iter().next());
-            next.map(|(first, ids)| {
+            next.map(|(first, (ids, dir))| {
                 let records: Vec<ImageRecord> = ids
                     .iter()
-                    .filter_map(|id| index.images.get(id).cloned())
+                    .filter_map(|id| index.images.get(id).map(|held| held.record.clone()))
                     .collect();
-                (*first, records)
+                (*first, records, dir.clone())
             })
         };
-        let Some((first, records)) = batch else {
+        let Some((first, records, dir)) = batch else {
             return Ok(None);
         };
-        self.push(blobs, meta, &records, false)
-            .await
-            .map_err(|error| (Some(first), error))?;
+        // Images another replica deleted while they waited here (tombstones) are not
+        // pushed; one deleted during the push is deleted remotely right after it.
+        let mut buried = Vec::new();
+        let mut live = Vec::with_capacity(records.len());
+        for record in &records {
+            if self.is_buried(record.id).await {
+                buried.push(record.id);
+            } else {
+                live.push(record.clone());
+            }
+        }
+        if !live.is_empty() {
+            self.push(blobs, meta, &live, &dir, false)
+                .await
+                .map_err(|error| (Some(first), error))?;
+        }
+        for record in &live {
+            if self.is_buried(record.id).await {
+                buried.push(record.id);
+            }
+        }
+        // An earlier attempt (cut short by a crash or a failure) may have pushed a
+        // tombstoned image before its tombstone: delete it remotely either way.
+        for id in &buried {
+            fleet::delete_remotely(blobs, meta, *id)
+                .await
+                .map_err(|error| (Some(first), error))?;
+        }
         // The remote side has everything: forget the record first (durably), then the
         // files. A crash in between leaves files without a record, removed at start.
-        let path = self.batch_path(first);
+        let path = batch_path(&dir, first);
         tokio::fs::remove_file(&path)
             .await
             .or_else(|e| {
@@ -60,7 +85,7 @@ impl Spool {
                 }
             })
             .map_err(|e| (Some(first), io_error("removing a spool record", e)))?;
-        let batches = self.batches.clone();
+        let batches = dir.join("batches");
         let _ = tokio::task::spawn_blocking(move || sync_dir(&batches)).await;
         {
             let mut index = self.lock();
@@ -70,10 +95,15 @@ impl Spool {
             }
             metrics::gauge!(crate::telemetry::names::SPOOL_PENDING).set(index.images.len() as f64);
         }
-        self.discard(records.iter().map(|r| r.id).collect()).await;
-        metrics::counter!(crate::telemetry::names::SPOOL_REPLAYED_TOTAL)
-            .increment(records.len() as u64);
-        tracing::info!(images = records.len(), "replayed a spooled upload");
+        discard_in(&dir.join("data"), records.iter().map(|r| r.id).collect()).await;
+        self.unbury(&buried).await;
+        let replayed = records.len() - buried.len();
+        metrics::counter!(crate::telemetry::names::SPOOL_REPLAYED_TOTAL).increment(replayed as u64);
+        tracing::info!(
+            images = replayed,
+            deleted_meanwhile = buried.len(),
+            "replayed a spooled upload"
+        );
         Ok(Some(first))
     }
 }
@@ -87,6 +117,9 @@ pub async fn replay_forever(spool: Arc<Spool>, blobs: Blobs, meta: Arc<dyn Image
     // Where the last failed attempt was, so the next one tries the following batch.
     let mut cursor = None;
     loop {
+        if spool.released() {
+            return;
+        }
         let outcome = match spool.replay_one(&blobs, meta.as_ref(), cursor).await {
             Ok(Some(_)) => Ok(true),
             Ok(None) if spool.remote_down() => {
@@ -106,9 +139,19 @@ pub async fn replay_forever(spool: Arc<Spool>, blobs: Blobs, meta: Arc<dyn Image
                     tracing::info!("remote backends answer again; uploads go to them directly");
                 }
                 if !replayed {
-                    // Idle until an upload is spooled (or a minute passes).
-                    let _ =
-                        tokio::time::timeout(Duration::from_secs(60), spool.wake.notified()).await;
+                    // Tombstones no spool holds any more: their remote copies go too.
+                    let failed = spool.sweep_tombstones(&blobs, meta.as_ref()).await;
+                    // Idle until an upload is spooled or adopted (or a few seconds pass:
+                    // other replicas' tombstones), or the spool is released.
+                    let idle = if failed > 0 {
+                        backoff
+                    } else {
+                        Duration::from_secs(60).min(spool.options.lease)
+                    };
+                    tokio::select! {
+                        _ = tokio::time::timeout(idle, spool.wake.notified()) => {}
+                        _ = spool.wake_on_release() => {}
+                    }
                 }
             }
             Err((batch, error)) => {
