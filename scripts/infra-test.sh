@@ -123,6 +123,10 @@ if want static; then
   step "the instances' user data, rendered by Terraform with test values, through shellcheck"
   scripts/render-user-data.sh "$WORK/user-data" >/dev/null
   shellcheck "$WORK"/user-data/*.sh
+  # Every worker mounts the spool's EFS access point (TLS, IAM) where the stack binds it.
+  grep -qF '"fs-0123456789abcdef0:/ /var/lib/pier/spool efs _netdev,noresvport,tls,iam,accesspoint=fsap-0123456789abcdef0 0 0" >> /etc/fstab' \
+    "$WORK/user-data/worker.sh" \
+    || fail "the worker's user data does not mount the spool's EFS access point at /var/lib/pier/spool"
   echo "user data: $(find "$WORK/user-data" -name "*.sh" | wc -l) scripts, no findings"
 fi
 

@@ -104,6 +104,7 @@ def check_stack(outputs_path):
         size = example_task_size()
         expect((task["cpu"], task["memory"]) == size, f"task size {task['cpu']}/{task['memory']}, the example says {size}")
         expect(task.get("executionRoleArn") != task.get("taskRoleArn"), "execution and task roles are the same")
+        check_spool(task, container, env, outputs)
 
     # The load balancer: /health checks, deregistration delay = pier's shutdown deadline.
     elbv2 = boto3.client("elbv2")
@@ -146,6 +147,56 @@ def check_stack(outputs_path):
     subnets = ec2.describe_subnets(Filters=[{"Name": "tag:Stack", "Values": ["pier-test"]}])["Subnets"]
     expect(len({s["AvailabilityZone"] for s in subnets}) == 2 and len(subnets) == 4, f"{len(subnets)} subnets over {len({s['AvailabilityZone'] for s in subnets})} AZs")
     finish("stack")
+
+
+def check_spool(task, container, env, outputs):
+    """The spool is the EFS access point, mounted at PIER_SPOOL with TLS and IAM, on an
+    encrypted file system with backups, IA lifecycle, a mount target per workload
+    subnet and NFS open to the tasks' security group only (SPEC: nothing acknowledged
+    is lost when a task is replaced)."""
+    volumes = {v["name"]: v for v in task.get("volumes", [])}
+    efs = volumes.get("spool", {}).get("efsVolumeConfiguration", {})
+    expect(efs.get("transitEncryption") == "ENABLED", f"spool volume without TLS in transit: {efs}")
+    auth = efs.get("authorizationConfig", {})
+    expect(auth.get("iam") == "ENABLED" and auth.get("accessPointId"), f"spool volume not through an access point with IAM: {efs}")
+    mounts = {m["containerPath"]: m["sourceVolume"] for m in container.get("mountPoints", [])}
+    expect(env.get("PIER_SPOOL") and mounts.get(env.get("PIER_SPOOL")) == "spool",
+           f"PIER_SPOOL={env.get('PIER_SPOOL')} is not the EFS volume (mounts {mounts})")
+    client = boto3.client("efs")
+    points = client.describe_access_points(AccessPointId=auth.get("accessPointId", "none"))["AccessPoints"] if auth.get("accessPointId") else []
+    expect(len(points) == 1, "the spool's access point does not exist")
+    if not points:
+        return
+    point = points[0]
+    expect(point["PosixUser"]["Uid"] == 10001 and point["PosixUser"]["Gid"] == 10001, f"access point user {point['PosixUser']}")
+    expect(point["RootDirectory"]["CreationInfo"]["OwnerUid"] == 10001, f"access point root owner {point['RootDirectory']}")
+    fs_id = point["FileSystemId"]
+    expect(efs.get("fileSystemId") == fs_id, "the volume and the access point name different file systems")
+    fs = client.describe_file_systems(FileSystemId=fs_id)["FileSystems"][0]
+    expect(fs["Encrypted"] is True, "the spool's file system is not encrypted")
+    expect(outputs.get("spool_file_system_id") == fs_id, "the spool_file_system_id output is another file system")
+    # moto has no file system policy API: the policy is checked as Terraform rendered it.
+    policy = json.loads(outputs["spool_policy"])
+    denies = [st for st in policy["Statement"] if st["Effect"] == "Deny"]
+    expect(any(st.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false" for st in denies),
+           f"the spool policy does not refuse clients without TLS: {policy}")
+    allows = [st for st in policy["Statement"] if st["Effect"] == "Allow"]
+    expect(allows and all(point["AccessPointArn"] in json.dumps(st.get("Condition", {})) for st in allows),
+           "the spool policy allows mounts other than through the access point")
+    lifecycle = client.describe_lifecycle_configuration(FileSystemId=fs_id)["LifecyclePolicies"]
+    expect(any("TransitionToIA" in p for p in lifecycle), f"no lifecycle to IA: {lifecycle}")
+    # moto answers no PutBackupPolicy either: the status is checked as rendered.
+    expect(outputs.get("spool_backup_status") == "ENABLED", f"spool backups are {outputs.get('spool_backup_status')}")
+    targets = client.describe_mount_targets(FileSystemId=fs_id)["MountTargets"]
+    ec2 = boto3.client("ec2")
+    zones = {t.get("AvailabilityZoneName") or ec2.describe_subnets(SubnetIds=[t["SubnetId"]])["Subnets"][0]["AvailabilityZone"] for t in targets}
+    expect(len(targets) == 2 and len(zones) == 2, f"{len(targets)} mount targets in {len(zones)} AZs, want one per AZ")
+    for target in targets:
+        groups = client.describe_mount_target_security_groups(MountTargetId=target["MountTargetId"])["SecurityGroups"]
+        rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": groups}])["SecurityGroupRules"]
+        ingress = [r for r in rules if not r["IsEgress"]]
+        expect(ingress and all(r["FromPort"] == 2049 and r["ToPort"] == 2049 and r.get("ReferencedGroupInfo") for r in ingress),
+               f"the mount target admits more than NFS from the tasks: {ingress}")
 
 
 def check_outage_alarms(prefix, topic):

@@ -14,7 +14,7 @@ declare -A SWARM_UP=(
   [join_token_param]=/pier/swarm/worker-join-token [manager_addr_param]=/pier/swarm/manager-address
   [image_tag_param]=/pier/image-tag [tokens_secret]=pier/api-tokens [db_secret]=rds!db-0123
   [db_address]=pier.abc.us-east-1.rds.amazonaws.com [storage]=s3://pier-images
-  [metadata]=database [drain_manager]=true
+  [metadata]=database [drain_manager]=true [spool_dir]=/var/lib/pier/spool
 )
 for pair in "$@"; do SWARM_UP[${pair%%=*}]="${pair#*=}"; done
 STACK_B64="$(base64 -w0 "$ROOT/deploy/swarm/stack.yml")"
@@ -36,7 +36,7 @@ render "$T/aws-swarm/templates/manager.sh.tftpl" \
   "{region=\"us-east-1\", registry=\"${SWARM_UP[registry]}\", swarm_up_base64=\"$(base64 -w0 "$OUT/swarm-up.sh")\", bootstrap_param=\"/pier/swarm/manager-ready\", replicas_per_worker=2, min_replicas=4}" \
   "$OUT/manager.sh"
 render "$T/aws-swarm/templates/worker.sh.tftpl" \
-  '{region="us-east-1", join_token_param="/pier/swarm/worker-join-token", manager_addr_param="/pier/swarm/manager-address"}' \
+  '{region="us-east-1", join_token_param="/pier/swarm/worker-join-token", manager_addr_param="/pier/swarm/manager-address", spool_file_system="fs-0123456789abcdef0", spool_access_point="fsap-0123456789abcdef0", spool_dir="/var/lib/pier/spool"}' \
   "$OUT/worker.sh"
 for secret in "" "arn:aws:secretsmanager:us-east-1:123456789012:secret:pier/db-password"; do
   render "$T/aws-ec2/templates/user-data.sh.tftpl" \

@@ -52,6 +52,9 @@ echo "--- deploy: the user's stack file, with the test's image, dnsrr and quicke
 export PIER_IMAGE=pier:test
 export DATABASE_URL="postgres://postgres@$GATEWAY:$PG_RELAY/swarm"
 export PIER_STORAGE=s3://swarm-test/gallery
+# The spool every replica shares (on AWS: EFS mounted at the same path on every node).
+export PIER_SPOOL_DIR="$WORK/spool"
+mkdir -p "$PIER_SPOOL_DIR" && chown 10001:10001 "$PIER_SPOOL_DIR"
 export AWS_ENDPOINT_URL="http://$GATEWAY:$MOTO_RELAY" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 docker stack config -c deploy/swarm/stack.yml >"$WORK/config.yml"
 /usr/bin/python3 - "$WORK/config.yml" "$WORK/stack.yml" <<'PY'
@@ -82,6 +85,10 @@ wait_healthy 3 90
 mapfile -t TASKS < <($DISCOVER | grep .)
 [ "${#TASKS[@]}" -eq 3 ] || fail "expected 3 task addresses, found: ${TASKS[*]}"
 echo "   ok: 3 replicas healthy at ${TASKS[*]}"
+# One spool for the stack: each replica keeps its own directory (and lease) in it.
+SPOOL_REPLICAS=$(find "$PIER_SPOOL_DIR/replicas" -mindepth 2 -maxdepth 2 -name lease | wc -l)
+[ "$SPOOL_REPLICAS" -eq 3 ] || fail "expected 3 replica directories with a lease in the shared spool, found $SPOOL_REPLICAS"
+echo "   ok: the 3 replicas share one spool ($PIER_SPOOL_DIR/replicas: $SPOOL_REPLICAS leases)"
 
 echo "--- any replica serves any image (state in PostgreSQL + S3)"
 python3 - "${TASKS[@]}" <<'PY'

@@ -33,8 +33,9 @@ render() { # storage
   "$ROOT/scripts/render-user-data.sh" "$WORK/rendered" registry=pier drain_manager=false \
     tokens_secret=$P/api-tokens db_secret=$P/db db_address=127.0.0.1 \
     image_tag_param=/$P/image-tag join_token_param=/$P/join-token \
-    manager_addr_param=/$P/manager-address storage="$1" >/dev/null
+    manager_addr_param=/$P/manager-address spool_dir="$WORK/spool" storage="$1" >/dev/null
 }
+mkdir -p "$WORK/spool" && chown 10001:10001 "$WORK/spool" # on AWS: the EFS mount
 render s3://swarm-up-test
 aws secretsmanager create-secret --name $P/api-tokens --secret-string "swarm-up-token-0123456789,second-token-0123456789" >/dev/null
 aws secretsmanager create-secret --name $P/db --secret-string '{"username":"pier","password":"p@ss word"}' >/dev/null
@@ -59,6 +60,10 @@ TOKEN="$(aws ssm get-parameter --name /$P/join-token --with-decryption --query P
 docker service inspect pier_pier -f '{{range .Spec.TaskTemplate.ContainerSpec.Env}}{{println .}}{{end}}' >"$WORK/env"
 grep -qx 'DATABASE_URL=postgres://pier:p%40ss%20word@127.0.0.1:5432/pier?sslmode=require' "$WORK/env" \
   || { cat "$WORK/env" >&2; fail "the database URL is not built from the secret"; }
+grep -qx 'PIER_SPOOL=/spool' "$WORK/env" || fail "PIER_SPOOL is not the shared spool"
+# The stack binds the node's spool directory (EFS on AWS) into every task at /spool.
+MOUNT="$(docker service inspect pier_pier -f '{{range .Spec.TaskTemplate.ContainerSpec.Mounts}}{{.Target}} {{with .VolumeOptions}}{{with .DriverConfig}}{{.Options.type}} {{.Options.o}} {{.Options.device}}{{end}}{{end}}{{println}}{{end}}')"
+grep -qx "/spool none bind $WORK/spool" <<<"$MOUNT" || fail "the spool volume is not the node's spool directory: $MOUNT"
 
 echo "--- second run: nothing changes (no new swarm, no redeploy, no restart)"
 run | tee "$WORK/second.log"

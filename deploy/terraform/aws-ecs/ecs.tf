@@ -12,7 +12,9 @@ locals {
       # ECS deregisters a task from the ALB (and waits the deregistration delay)
       # before it sends SIGTERM, so pier needs no drain delay of its own here.
       PIER_DRAIN_DELAY = "0s"
-      RUST_LOG         = "info"
+      # The spool is on EFS, shared by every task (spool.tf).
+      PIER_SPOOL = "/spool"
+      RUST_LOG   = "info"
       # Per-client budgets; the ALB (inside the VPC) is the only proxy believed about
       # client addresses in X-Forwarded-For.
       PIER_RATE_LIMIT_READS  = var.rate_limit_reads
@@ -52,9 +54,22 @@ resource "aws_ecs_task_definition" "pier" {
     cpu_architecture        = "X86_64"
   }
 
-  # /data is the only writable place (the durable upload spool); the root is read-only.
+  # /data (task storage) and /spool (EFS, shared) are the only writable places; the
+  # root is read-only.
   volume {
     name = "data"
+  }
+
+  volume {
+    name = "spool"
+    efs_volume_configuration {
+      file_system_id     = module.spool.file_system_id
+      transit_encryption = "ENABLED"
+      authorization_config {
+        access_point_id = module.spool.access_point_id
+        iam             = "ENABLED"
+      }
+    }
   }
 
   container_definitions = jsonencode([{
@@ -66,9 +81,12 @@ resource "aws_ecs_task_definition" "pier" {
     portMappings           = [{ containerPort = 8000, protocol = "tcp" }]
     environment            = [for k in sort(keys(local.environment)) : { name = k, value = local.environment[k] }]
     secrets                = local.secrets
-    mountPoints            = [{ sourceVolume = "data", containerPath = "/data", readOnly = false }]
-    stopTimeout            = var.shutdown_timeout_seconds + 5
-    ulimits                = [{ name = "nofile", softLimit = 65536, hardLimit = 65536 }]
+    mountPoints = [
+      { sourceVolume = "data", containerPath = "/data", readOnly = false },
+      { sourceVolume = "spool", containerPath = "/spool", readOnly = false },
+    ]
+    stopTimeout = var.shutdown_timeout_seconds + 5
+    ulimits     = [{ name = "nofile", softLimit = 65536, hardLimit = 65536 }]
     healthCheck = {
       command     = ["CMD", "/usr/local/bin/pier", "healthcheck"]
       interval    = 10
@@ -121,7 +139,8 @@ resource "aws_ecs_service" "pier" {
     ignore_changes = [desired_count] # owned by autoscaling after creation
   }
 
-  depends_on = [aws_lb_listener.http_forward, aws_lb_listener.https, aws_iam_role_policy.execution]
+  # A task mounts the spool at start: its AZ's mount target and the role's grant first.
+  depends_on = [aws_lb_listener.http_forward, aws_lb_listener.https, aws_iam_role_policy.execution, aws_iam_role_policy.task_spool, module.spool]
 }
 
 # The released image tag, as every stack keeps it: its history is the release history

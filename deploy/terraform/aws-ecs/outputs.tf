@@ -62,3 +62,18 @@ output "image_tag_parameter" {
   description = "SSM parameter holding the released image tag; its history is the release history (deploy --rollback reads it)."
   value       = aws_ssm_parameter.image_tag.name
 }
+
+output "spool_file_system_id" {
+  description = "The EFS file system every task mounts at PIER_SPOOL (/spool)."
+  value       = module.spool.file_system_id
+}
+
+output "spool_policy" {
+  description = "The spool file system's policy (TLS only, mounts through the access point only)."
+  value       = module.spool.file_system_policy_json
+}
+
+output "spool_backup_status" {
+  description = "The spool's backup policy status."
+  value       = module.spool.backup_status
+}

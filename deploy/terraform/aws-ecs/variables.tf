@@ -290,3 +290,9 @@ variable "alarm_p95_seconds" {
   type        = number
   default     = 0.5
 }
+
+variable "spool_policies" {
+  description = "Attach the spool file system's policy (TLS only, through the access point only) and its backup policy. Only the emulator in the test command turns this off: moto answers neither."
+  type        = bool
+  default     = true
+}

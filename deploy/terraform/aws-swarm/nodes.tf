@@ -5,6 +5,9 @@ data "aws_ssm_parameter" "al2023" {
 locals {
   ami = nonsensitive(data.aws_ssm_parameter.al2023.value)
 
+  # Where every worker mounts the spool's EFS file system; the stack binds it at /spool.
+  spool_dir = "/var/lib/pier/spool"
+
   # The manager's swarm step (templates/swarm-up.sh.tftpl): in its user data for the
   # first boot, and sent again by every deploy (deploy/scripts/deploy), so a change of
   # settings reaches a running manager without replacing it.
@@ -21,6 +24,7 @@ locals {
     storage            = module.data.environment["PIER_STORAGE"]
     metadata           = lookup(module.data.environment, "PIER_METADATA", "database")
     drain_manager      = true
+    spool_dir          = local.spool_dir
   })
 }
 
@@ -78,6 +82,9 @@ resource "aws_launch_template" "worker" {
     region             = var.region
     join_token_param   = aws_ssm_parameter.join_token.name
     manager_addr_param = aws_ssm_parameter.manager_address.name
+    spool_file_system  = module.spool.file_system_id
+    spool_access_point = module.spool.access_point_id
+    spool_dir          = local.spool_dir
   }))
 
   iam_instance_profile {

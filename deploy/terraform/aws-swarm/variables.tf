@@ -132,3 +132,9 @@ variable "force_destroy" {
   type        = bool
   default     = false
 }
+
+variable "spool_policies" {
+  description = "Attach the spool file system's policy (TLS only, through the access point only) and its backup policy. Only the emulator in the test command turns this off: moto answers neither."
+  type        = bool
+  default     = true
+}

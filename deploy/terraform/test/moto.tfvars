@@ -7,3 +7,6 @@ alarm_email         = "oncall@example.com"
 # moto 5.2.5 does not implement Application Auto Scaling's ListTagsForResource, which the
 # provider calls after creating a scalable target: the only resource left out here.
 enable_autoscaling = false
+# moto answers neither PutFileSystemPolicy nor PutBackupPolicy for EFS: the spool's
+# policies are checked as rendered instead (scripts/infra_check.py, spool_* outputs).
+spool_policies = false
