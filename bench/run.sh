@@ -192,6 +192,18 @@ if [ "${REMOTE:-0}" = 1 ]; then
   run_wrk "pier PG+S3 POST /items" "$RPORT" post_item.lua
   IMAGE_IDS="$WORK/remote_image_ids" run_wrk "pier PG+S3 GET /image/{id} (64 KiB)" "$RPORT" get_image.lua
   UPLOAD_FILE="$WORK/upload.png" run_wrk "pier PG+S3 POST /upload (256 KiB)" "$RPORT" upload.lua
+  # The shared spool's cost with S3 up (issue 18): a second replica shares this one's
+  # spool directory with a 1 s lease (its lease renewals and scans of the others four
+  # times a second), and the same uploads run again, then once more alone.
+  PEER_PORT=$(free_port)
+  mkdir -p "$WORK/peer"
+  (cd "$WORK/peer" && PIER_ADDR="127.0.0.1:$PEER_PORT" DATABASE_URL="${PIER_TEST_POSTGRES_URL%/postgres}/bench" \
+    PIER_STORAGE=s3://bench AWS_ENDPOINT_URL="$PIER_TEST_AWS_ENDPOINT" AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench \
+    PIER_SPOOL="$WORK/remote/data/spool" PIER_SPOOL_LEASE=1s exec "$PIER" >"$WORK/peer.log" 2>&1) & PIDS+=($!); PEER_PID=$!
+  wait_up "$PEER_PORT"
+  UPLOAD_FILE="$WORK/upload.png" run_wrk "pier PG+S3 POST /upload (256 KiB), spool shared with a 2nd replica" "$RPORT" upload.lua
+  kill "$PEER_PID"
+  UPLOAD_FILE="$WORK/upload.png" run_wrk "pier PG+S3 POST /upload (256 KiB), alone again" "$RPORT" upload.lua
   echo "   peak RSS $(peak_rss_kib "$REMOTE_PID") KiB"
   kill "$REMOTE_PID"
 fi
