@@ -19,7 +19,7 @@ import sys
 # the path written as dotted keys with list indexes (`parameter.0.value`).
 ALLOWED = [
     (
-        r"(module\.[a-z_]+(\[\d+\])?\.)?aws_vpc_security_group_(ingress|egress)_rule\.[a-z_]+",
+        r"(module\.[a-z_]+(\[\d+\])?\.)?aws_vpc_security_group_(ingress|egress)_rule\.[a-z_]+(\[\d+\])?",
         r"referenced_security_group_id",
         "moto answers the referenced group as ACCOUNT/sg-…, AWS as sg-…",
     ),
