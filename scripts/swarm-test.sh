@@ -20,6 +20,9 @@ cleanup() {
   docker rm -f pier-client >/dev/null 2>&1 || true
   docker stack rm pier >/dev/null 2>&1 || true
   for _ in $(seq 1 50); do [ -z "$(docker ps -q --filter "label=com.docker.swarm.service.name=$SERVICE")" ] && break; sleep 0.2; done
+  # A local volume keeps the bind device it was created with: the next stack on this
+  # engine (the other swarm test) must not inherit this run's spool directory.
+  for _ in $(seq 1 25); do docker volume rm pier_pier-spool >/dev/null 2>&1 && break; sleep 0.2; done
   docker swarm leave --force >/dev/null 2>&1 || true
   docker network rm docker_gwbridge >/dev/null 2>&1 || true
   [ -n "$RELAY_PID" ] && kill "$RELAY_PID" 2>/dev/null || true

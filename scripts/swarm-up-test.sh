@@ -19,6 +19,9 @@ P="swarm-up-$$"
 cleanup() {
   docker stack rm pier >/dev/null 2>&1 || true
   for _ in $(seq 1 50); do [ -z "$(docker ps -q --filter label=com.docker.stack.namespace=pier)" ] && break; sleep 0.2; done
+  # A local volume keeps the bind device it was created with: the next stack on this
+  # engine (the other swarm test) must not inherit this run's spool directory.
+  for _ in $(seq 1 25); do docker volume rm pier_pier-spool >/dev/null 2>&1 && break; sleep 0.2; done
   docker swarm leave --force >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
@@ -36,6 +39,7 @@ render() { # storage
     manager_addr_param=/$P/manager-address spool_dir="$WORK/spool" storage="$1" >/dev/null
 }
 mkdir -p "$WORK/spool" && chown 10001:10001 "$WORK/spool" # on AWS: the EFS mount
+docker volume rm pier_pier-spool >/dev/null 2>&1 || true # one left bound elsewhere
 render s3://swarm-up-test
 aws secretsmanager create-secret --name $P/api-tokens --secret-string "swarm-up-token-0123456789,second-token-0123456789" >/dev/null
 aws secretsmanager create-secret --name $P/db --secret-string '{"username":"pier","password":"p@ss word"}' >/dev/null
@@ -76,7 +80,14 @@ docker tag pier:test pier:test-v2
 docker service update --detach=true --quiet --image pier:test-v2 pier_pier >/dev/null
 RELEASED="$(state)"
 run >/dev/null
-[ "$(state)" = "$RELEASED" ] || fail "a run after a release changed the service: $RELEASED -> $(state)"
+[ "$(state)" = "$RELEASED" ] || {
+  docker service ps --no-trunc pier_pier >&2 || true
+  docker service inspect pier_pier -f '{{json .UpdateStatus}}' >&2 || true
+  for task in $(docker ps -aq --filter label=com.docker.swarm.service.name=pier_pier | head -4); do
+    docker logs --tail 15 "$task" >&2 2>&1 || true
+  done
+  fail "a run after a release changed the service: $RELEASED -> $(state)"
+}
 
 echo "--- a changed setting redeploys the stack, with the released image"
 render s3://swarm-up-test/elsewhere
