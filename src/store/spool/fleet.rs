@@ -19,7 +19,7 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use super::{
@@ -42,12 +42,17 @@ pub(super) struct Owner {
 
 impl Owner {
     /// Creates a new replica directory under `replicas`, with its first lease.
-    pub fn start(replicas: &Path, process: Option<ProcessIdentity>) -> std::io::Result<Self> {
+    pub fn start(
+        replicas: &Path,
+        process: Option<ProcessIdentity>,
+        lease: Duration,
+    ) -> std::io::Result<Self> {
         let record = LeaseRecord {
             replica: lease::new_replica_id(),
             renewals: 0,
             released: false,
             process,
+            lease_ms: Some(lease.as_millis() as u64),
         };
         let dir = lease::create_replica_dir(replicas, &record)?;
         tracing::info!(replica = %record.replica, "spool: this replica's directory is {}", dir.display());
@@ -137,6 +142,7 @@ impl Spool {
                 renewals: owner.renewals + 1,
                 released: false,
                 process: self.process.clone(),
+                lease_ms: Some(self.options.lease.as_millis() as u64),
             };
             (owner.dir.clone(), record)
         };
@@ -172,7 +178,7 @@ impl Spool {
             return Ok(()); // rotated already
         }
         let old = owner.id.clone();
-        *owner = Owner::start(&self.replicas(), self.process.clone())?;
+        *owner = Owner::start(&self.replicas(), self.process.clone(), self.options.lease)?;
         let new = owner.id.clone();
         drop(owner);
         let mut index = self.lock();
@@ -202,6 +208,7 @@ impl Spool {
             renewals: owner.renewals + 1,
             released: true,
             process: self.process.clone(),
+            lease_ms: Some(self.options.lease.as_millis() as u64),
         };
         if let Err(error) = lease::write_lease(&owner.dir, &record) {
             tracing::warn!(%error, "spool: could not release the lease; it expires instead");
@@ -261,7 +268,12 @@ impl Spool {
                 if seen.bytes != bytes {
                     *seen = Observed { bytes, since: now };
                 }
-                !first_look && seen.since.elapsed() >= self.options.lease
+                // The owner's own lease time, when its lease says (else this one's).
+                let lease = record
+                    .as_ref()
+                    .and_then(|r| r.lease_ms)
+                    .map_or(self.options.lease, Duration::from_millis);
+                !first_look && seen.since.elapsed() >= lease
             };
             if released || dead || timed_out {
                 let why = if released {

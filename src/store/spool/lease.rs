@@ -46,6 +46,11 @@ pub(super) struct LeaseRecord {
     pub released: bool,
     /// The process that wrote it, to recognise a dead one on the same machine.
     pub process: Option<ProcessIdentity>,
+    /// The owner's lease time in milliseconds: observers judge expiry by the owner's
+    /// promise (renewal every quarter of it), not by their own setting, so replicas
+    /// configured with different leases never adopt a live one.
+    #[serde(default)]
+    pub lease_ms: Option<u64>,
 }
 
 /// A process, as far as another process on the same kernel can check it is gone.

@@ -195,7 +195,7 @@ impl Spool {
             })?;
         }
         let process = lease::ProcessIdentity::current();
-        let owner = fleet::Owner::start(&replicas, process.clone())
+        let owner = fleet::Owner::start(&replicas, process.clone(), options.lease)
             .map_err(|e| anyhow::anyhow!("cannot create this replica's spool directory: {e}"))?;
         let spool = Arc::new(Self {
             root: root.to_owned(),

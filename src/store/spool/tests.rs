@@ -543,3 +543,19 @@ async fn a_tombstone_no_spool_holds_is_swept_with_its_remote_copy() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn a_replica_with_a_shorter_lease_judges_others_by_their_own_lease() {
+    let dir = tempfile::tempdir().unwrap();
+    let patient = Spool::open(dir.path()).unwrap(); // 30 s lease, renewed every 7.5 s
+    spool_upload(&patient, &[record(1)]).await;
+    let eager = open_short(dir.path());
+    tokio::time::sleep(SHORT + Duration::from_millis(50)).await;
+    eager.adopt_expired(false);
+    assert_eq!(
+        eager.pending(),
+        0,
+        "a live replica's directory is not adopted"
+    );
+    assert!(patient.own_dir().exists());
+}
