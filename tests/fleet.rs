@@ -62,6 +62,14 @@ impl Replica {
         self.readiness().await["checks"]["spool"].clone()
     }
 
+    /// This replica's id in the shared spool, as readiness reports it.
+    async fn replica_id(&self) -> String {
+        self.spool_check().await["replica"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// A counter or gauge from `/metrics` (0 when absent).
     async fn metric(&self, name: &str) -> f64 {
         let text = reqwest::get(self.url("/metrics"))
@@ -326,10 +334,7 @@ async fn two_replicas_share_the_spool_and_the_survivor_adopts_a_killed_one() {
     let mut a = Replica::start(&fleet.env);
     let b = Replica::start(&fleet.env);
     let client = reqwest::Client::new();
-    let a_id = a.spool_check().await["replica"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let a_id = a.replica_id().await;
     assert_ne!(b.spool_check().await["replica"], a_id.as_str());
     assert_eq!(a.spool_check().await["lease"], true);
 
@@ -444,14 +449,8 @@ async fn a_replica_stopped_past_its_lease_never_writes_into_the_directory_it_los
     let a = Replica::start(&fleet.env);
     let b = Replica::start(&fleet.env);
     let client = reqwest::Client::new();
-    let a_id = a.spool_check().await["replica"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let b_id = b.spool_check().await["replica"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let a_id = a.replica_id().await;
+    let b_id = b.replica_id().await;
     fleet.gate.close().await;
     let before_stall = spooled_upload(&client, &a, 1).await;
 

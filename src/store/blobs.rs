@@ -161,6 +161,16 @@ impl Blobs {
         Path::from(format!("thumbnails/{}/{id}.failed", Self::shard(id)))
     }
 
+    /// Every object an image may have: its bytes, its thumbnail, a thumbnail failure.
+    /// A delete removes all of them.
+    pub fn keys_of_image(id: ImageId) -> [Path; 3] {
+        [
+            Self::image_key(id),
+            Self::thumbnail_key(id),
+            Self::thumbnail_failure_key(id),
+        ]
+    }
+
     fn shard(id: ImageId) -> String {
         let text = id.to_string();
         text[text.len() - 2..].to_owned()

@@ -275,11 +275,7 @@ impl Gallery {
         if !remote && !spooled {
             return Ok(false);
         }
-        for key in [
-            Blobs::image_key(id),
-            Blobs::thumbnail_key(id),
-            Blobs::thumbnail_failure_key(id),
-        ] {
+        for key in Blobs::keys_of_image(id) {
             if let Err(error) = self.blobs.delete(&key).await {
                 tracing::warn!(%error, %id, "could not delete an object; the orphan sweep will");
             }

@@ -25,7 +25,7 @@ use std::{
 use super::{
     SPOOLED, Spool, StoreError, io_error,
     lease::{self, LeaseRecord, ProcessIdentity},
-    load_batches, read_batch, sync_dir,
+    load_batches, read_batch, sync_dir, unpoisoned, write_durably,
 };
 use crate::{domain::ImageId, store::ImageRecord, telemetry::names};
 
@@ -47,13 +47,7 @@ impl Owner {
         process: Option<ProcessIdentity>,
         lease: Duration,
     ) -> std::io::Result<Self> {
-        let record = LeaseRecord {
-            replica: lease::new_replica_id(),
-            renewals: 0,
-            released: false,
-            process,
-            lease_ms: Some(lease.as_millis() as u64),
-        };
+        let record = LeaseRecord::new(lease::new_replica_id(), 0, false, process, lease);
         let dir = lease::create_replica_dir(replicas, &record)?;
         tracing::info!(replica = %record.replica, "spool: this replica's directory is {}", dir.display());
         Ok(Self {
@@ -90,9 +84,7 @@ pub(super) struct RefreshGate {
 
 impl Spool {
     pub(super) fn others_lock(&self) -> std::sync::MutexGuard<'_, Others> {
-        self.others
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        unpoisoned(&self.others)
     }
 
     fn replicas(&self) -> PathBuf {
@@ -137,14 +129,7 @@ impl Spool {
         let _one_at_a_time = self.renewing.lock().await;
         let (dir, record) = {
             let owner = self.owner();
-            let record = LeaseRecord {
-                replica: owner.id.clone(),
-                renewals: owner.renewals + 1,
-                released: false,
-                process: self.process.clone(),
-                lease_ms: Some(self.options.lease.as_millis() as u64),
-            };
-            (owner.dir.clone(), record)
+            (owner.dir.clone(), self.next_lease(&owner, false))
         };
         let target = dir.clone();
         let written = tokio::task::spawn_blocking(move || lease::write_lease(&target, &record))
@@ -168,6 +153,17 @@ impl Spool {
             }
             Err(error) => Err(io_error("renewing the spool lease", error)),
         }
+    }
+
+    /// The lease `owner` writes next: one more renewal, released or not.
+    fn next_lease(&self, owner: &Owner, released: bool) -> LeaseRecord {
+        LeaseRecord::new(
+            owner.id.clone(),
+            owner.renewals + 1,
+            released,
+            self.process.clone(),
+            self.options.lease,
+        )
     }
 
     /// After the lease on `lost` was lost: a new directory under a new id; what the old
@@ -203,13 +199,7 @@ impl Spool {
             return;
         }
         let owner = self.owner();
-        let record = LeaseRecord {
-            replica: owner.id.clone(),
-            renewals: owner.renewals + 1,
-            released: true,
-            process: self.process.clone(),
-            lease_ms: Some(self.options.lease.as_millis() as u64),
-        };
+        let record = self.next_lease(&owner, true);
         if let Err(error) = lease::write_lease(&owner.dir, &record) {
             tracing::warn!(%error, "spool: could not release the lease; it expires instead");
         } else {
@@ -256,10 +246,7 @@ impl Spool {
                 _ => false,
             };
             let timed_out = {
-                let mut observed = self
-                    .observed
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                let mut observed = unpoisoned(&self.observed);
                 let now = Instant::now();
                 let seen = observed.entry(name.clone()).or_insert_with(|| Observed {
                     bytes: bytes.clone(),
@@ -286,10 +273,7 @@ impl Spool {
                 self.adopt(&name, why);
             }
         }
-        self.observed
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .retain(|name, _| present.contains(name));
+        unpoisoned(&self.observed).retain(|name, _| present.contains(name));
     }
 
     /// Takes over another replica's directory with one rename; of several replicas
@@ -438,16 +422,7 @@ impl Spool {
     /// Writes a durable tombstone for `id`: no replay pushes it, and the replay task
     /// deletes any remote copy of it before removing the tombstone.
     pub async fn leave_tombstone(&self, id: ImageId) -> Result<(), StoreError> {
-        let path = self.tombstone(id);
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            let temporary = path.with_extension("tmp");
-            std::fs::File::create(&temporary)?.sync_all()?;
-            std::fs::rename(&temporary, &path)?;
-            sync_dir(path.parent().unwrap_or(Path::new(".")))
-        })
-        .await
-        .map_err(|e| StoreError::Other(e.into()))?
-        .map_err(|e| io_error("writing a tombstone", e))
+        write_durably(self.tombstone(id), Vec::new(), "writing a tombstone").await
     }
 
     /// Whether `id` was deleted by some replica while spooled (one `stat`).
@@ -507,11 +482,7 @@ pub(super) async fn delete_remotely(
     id: ImageId,
 ) -> Result<(), StoreError> {
     meta.delete(id).await?;
-    for key in [
-        crate::store::Blobs::image_key(id),
-        crate::store::Blobs::thumbnail_key(id),
-        crate::store::Blobs::thumbnail_failure_key(id),
-    ] {
+    for key in crate::store::Blobs::keys_of_image(id) {
         blobs.delete(&key).await?;
     }
     Ok(())

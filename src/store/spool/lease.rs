@@ -53,6 +53,26 @@ pub(super) struct LeaseRecord {
     pub lease_ms: Option<u64>,
 }
 
+impl LeaseRecord {
+    /// The lease of `replica` after `renewals` renewals, written by this process with
+    /// its lease time.
+    pub fn new(
+        replica: String,
+        renewals: u64,
+        released: bool,
+        process: Option<ProcessIdentity>,
+        lease: std::time::Duration,
+    ) -> Self {
+        Self {
+            replica,
+            renewals,
+            released,
+            process,
+            lease_ms: Some(lease.as_millis() as u64),
+        }
+    }
+}
+
 /// A process, as far as another process on the same kernel can check it is gone.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub(super) struct ProcessIdentity {

@@ -246,15 +246,11 @@ impl Spool {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Index> {
-        self.index
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        unpoisoned(&self.index)
     }
 
     fn owner(&self) -> std::sync::MutexGuard<'_, fleet::Owner> {
-        self.owner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        unpoisoned(&self.owner)
     }
 
     /// Images this replica is responsible for (its own and adopted) waiting for replay.
@@ -532,21 +528,26 @@ async fn write_batch_record(dir: &Path, records: &[ImageRecord]) -> Result<(), S
     };
     let images: Vec<SpooledImage> = records.iter().map(SpooledImage::from_record).collect();
     let text = serde_json::to_vec(&images).map_err(|e| StoreError::Other(e.into()))?;
-    let path = batch_path(dir, first);
-    let batches = dir.join("batches");
+    write_durably(batch_path(dir, first), text, "writing to the spool").await
+}
+
+/// Writes a file atomically and durably: a temporary name (`.tmp`), fsync, rename over
+/// `path`, then the directory fsync'd. Fails with "not found" once the directory has
+/// been adopted away (the fence of `lease.rs`).
+async fn write_durably(path: PathBuf, bytes: Vec<u8>, what: &str) -> Result<(), StoreError> {
     tokio::task::spawn_blocking(move || -> std::io::Result<()> {
         let temporary = path.with_extension("tmp");
         {
             let mut out = std::fs::File::create(&temporary)?;
-            std::io::Write::write_all(&mut out, &text)?;
+            std::io::Write::write_all(&mut out, &bytes)?;
             out.sync_all()?;
         }
         std::fs::rename(&temporary, &path)?;
-        sync_dir(&batches)
+        sync_dir(path.parent().unwrap_or(Path::new(".")))
     })
     .await
     .map_err(|e| StoreError::Other(e.into()))?
-    .map_err(|e| io_error("writing to the spool", e))
+    .map_err(|e| io_error(what, e))
 }
 
 /// Removes data files from a replica directory's `data/`.
@@ -639,6 +640,14 @@ impl SpoolWriter {
             .await
             .map_err(|e| io_error("writing a spool file", e))
     }
+}
+
+/// Locks `mutex`, going on after a panic elsewhere held it: every structure behind the
+/// spool's mutexes is valid after each single update.
+fn unpoisoned<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
