@@ -177,6 +177,11 @@ case "$STACK" in
     grep -q "pier-swarm-up" "$DIR/command.json" || fail "the command does not run the swarm step first"
     grep -q "\"$INSTANCE\"" "$DIR/command.json" || fail "the command went to another instance"
     echo "    the manager was sent the swarm step and docker service update --image $REPOSITORY:drill-2"
+    # The kit the swarm step deploys (stack + monitoring files, as SSM parameters) and
+    # Grafana's listener, limited to the allowed network (moto-swarm.tfvars).
+    tf output -json >"$DIR/outputs.json"
+    AWS_ENDPOINT_URL="$ENDPOINT" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 \
+      "$PYTHON" "$ROOT/scripts/infra_check.py" --swarm-monitoring "$DIR/outputs.json" 203.0.113.0/24
     ;;
   aws-ec2)
     last_command >"$DIR/command.json"

@@ -98,7 +98,7 @@ fi
 # Working copies: nothing (.terraform, state, lock files) is written into the repository.
 # The layout is kept (aws-swarm reads ../../swarm/stack.yml, bootstrap ../../iam/).
 TF="$WORK/deploy/terraform"
-mkdir -p "$TF" && cp -r deploy/swarm deploy/iam "$WORK/deploy/"
+mkdir -p "$TF" && cp -r deploy/swarm deploy/iam deploy/observability "$WORK/deploy/"
 for dir in modules aws-ecs aws-swarm aws-ec2 bootstrap; do
   cp -r "deploy/terraform/$dir" "$TF/"
   rm -rf "$TF/$dir/.terraform" "$TF/$dir/.terraform.lock.hcl" "$TF/$dir"/terraform.tfstate*
@@ -127,7 +127,12 @@ if want static; then
   grep -qF '"fs-0123456789abcdef0:/ /var/lib/pier/spool efs _netdev,noresvport,tls,iam,accesspoint=fsap-0123456789abcdef0 0 0" >> /etc/fstab' \
     "$WORK/user-data/worker.sh" \
     || fail "the worker's user data does not mount the spool's EFS access point at /var/lib/pier/spool"
-  echo "user data: $(find "$WORK/user-data" -name "*.sh" | wc -l) scripts, no findings"
+  # EC2 refuses user data over 16 KB (before its base64 encoding): the manager's carries
+  # the swarm step, whose stack and monitoring files therefore live in SSM instead.
+  for script in "$WORK"/user-data/{manager,worker,ec2-user-data,ec2-user-data-postgres}.sh; do
+    [ "$(stat -c %s "$script")" -le 16384 ] || fail "$(basename "$script") is $(stat -c %s "$script") bytes: EC2 takes at most 16384"
+  done
+  echo "user data: $(find "$WORK/user-data" -name "*.sh" | wc -l) scripts, no findings, each within EC2's 16 KB"
 fi
 
 want ecs || want drills || { echo "infra-test: the parts asked for passed"; exit 0; }
@@ -172,6 +177,16 @@ if want ecs; then
   AWS_ENDPOINT_URL="$ENDPOINT" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 \
     "$PYTHON" scripts/infra_check.py "$WORK/outputs.json"
 
+  step "the workspace's alert manager config, as rendered, through Alertmanager's own amtool"
+  # moto has no alert manager API (moto.tfvars: alert_manager = false): the definition
+  # Terraform would send is checked by the real Alertmanager's parser instead.
+  command -v amtool >/dev/null || { echo "installing Debian's prometheus-alertmanager (amtool)"; \
+    apt-get install -y -qq prometheus-alertmanager >/dev/null 2>&1 \
+    || { apt-get update -qq && apt-get install -y -qq prometheus-alertmanager >/dev/null; }; }
+  command -v amtool >/dev/null || fail "amtool is required: apt-get install prometheus-alertmanager"
+  "$PYTHON" scripts/infra_check.py --alertmanager "$WORK/outputs.json" "$WORK/alertmanager.yml"
+  amtool check-config "$WORK/alertmanager.yml"
+
   step "pier on the bucket and table Terraform made (its schema check, items and an upload)"
   test -x target/debug/pier || cargo build --locked --bin pier
   BUCKET="$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["bucket_name"]["value"])' "$WORK/outputs.json")"
@@ -186,7 +201,7 @@ if want ecs; then
   DATABASE_URL="sqlite://$WORK/pier/pier.db" PIER_STORAGE="s3://$BUCKET" PIER_METADATA="dynamodb://$TABLE" \
     PIER_SPOOL="$WORK/pier/spool" target/debug/pier migrate
   (DATABASE_URL="sqlite://$WORK/pier/pier.db" PIER_STORAGE="s3://$BUCKET" PIER_METADATA="dynamodb://$TABLE" \
-    PIER_SPOOL="$WORK/pier/spool" PIER_ADDR="127.0.0.1:$PIER_PORT" RUST_LOG=warn \
+    PIER_SPOOL="$WORK/pier/spool" PIER_ADDR="127.0.0.1:$PIER_PORT" PIER_LOG_FORMAT=json RUST_LOG=info \
     exec target/debug/pier >"$WORK/pier/pier.log" 2>&1) &
   PIER_PID=$!
   wait_until 10 pier_answers target/debug/pier "http://127.0.0.1:$PIER_PORT/health/ready" \
@@ -194,6 +209,9 @@ if want ecs; then
   "$PYTHON" scripts/container_smoke.py smoke "$PIER_PORT"
   "$PYTHON" scripts/infra_check.py --objects "$BUCKET" "$TABLE"
   kill "$PIER_PID"; wait "$PIER_PID" 2>/dev/null || true; PIER_PID=""
+  # The saved Logs Insights queries (rendered: moto lacks PutQueryDefinition) use only
+  # fields of the access lines this pier just wrote.
+  "$PYTHON" scripts/infra_check.py --log-queries "$WORK/outputs.json" "$WORK/pier/pier.log"
   unset AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_DEFAULT_REGION
 
   step "terraform apply again (restores the bucket policy), then plan: converged"
@@ -210,6 +228,12 @@ if want ecs; then
   terraform -chdir="$TF/aws-ecs" show -json "$WORK/plan.bin" >"$WORK/plan.json"
   "$PYTHON" scripts/plan_drift.py "$WORK/plan.json" \
     || { grep -E '^  # ' "$WORK/plan.log" >&2 || true; fail "plan after apply wants changes beyond moto's known differences (drift)"; }
+
+  step "metrics = \"none\" leaves the workspace, its rules, the grant and the sidecar out (a plan)"
+  terraform -chdir="$TF/aws-ecs" plan -no-color "${VARS[@]}" -var metrics=none -var tracing=false \
+    -out="$WORK/plan-none.bin" >"$WORK/plan-none.log" 2>&1 || { tail -40 "$WORK/plan-none.log" >&2; fail "plan with metrics=none failed"; }
+  terraform -chdir="$TF/aws-ecs" show -json "$WORK/plan-none.bin" >"$WORK/plan-none.json"
+  "$PYTHON" scripts/infra_check.py --metrics-none "$WORK/plan-none.json"
 
   step "the deploy drill on the ECS stack (release, the plan of a release, the outage alarms)"
   scripts/deploy-drill.sh ecs

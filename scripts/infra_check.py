@@ -6,10 +6,24 @@ fails (exit 1, one line per problem) where it is not what the module promises.
                                            policy; then the policy is removed so pier can
                                            use the emulator, which speaks plain HTTP only
     infra_check.py --objects BUCKET TABLE  pier wrote an object and a metadata record
+    infra_check.py --metrics-none PLAN.json
+                                           the plan of metrics = "none" on the applied
+                                           stack removes the workspace, its rules, the
+                                           telemetry grant and the sidecar, nothing else
+    infra_check.py --swarm-monitoring OUTPUTS.json CIDR
+                                           aws-swarm: the kit's files as SSM parameters
+                                           (byte for byte the repository's), Grafana's
+                                           listener open to CIDR only, to the manager
     infra_check.py --gone BUCKET TABLE     destroy removed the bucket and the table
     infra_check.py --alarms PREFIX TOPIC   the alarms that catch a total outage (no
                                            healthy target, the ALB's own 5xx, the 5xx
                                            share) exist with their metric and threshold
+    infra_check.py --alertmanager OUTPUTS.json DEST
+                                           writes the rendered alert manager config to
+                                           DEST (for amtool check-config)
+    infra_check.py --log-queries OUTPUTS.json PIER_LOG
+                                           every field the saved Logs Insights queries
+                                           use is a field of pier's JSON access line
 
 Talks only to AWS_ENDPOINT_URL (moto on 127.0.0.1), with boto3 from moto's venv.
 """
@@ -91,7 +105,8 @@ def check_stack(outputs_path):
         expect(service.get("launchType") == "FARGATE", "service is not on Fargate")
         expect(len(service.get("loadBalancers", [])) == 1, "service is not behind the target group")
         task = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
-        container = task["containerDefinitions"][0]
+        containers = {c["name"]: c for c in task["containerDefinitions"]}
+        container = containers.get("pier", {})
         expect(container.get("readonlyRootFilesystem") is True, "root filesystem is writable")
         expect(container.get("user") == "10001:10001", f"container user {container.get('user')}")
         env = {e["name"]: e["value"] for e in container.get("environment", [])}
@@ -105,6 +120,7 @@ def check_stack(outputs_path):
         expect((task["cpu"], task["memory"]) == size, f"task size {task['cpu']}/{task['memory']}, the example says {size}")
         expect(task.get("executionRoleArn") != task.get("taskRoleArn"), "execution and task roles are the same")
         check_spool(task, container, env, outputs)
+        check_telemetry(task, containers, env, outputs)
 
     # The load balancer: /health checks, deregistration delay = pier's shutdown deadline.
     elbv2 = boto3.client("elbv2")
@@ -199,6 +215,222 @@ def check_spool(task, container, env, outputs):
                f"the mount target admits more than NFS from the tasks: {ingress}")
 
 
+REPO = __import__("pathlib").Path(__file__).resolve().parent.parent
+RULES_DIR = REPO / "deploy/observability/rules"
+
+
+def check_telemetry(task, containers, env, outputs):
+    """metrics = "amp" (the default) and tracing = true (moto.tfvars): the workspace
+    holds the kit's rule files byte for byte, the alert manager routes both severities
+    to the stack's topic, every task carries the collector sidecar with the repository's
+    configuration and its share of the task, the task role may only remote-write to
+    this workspace, and pier sends its spans to the sidecar."""
+    import pathlib
+    import subprocess
+
+    import yaml
+
+    amp = boto3.client("amp")
+    workspace_id = outputs.get("prometheus_workspace_id")
+    expect(workspace_id, "no Prometheus workspace (metrics = \"amp\" is the default)")
+    if not workspace_id:
+        return
+    workspace = amp.describe_workspace(workspaceId=workspace_id)["workspace"]
+    expect(workspace["status"]["statusCode"] == "ACTIVE", f"workspace status {workspace['status']}")
+    expect(workspace.get("alias") == "pier-test", f"workspace alias {workspace.get('alias')}")
+
+    # The rule files, read back through the API: one namespace per file, its data the file.
+    files = sorted(RULES_DIR.glob("*.yml"))
+    namespaces = outputs.get("prometheus_rule_namespaces", {})
+    expect(sorted(namespaces) == [f.name for f in files], f"rule namespaces {sorted(namespaces)} for files {[f.name for f in files]}")
+    listed = {n["name"] for n in amp.list_rule_groups_namespaces(workspaceId=workspace_id)["ruleGroupsNamespaces"]}
+    expect(listed == set(namespaces.values()), f"the workspace holds namespaces {sorted(listed)}")
+    for path in files:
+        name = namespaces.get(path.name)
+        if not name:
+            continue
+        data = amp.describe_rule_groups_namespace(workspaceId=workspace_id, name=name)["ruleGroupsNamespace"]["data"]
+        expect(data == path.read_bytes(), f"namespace {name} is not byte for byte {path} ({len(data)} vs {path.stat().st_size} bytes)")
+
+    # The alert manager: moto has no API for it (moto.tfvars: alert_manager = false), so
+    # the definition is checked as rendered; amtool checks the config itself (infra-test).
+    definition = yaml.safe_load(outputs["alert_manager_definition"])
+    config = yaml.safe_load(definition["alertmanager_config"])
+    receivers = {r["name"]: r for r in config["receivers"]}
+    topic = outputs["alarm_topic_arn"]
+    for severity in ("page", "ticket"):
+        routes = [r for r in config["route"].get("routes", []) if r.get("matchers") == [f'severity="{severity}"']]
+        expect(len(routes) == 1, f"no single route for severity {severity}")
+        receiver = receivers.get(routes[0]["receiver"]) if routes else None
+        topics = [c.get("topic_arn") for c in (receiver or {}).get("sns_configs", [])]
+        expect(topics == [topic], f"severity {severity} goes to {topics}, not the stack's topic {topic}")
+    expect(receivers.get(config["route"]["receiver"], {}).get("sns_configs"), "the default route does not reach the topic")
+
+    # The topic: a key of its own and a policy that lets the alarm services publish.
+    sns = boto3.client("sns")
+    attributes = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+    expect(attributes.get("KmsMasterKeyId", "").startswith("arn:aws:kms:"), f"topic key {attributes.get('KmsMasterKeyId')}: the AWS-managed key refuses CloudWatch and Prometheus")
+    policy = json.loads(attributes["Policy"])
+    publishers = {p for st in policy["Statement"] if "sns:Publish" in json.dumps(st.get("Action")) for p in json.dumps(st.get("Principal"))
+                  .replace('"', " ").split() if p.endswith(".amazonaws.com")}
+    expect({"aps.amazonaws.com", "cloudwatch.amazonaws.com"} <= publishers, f"the topic policy lets only {sorted(publishers)} publish")
+
+    # The sidecar: the repository's configuration, its own health check, not essential,
+    # its CPU and memory part of the task's.
+    collector = containers.get("collector")
+    expect(collector is not None, f"no collector sidecar in the task: {sorted(containers)}")
+    if not collector:
+        return
+    cenv = {e["name"]: e["value"] for e in collector.get("environment", [])}
+    rendered = yaml.safe_load(cenv.get("AOT_CONFIG_CONTENT", "{}"))
+    expect(rendered == yaml.safe_load(outputs["collector_config"]), "the task's collector config is not the output's")
+    base = yaml.safe_load(open(REPO / "deploy/observability/adot/collector.yaml"))
+    traces = yaml.safe_load(open(REPO / "deploy/observability/adot/traces.yaml"))
+    for section in ("receivers", "processors", "exporters", "extensions"):
+        for name, settings in {**base.get(section, {}), **traces.get(section, {})}.items():
+            expect(rendered.get(section, {}).get(name) == settings, f"collector {section}.{name} differs from the repository's files")
+    expect(rendered["service"]["pipelines"] == {**base["service"]["pipelines"], **traces["service"]["pipelines"]},
+           f"collector pipelines {sorted(rendered['service']['pipelines'])}")
+    jobs = rendered["receivers"]["prometheus"]["config"]["scrape_configs"]
+    expect([(j["job_name"], j["static_configs"][0]["targets"]) for j in jobs] == [("pier", ["127.0.0.1:8000"])],
+           f"the collector does not scrape pier on the task's loopback: {jobs}")
+    expect(cenv.get("PIER_AMP_REMOTE_WRITE_URL") == workspace["prometheusEndpoint"] + "api/v1/remote_write",
+           f"remote write to {cenv.get('PIER_AMP_REMOTE_WRITE_URL')}, the workspace is {workspace['prometheusEndpoint']}")
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as out:
+        out.write(cenv.get("AOT_CONFIG_CONTENT", ""))
+        out.flush()
+        check = subprocess.run([sys.executable, str(REPO / "scripts/collector_config_check.py"), out.name, *cenv],
+                               capture_output=True, text=True)
+    expect(check.returncode == 0, f"collector config: {check.stderr.strip()}")
+    expect(collector.get("essential") is False, "the collector is essential: its failure would stop pier's task")
+    expect(collector.get("healthCheck", {}).get("command") == ["/healthcheck"], f"collector health check {collector.get('healthCheck')}")
+    pier = containers["pier"]
+    expect(pier.get("cpu", 0) + collector.get("cpu", 0) == int(task["cpu"]), f"CPU {pier.get('cpu')} + {collector.get('cpu')} != task {task['cpu']}")
+    expect(pier.get("memory", 0) + collector.get("memory", 0) == int(task["memory"]), f"memory {pier.get('memory')} + {collector.get('memory')} != task {task['memory']}")
+
+    # Traces (tracing = true in moto.tfvars): pier sends spans to the sidecar's OTLP port.
+    otlp = rendered["receivers"].get("otlp", {}).get("protocols", {}).get("http", {}).get("endpoint")
+    expect(otlp == "127.0.0.1:4318", f"the collector's OTLP/HTTP receiver listens on {otlp}")
+    expect(env.get("OTEL_EXPORTER_OTLP_ENDPOINT") == "http://127.0.0.1:4318", f"pier's OTEL_EXPORTER_OTLP_ENDPOINT is {env.get('OTEL_EXPORTER_OTLP_ENDPOINT')}")
+    expect(rendered["service"]["pipelines"].get("traces", {}).get("exporters") == ["awsxray"], "traces do not go to X-Ray")
+
+    # Least privilege: remote write to this workspace only (and X-Ray for traces).
+    iam = boto3.client("iam")
+    doc = iam.get_role_policy(RoleName="pier-test-task", PolicyName="pier-telemetry")["PolicyDocument"]
+    doc = json.loads(doc) if isinstance(doc, str) else doc
+    statements = {st.get("Sid"): st for st in doc["Statement"]}
+    write = statements.get("RemoteWriteMetrics", {})
+    expect(write.get("Action") in ("aps:RemoteWrite", ["aps:RemoteWrite"]) and write.get("Resource") == workspace["arn"],
+           f"remote write statement {write}")
+    expect(set(statements) == {"RemoteWriteMetrics", "SendTraces"}, f"telemetry statements {sorted(statements)}")
+
+
+def write_alertmanager_config(outputs_path, dest):
+    import yaml
+
+    outputs = {k: v["value"] for k, v in json.load(open(outputs_path)).items()}
+    with open(dest, "w") as out:
+        out.write(yaml.safe_load(outputs["alert_manager_definition"])["alertmanager_config"])
+
+
+def check_log_queries(outputs_path, pier_log):
+    """Each saved query filters on fields pier really writes: the access line's keys,
+    taken from a log pier wrote in this run (a renamed field fails here)."""
+    import re
+
+    outputs = {k: v["value"] for k, v in json.load(open(outputs_path)).items()}
+    queries = outputs["log_queries"]
+    expect(sorted(queries) == ["errors-by-route", "one-request", "slow-requests"], f"saved queries {sorted(queries)}")
+    lines = [json.loads(line) for line in open(pier_log) if line.startswith("{")]
+    access = next((line for line in lines if line.get("message") == "request"), None)
+    expect(access is not None, f"no JSON access line in {pier_log}")
+    if access:
+        keywords = {"fields", "filter", "stats", "sort", "limit", "by", "as", "and", "or", "desc", "asc", "count", "not"}
+        for name, query in queries.items():
+            text = re.sub(r'"[^"]*"', "", query)
+            aliases = set(re.findall(r"\bas\s+([a-z_]+)", text))
+            used = set(re.findall(r"(?<![@\w])[a-z_]+(?![\w(])", text)) - keywords - aliases
+            expect(used <= set(access), f"query {name} uses {sorted(used - set(access))}, which pier's access line lacks")
+    finish(f"saved log queries ({len(queries)}) against pier's access line")
+
+
+def check_metrics_none(plan_path):
+    """metrics = "none" leaves all of it out: planned on the applied stack, exactly the
+    workspace (with its log group and rule namespaces) and the task role's telemetry
+    grant go, and the task definition loses the collector and pier's OTLP endpoint."""
+    plan = json.load(open(plan_path))
+    deleted, changed = [], {}
+    for change in plan["resource_changes"]:
+        actions = change["change"]["actions"]
+        if actions == ["no-op"] or actions == ["read"]:
+            continue
+        if "delete" in actions and "create" not in actions:
+            deleted.append(change["address"])
+        else:
+            changed[change["address"]] = change
+    expect(any(a.startswith("module.prometheus[0].aws_prometheus_workspace") for a in deleted), f"the workspace is kept: {deleted}")
+    expect(sum(a.startswith("module.prometheus[0].aws_prometheus_rule_group_namespace") for a in deleted) == 2,
+           f"the rule namespaces are kept: {deleted}")
+    expect("aws_iam_role_policy.task_telemetry[0]" in deleted, f"the telemetry grant is kept: {deleted}")
+    others = [a for a in deleted if not a.startswith("module.prometheus[0].") and a != "aws_iam_role_policy.task_telemetry[0]"]
+    expect(not others, f"metrics = none would also delete {others}")
+    task = changed.get("aws_ecs_task_definition.pier")
+    expect(task is not None, "the task definition does not change")
+    if task:
+        containers = json.loads(task["change"]["after"]["container_definitions"])
+        expect([c["name"] for c in containers] == ["pier"], f"containers {[c['name'] for c in containers]}")
+        env = {e["name"] for e in containers[0].get("environment", [])}
+        expect("OTEL_EXPORTER_OTLP_ENDPOINT" not in env, "pier still sends spans to a sidecar that is gone")
+    finish("metrics = \"none\" (planned on the applied stack)")
+
+
+def check_swarm_monitoring(outputs_path, cidr):
+    """The manager's swarm step reads the stack file and the monitoring files from SSM
+    (one parameter per file, gzip + base64): each decodes to the repository's file. The
+    load balancer answers Grafana on its own port, from the allowed network only, and
+    forwards to the manager on 3000 with Grafana's health check."""
+    import base64
+    import gzip
+    import pathlib
+
+    outputs = {k: v["value"] for k, v in json.load(open(outputs_path)).items()}
+    path = outputs["swarm_kit_path"]
+    ssm = boto3.client("ssm")
+    parameters = {}
+    for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=path, Recursive=True):
+        parameters.update({p["Name"][len(path) + 1:]: p["Value"] for p in page["Parameters"]})
+    want = ["swarm/stack.yml"] + [f"observability/{f}" for f in (
+        "prometheus-swarm.yml", "rules/recording.yml", "rules/alerts.yml",
+        "grafana/provisioning/datasources/prometheus.yml", "grafana/provisioning/dashboards/pier.yml",
+        "grafana/dashboards/pier.json")]
+    expect(sorted(parameters) == sorted(want), f"kit parameters {sorted(parameters)}")
+    for name, value in parameters.items():
+        expect(len(value) <= 4096, f"{name}: {len(value)} characters, over a standard parameter's 4 KB")
+        expect(gzip.decompress(base64.b64decode(value)) == (REPO / "deploy" / name).read_bytes(),
+               f"{name}: the parameter is not the repository's file")
+    stack = (REPO / "deploy/swarm/stack.yml").read_text()
+    for name in want[1:]:
+        expect(f"file: ../{name}" in stack, f"the stack does not deploy {name}")
+
+    elbv2, ec2 = boto3.client("elbv2"), boto3.client("ec2")
+    lb = elbv2.describe_load_balancers(Names=["pier-drill-swarm"])["LoadBalancers"][0]
+    listeners = {l["Port"]: l for l in elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]}
+    expect(sorted(listeners) == [80, 3000], f"listeners on {sorted(listeners)}")
+    expect(outputs.get("grafana_url") == f"http://{lb['DNSName']}:3000", f"grafana_url {outputs.get('grafana_url')}")
+    if 3000 in listeners:
+        group_arn = listeners[3000]["DefaultActions"][0]["TargetGroupArn"]
+        group = elbv2.describe_target_groups(TargetGroupArns=[group_arn])["TargetGroups"][0]
+        expect(group["Port"] == 3000 and group["HealthCheckPath"] == "/api/health", f"Grafana target group {group['Port']} {group['HealthCheckPath']}")
+        targets = [t["Target"]["Id"] for t in elbv2.describe_target_health(TargetGroupArn=group_arn)["TargetHealthDescriptions"]]
+        expect(targets == [outputs["manager_instance_id"]], f"Grafana targets {targets}")
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": lb["SecurityGroups"]}])["SecurityGroupRules"]
+    grafana = [r for r in rules if not r["IsEgress"] and r["FromPort"] == 3000]
+    expect([r.get("CidrIpv4") for r in grafana] == [cidr], f"Grafana's port is open to {[r.get('CidrIpv4') for r in grafana]}")
+    finish("swarm kit parameters and Grafana's listener")
+
+
 def check_outage_alarms(prefix, topic):
     """The alarms that catch a total outage, with the metric, threshold and topic."""
     alarms = {a["AlarmName"]: a for a in boto3.client("cloudwatch").describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]}
@@ -264,6 +496,14 @@ if __name__ == "__main__":
         check_objects(sys.argv[2], sys.argv[3])
     elif sys.argv[1] == "--alarms":
         check_outage_alarms(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "--alertmanager":
+        write_alertmanager_config(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "--log-queries":
+        check_log_queries(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "--metrics-none":
+        check_metrics_none(sys.argv[2])
+    elif sys.argv[1] == "--swarm-monitoring":
+        check_swarm_monitoring(sys.argv[2], sys.argv[3])
     elif sys.argv[1] == "--gone":
         check_gone(sys.argv[2], sys.argv[3])
     else:

@@ -22,6 +22,10 @@
    instance back by that id, so with two stacks' databases in one moto (the drills run
    side by side) both applies fail with "couldn't find resource". Here each instance
    gets an id of its own, as in RDS.
+6. moto 5.2.5 adds to every Run Command sent to named instances all the instances its
+   (empty) target filter matches, that is every instance in the region: a command the
+   ec2 drill sends then shows up as the swarm drill's manager's last command. Here a
+   command without targets goes to the instances it names, as in SSM.
 
 Everything else is moto as it is. Used only by the test command.
 """
@@ -51,6 +55,15 @@ def invocation_response(self, instance_id, plugin_name):
 
 
 models.Command.invocation_response = invocation_response
+
+_targets = models.Command._get_instance_ids_from_targets
+
+
+def instance_ids_from_targets(self):
+    return _targets(self) if self.targets else []
+
+
+models.Command._get_instance_ids_from_targets = instance_ids_from_targets
 
 from moto.ec2.models import security_groups  # noqa: E402
 from moto.ec2.responses import monitoring  # noqa: E402

@@ -14,16 +14,16 @@ declare -A SWARM_UP=(
   [join_token_param]=/pier/swarm/worker-join-token [manager_addr_param]=/pier/swarm/manager-address
   [image_tag_param]=/pier/image-tag [tokens_secret]=pier/api-tokens [db_secret]=rds!db-0123
   [db_address]=pier.abc.us-east-1.rds.amazonaws.com [storage]=s3://pier-images
-  [metadata]=database [drain_manager]=true [spool_dir]=/var/lib/pier/spool
+  [metadata]=database [reserve_manager]=true [spool_dir]=/var/lib/pier/spool
+  [kit_path]=/pier/swarm-kit [grafana_secret]=pier/grafana-admin
 )
 for pair in "$@"; do SWARM_UP[${pair%%=*}]="${pair#*=}"; done
-STACK_B64="$(base64 -w0 "$ROOT/deploy/swarm/stack.yml")"
 map() { # name → HCL object of the associative array
   local -n values="$1"; local out="{" key
   for key in "${!values[@]}"; do
     case "${values[$key]}" in true|false) out+="$key=${values[$key]}," ;; *) out+="$key=\"${values[$key]}\"," ;; esac
   done
-  echo "${out}stack_file_base64=\"$STACK_B64\"}"
+  echo "${out%,}}"
 }
 render() { # template vars-object output
   printf 'jsonencode(templatefile("%s", %s))\n' "$1" "$2" \

@@ -23,6 +23,7 @@ cleanup() {
   # A local volume keeps the bind device it was created with: the next stack on this
   # engine (the other swarm test) must not inherit this run's spool directory.
   for _ in $(seq 1 25); do docker volume rm pier_pier-spool >/dev/null 2>&1 && break; sleep 0.2; done
+  for _ in $(seq 1 25); do docker volume rm pier_prometheus-data pier_grafana-data >/dev/null 2>&1 && break; sleep 0.2; done
   docker swarm leave --force >/dev/null 2>&1 || true
   docker network rm docker_gwbridge >/dev/null 2>&1 || true
   [ -n "$RELAY_PID" ] && kill "$RELAY_PID" 2>/dev/null || true
@@ -50,6 +51,25 @@ PGOPTIONS="-c client_min_messages=warning" psql "$PIER_TEST_POSTGRES_URL" -qc "D
 curl -sf -X PUT "$PIER_TEST_AWS_ENDPOINT/swarm-test" >/dev/null
 # Writes need one of these (the stack reads them as PIER_API_TOKENS from the secret file).
 printf 'swarm-token-one-0123456789\nswarm-token-two-0123456789\n' | docker secret create pier_api_tokens - >/dev/null
+printf 'swarm-grafana-0123456789\n' | docker secret create grafana_admin_password - >/dev/null
+
+echo "--- the stack's Prometheus image, from Debian's prometheus (no registry to pull prom/prometheus from)"
+command -v prometheus >/dev/null || { apt-get install -y -qq prometheus >/dev/null 2>&1 \
+  || { apt-get update -qq && apt-get install -y -qq prometheus >/dev/null; }; }
+command -v prometheus >/dev/null || fail "prometheus is required: apt-get install prometheus (Debian's package)"
+IMAGE_DIR="$WORK/prometheus-image"
+mkdir -p "$IMAGE_DIR/rootfs/bin" "$IMAGE_DIR/rootfs/prometheus"
+cp "$(command -v prometheus)" "$IMAGE_DIR/rootfs/bin/prometheus"
+# The binary's C library and loader (Debian builds it against glibc), nothing else.
+for lib in $(ldd "$(command -v prometheus)" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
+  mkdir -p "$IMAGE_DIR/rootfs$(dirname "$lib")" && cp -L "$lib" "$IMAGE_DIR/rootfs$lib"
+done
+# /prometheus belongs to nobody, as in prom/prometheus (a new volume takes that owner);
+# ADD of a tar keeps owners, COPY would not.
+chown 65534:65534 "$IMAGE_DIR/rootfs/prometheus"
+tar -C "$IMAGE_DIR/rootfs" --numeric-owner -cf "$IMAGE_DIR/rootfs.tar" .
+printf 'FROM scratch\nADD rootfs.tar /\nUSER 65534:65534\nENTRYPOINT ["/bin/prometheus"]\n' >"$IMAGE_DIR/Dockerfile"
+docker build -q -t pier-prometheus:test "$IMAGE_DIR" >/dev/null
 
 echo "--- deploy: the user's stack file, with the test's image, dnsrr and quicker checks"
 export PIER_IMAGE=pier:test
@@ -59,12 +79,33 @@ export PIER_STORAGE=s3://swarm-test/gallery
 export PIER_SPOOL_DIR="$WORK/spool"
 mkdir -p "$PIER_SPOOL_DIR" && chown 10001:10001 "$PIER_SPOOL_DIR"
 export AWS_ENDPOINT_URL="http://$GATEWAY:$MOTO_RELAY" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+export PROMETHEUS_IMAGE=pier-prometheus:test
 docker stack config -c deploy/swarm/stack.yml >"$WORK/config.yml"
 /usr/bin/python3 - "$WORK/config.yml" "$WORK/stack.yml" <<'PY'
-import sys, yaml
+import os, sys, yaml
 config = yaml.safe_load(open(sys.argv[1]))
+for service in config["services"].values():
+    service.pop("ports", None)                # ingress publishing needs IPVS
+# Grafana: no image on this engine and no Grafana binary to build one from, so the
+# service is deployed at 0 replicas; what it would load is checked here instead: the
+# same provisioning and dashboard files the Compose stack mounts (the observability
+# stage verifies that dashboard's every query), its data source the stack's Prometheus.
+grafana = config["services"]["grafana"]
+grafana["deploy"]["replicas"] = 0
+files = {c["target"]: os.path.relpath(config["configs"][c["source"]]["file"]) for c in grafana["configs"]}
+assert files == {
+    "/etc/grafana/provisioning/datasources/prometheus.yml": "deploy/observability/grafana/provisioning/datasources/prometheus.yml",
+    "/etc/grafana/provisioning/dashboards/pier.yml": "deploy/observability/grafana/provisioning/dashboards/pier.yml",
+    "/var/lib/grafana/dashboards/pier.json": "deploy/observability/grafana/dashboards/pier.json",
+}, files
+source = yaml.safe_load(open(files["/etc/grafana/provisioning/datasources/prometheus.yml"]))["datasources"][0]
+assert source["url"] == "http://prometheus:9090" and "prometheus" in config["services"], source
+provider = yaml.safe_load(open(files["/etc/grafana/provisioning/dashboards/pier.yml"]))["providers"][0]
+assert provider["options"]["path"] == "/var/lib/grafana/dashboards", provider
+assert grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/run/secrets/grafana_admin_password"
+assert [s["source"] for s in grafana["secrets"]] == ["grafana_admin_password"], grafana["secrets"]
+print("   grafana: 0 replicas here (no image); its provisioning is the Compose stack's files, its data source the stack's Prometheus")
 pier = config["services"]["pier"]
-pier.pop("ports", None)                       # ingress publishing needs IPVS
 pier["deploy"]["endpoint_mode"] = "dnsrr"
 pier["deploy"]["update_config"]["monitor"] = "3s"
 pier["deploy"]["update_config"]["delay"] = "1s"
@@ -92,6 +133,15 @@ echo "   ok: 3 replicas healthy at ${TASKS[*]}"
 SPOOL_REPLICAS=$(find "$PIER_SPOOL_DIR/replicas" -mindepth 2 -maxdepth 2 -name lease | wc -l)
 [ "$SPOOL_REPLICAS" -eq 3 ] || fail "expected 3 replica directories with a lease in the shared spool, found $SPOOL_REPLICAS"
 echo "   ok: the 3 replicas share one spool ($PIER_SPOOL_DIR/replicas: $SPOOL_REPLICAS leases)"
+
+echo "--- the stack's Prometheus finds and scrapes every task (dns_sd_configs on tasks.pier, the kit's rules)"
+for _ in $(seq 1 150); do PROMETHEUS=$(python3 "$ROOT/scripts/swarm_tasks.py" pier_prometheus | sed -n 1p); [ -n "$PROMETHEUS" ] && break; sleep 0.2; done
+[ -n "${PROMETHEUS:-}" ] || fail "the stack's prometheus service has no running task"
+/usr/bin/python3 "$ROOT/scripts/swarm_monitoring_check.py" "$PROMETHEUS" 3 || {
+  docker service ps --no-trunc pier_prometheus >&2 || true
+  docker service logs --tail 30 pier_prometheus >&2 2>&1 || true
+  fail "the stack's Prometheus does not scrape the stack's pier tasks"
+}
 
 echo "--- any replica serves any image (state in PostgreSQL + S3)"
 python3 - "${TASKS[@]}" <<'PY'

@@ -22,6 +22,7 @@ cleanup() {
   # A local volume keeps the bind device it was created with: the next stack on this
   # engine (the other swarm test) must not inherit this run's spool directory.
   for _ in $(seq 1 25); do docker volume rm pier_pier-spool >/dev/null 2>&1 && break; sleep 0.2; done
+  docker volume rm pier_prometheus-data pier_grafana-data >/dev/null 2>&1 || true
   docker swarm leave --force >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
@@ -31,12 +32,13 @@ export AWS_ENDPOINT_URL="$PIER_TEST_AWS_ENDPOINT" AWS_ACCESS_KEY_ID=testing AWS_
 AWS_BIN="$(dirname "$(command -v "$AWS_CLI")")"
 export PATH="$AWS_BIN:$PATH"
 
-echo "--- render the swarm step with test values (a local image, no ECR, the manager not drained)"
+echo "--- render the swarm step with test values (a local image, no ECR, the manager not reserved)"
 render() { # storage
-  "$ROOT/scripts/render-user-data.sh" "$WORK/rendered" registry=pier drain_manager=false \
+  "$ROOT/scripts/render-user-data.sh" "$WORK/rendered" registry=pier reserve_manager=false \
     tokens_secret=$P/api-tokens db_secret=$P/db db_address=127.0.0.1 \
     image_tag_param=/$P/image-tag join_token_param=/$P/join-token \
-    manager_addr_param=/$P/manager-address spool_dir="$WORK/spool" storage="$1" >/dev/null
+    manager_addr_param=/$P/manager-address spool_dir="$WORK/spool" storage="$1" \
+    kit_path=/$P/swarm-kit grafana_secret=$P/grafana-admin >/dev/null
 }
 mkdir -p "$WORK/spool" && chown 10001:10001 "$WORK/spool" # on AWS: the EFS mount
 docker volume rm pier_pier-spool >/dev/null 2>&1 || true # one left bound elsewhere
@@ -44,19 +46,33 @@ render s3://swarm-up-test
 aws secretsmanager create-secret --name $P/api-tokens --secret-string "swarm-up-token-0123456789,second-token-0123456789" >/dev/null
 aws secretsmanager create-secret --name $P/db --secret-string '{"username":"pier","password":"p@ss word"}' >/dev/null
 aws ssm put-parameter --name /$P/image-tag --type String --value test >/dev/null
+aws secretsmanager create-secret --name $P/grafana-admin --secret-string "grafana-admin-0123456789" >/dev/null
+# The kit as aws-swarm keeps it (monitoring.tf): the stack file and every file it names,
+# one SSM parameter each, gzip + base64.
+mapfile -t KIT_FILES < <(echo swarm/stack.yml; sed -n 's|^ *file: \.\./\(.*\)$|\1|p' "$ROOT/deploy/swarm/stack.yml")
+for file in "${KIT_FILES[@]}"; do
+  aws ssm put-parameter --name "/$P/swarm-kit/$file" --type String --value "$(gzip -nc "$ROOT/deploy/$file" | base64 -w0)" >/dev/null
+done
 docker swarm leave --force >/dev/null 2>&1 || true
 
-run() { PIER_SWARM_ADVERTISE_ADDR=127.0.0.1 PIER_STACK_FILE="$WORK/stack.yml" "$WORK/rendered/swarm-up.sh"; }
+run() { PIER_SWARM_ADVERTISE_ADDR=127.0.0.1 PIER_KIT_DIR="$WORK/kit" "$WORK/rendered/swarm-up.sh"; }
 state() {
   echo "swarm=$(docker info -f '{{.Swarm.Cluster.ID}}')" \
     "service=$(docker service inspect pier_pier -f '{{.ID}}:{{.Version.Index}}:{{.Spec.TaskTemplate.ContainerSpec.Image}}')" \
     "services=$(docker service ls -q | wc -l) secrets=$(docker secret ls -q | wc -l)"
 }
 
-echo "--- first run: creates the swarm, the secret and the stack"
+echo "--- first run: creates the swarm, the secrets and the stack (pier, Prometheus, Grafana)"
 run | tee "$WORK/first.log"
 FIRST="$(state)"; echo "    $FIRST"
-[[ "$FIRST" == *":pier:test services=1 secrets=1" ]] || fail "the first run did not deploy pier:test once: $FIRST"
+[[ "$FIRST" == *":pier:test services=3 secrets=2" ]] || fail "the first run did not deploy pier:test once with its monitoring: $FIRST"
+for file in "${KIT_FILES[@]}"; do
+  cmp -s "$ROOT/deploy/$file" "$WORK/kit/$file" || fail "the swarm step wrote $file differently from the repository's"
+done
+[ "$(docker service inspect pier_prometheus -f '{{len .Spec.TaskTemplate.ContainerSpec.Configs}}')" = 3 ] \
+  || fail "Prometheus does not get its scrape config and the two rule files"
+docker config ls --format '{{.Name}}' | grep -q '^pier_prometheus_alerts_[0-9a-f]\{12\}$' \
+  || fail "the monitoring configs are not named by the files' hash: $(docker config ls --format '{{.Name}}')"
 [ "$(aws ssm get-parameter --name /$P/manager-address --query Parameter.Value --output text)" = 127.0.0.1:2377 ] \
   || fail "the manager address is not published"
 TOKEN="$(aws ssm get-parameter --name /$P/join-token --with-decryption --query Parameter.Value --output text)"
@@ -94,7 +110,7 @@ render s3://swarm-up-test/elsewhere
 run | tee "$WORK/third.log"
 grep -q "deploying the stack" "$WORK/third.log" || fail "a changed setting was not deployed"
 THIRD="$(state)"; echo "    $THIRD"
-[[ "$THIRD" == *":pier:test-v2 services=1 secrets=1" ]] || fail "the redeploy changed the image or duplicated: $THIRD"
+[[ "$THIRD" == *":pier:test-v2 services=3 secrets=2" ]] || fail "the redeploy changed the image or duplicated: $THIRD"
 [ "${THIRD%% *}" = "${FIRST%% *}" ] || fail "the swarm was re-initialised"
 docker service inspect pier_pier -f '{{range .Spec.TaskTemplate.ContainerSpec.Env}}{{println .}}{{end}}' \
   | grep -qx 'PIER_STORAGE=s3://swarm-up-test/elsewhere' || fail "the new setting is not in the service"

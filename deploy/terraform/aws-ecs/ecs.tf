@@ -22,6 +22,7 @@ locals {
       PIER_TRUSTED_PROXIES   = module.network.vpc_cidr_block
     },
     var.image_metadata == "postgres" ? { PIER_METADATA = "database" } : {},
+    local.tracing_environment,
     var.environment,
   )
 
@@ -72,7 +73,7 @@ resource "aws_ecs_task_definition" "pier" {
     }
   }
 
-  container_definitions = jsonencode([{
+  container_definitions = jsonencode(concat([merge({
     name                   = "pier"
     image                  = local.image
     essential              = true
@@ -102,7 +103,21 @@ resource "aws_ecs_task_definition" "pier" {
         awslogs-stream-prefix = "pier"
       }
     }
-  }])
+    # With the collector sidecar (metrics.tf), the task's CPU and memory are split: the
+    # collector's share is reserved, pier's container gets the rest.
+    }, local.metrics_on ? { cpu = var.task_cpu - var.collector_cpu, memory = var.task_memory - var.collector_memory } : {}
+  )], local.metrics_on ? [local.collector_container] : []))
+
+  lifecycle {
+    precondition {
+      condition     = !local.metrics_on || (var.task_cpu - var.collector_cpu >= 128 && var.task_memory - var.collector_memory >= 256)
+      error_message = "task_cpu and task_memory leave pier less than 128 CPU units or 256 MiB beside the collector (collector_cpu, collector_memory): raise the task size."
+    }
+    precondition {
+      condition     = !var.tracing || local.metrics_on
+      error_message = "tracing = true needs the collector sidecar: set metrics = \"amp\"."
+    }
+  }
 }
 
 resource "aws_ecs_service" "pier" {

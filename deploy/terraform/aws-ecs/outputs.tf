@@ -77,3 +77,38 @@ output "spool_backup_status" {
   description = "The spool's backup policy status."
   value       = module.spool.backup_status
 }
+
+output "prometheus_workspace_id" {
+  description = "The Amazon Managed Service for Prometheus workspace (null with metrics = \"none\")."
+  value       = local.metrics_on ? module.prometheus[0].workspace_id : null
+}
+
+output "prometheus_query_url" {
+  description = "The workspace's query endpoint: the URL of Grafana's Prometheus data source (SigV4 auth, service aps)."
+  value       = local.metrics_on ? module.prometheus[0].query_url : null
+}
+
+output "prometheus_rule_namespaces" {
+  description = "Each rule file of deploy/observability/rules and the rule groups namespace that holds it."
+  value       = local.metrics_on ? module.prometheus[0].rule_namespaces : {}
+}
+
+output "alert_manager_definition" {
+  description = "The workspace's alert manager definition as rendered (both severities to alarm_topic_arn)."
+  value       = local.metrics_on ? module.prometheus[0].alert_manager_definition : null
+}
+
+output "collector_config" {
+  description = "The collector sidecar's configuration as the task receives it (AOT_CONFIG_CONTENT)."
+  value       = local.metrics_on ? local.collector_config_yaml : null
+}
+
+output "log_queries" {
+  description = "The CloudWatch Logs Insights saved queries (name -> query), as rendered."
+  value       = local.log_queries
+}
+
+output "grafana_workspace_url" {
+  description = "The Amazon Managed Grafana workspace (managed_grafana = true), else null."
+  value       = length(aws_grafana_workspace.pier) > 0 ? "https://${aws_grafana_workspace.pier[0].endpoint}" : null
+}

@@ -296,3 +296,58 @@ variable "spool_policies" {
   type        = bool
   default     = true
 }
+
+# ---- metrics, traces and saved log queries (metrics.tf) --------------------------------
+
+variable "metrics" {
+  description = "\"amp\": an Amazon Managed Service for Prometheus workspace with the kit's rules and alert manager, and a collector sidecar in every task that scrapes pier into it. \"none\": no workspace, no sidecar."
+  type        = string
+  default     = "amp"
+
+  validation {
+    condition     = contains(["amp", "none"], var.metrics)
+    error_message = "metrics must be \"amp\" or \"none\"."
+  }
+}
+
+variable "tracing" {
+  description = "Send one span per request to AWS X-Ray through the collector sidecar (needs metrics = \"amp\")."
+  type        = bool
+  default     = false
+}
+
+variable "collector_image" {
+  description = "The AWS Distro for OpenTelemetry collector image of the sidecar (pin a version; Docker Hub amazon/aws-otel-collector is the same image)."
+  type        = string
+  default     = "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.3"
+}
+
+variable "collector_cpu" {
+  description = "CPU units reserved for the collector sidecar, taken from task_cpu (pier gets the rest)."
+  type        = number
+  default     = 64
+}
+
+variable "collector_memory" {
+  description = "Memory (MiB) the collector sidecar may use, taken from task_memory (pier gets the rest)."
+  type        = number
+  default     = 192
+}
+
+variable "managed_grafana" {
+  description = "Create an Amazon Managed Grafana workspace that reads the Prometheus workspace (needs IAM Identity Center in the account; about $9 per active editor per month). Off: import the dashboard into any Grafana (deploy/observability/README.md)."
+  type        = bool
+  default     = false
+}
+
+variable "alert_manager" {
+  description = "Create the Prometheus workspace's alert manager definition. Only for an emulator that lacks the API (moto): false leaves that one resource out, and the test checks the rendered definition (output alert_manager_definition)."
+  type        = bool
+  default     = true
+}
+
+variable "saved_queries" {
+  description = "Create the CloudWatch Logs Insights saved queries. Only for an emulator that lacks the API (moto): false leaves them out, and the test checks the rendered queries (output log_queries)."
+  type        = bool
+  default     = true
+}

@@ -38,7 +38,13 @@ data "aws_iam_policy_document" "manager" {
   statement {
     sid       = "ReadStackSecrets"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = compact([module.api_tokens.secret_arn, module.postgres.password_secret_arn])
+    resources = compact([module.api_tokens.secret_arn, module.postgres.password_secret_arn, aws_secretsmanager_secret.grafana_admin.arn])
+  }
+
+  statement {
+    sid       = "ReadSwarmKit"
+    actions   = ["ssm:GetParametersByPath"]
+    resources = ["arn:aws:ssm:${var.region}:${data.aws_caller_identity.current.account_id}:parameter${local.kit_path}", "arn:aws:ssm:${var.region}:${data.aws_caller_identity.current.account_id}:parameter${local.kit_path}/*"]
   }
 }
 

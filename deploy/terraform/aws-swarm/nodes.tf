@@ -14,7 +14,8 @@ locals {
   swarm_up = templatefile("${path.module}/templates/swarm-up.sh.tftpl", {
     region             = var.region
     registry           = module.registry.repository_url
-    stack_file_base64  = filebase64("${path.module}/../../swarm/stack.yml")
+    kit_path           = local.kit_path
+    grafana_secret     = aws_secretsmanager_secret.grafana_admin.arn
     join_token_param   = aws_ssm_parameter.join_token.name
     manager_addr_param = aws_ssm_parameter.manager_address.name
     image_tag_param    = aws_ssm_parameter.image_tag.name
@@ -23,12 +24,12 @@ locals {
     db_address         = module.postgres.address
     storage            = module.data.environment["PIER_STORAGE"]
     metadata           = lookup(module.data.environment, "PIER_METADATA", "database")
-    drain_manager      = true
+    reserve_manager    = true
     spool_dir          = local.spool_dir
   })
 }
 
-# One manager: keeps the swarm's state and runs no pier tasks (drained). If it is lost,
+# One manager: keeps the swarm's state and runs Prometheus and Grafana, no pier tasks. If it is lost,
 # pier's data is not (PostgreSQL, S3); a new manager re-creates the swarm and the
 # workers rejoin it (templates/worker.sh.tftpl). For a manager quorum, run three (see
 # the README). Nothing in its user data changes with a release: releases go through

@@ -67,3 +67,18 @@ output "image_tag_parameter" {
   description = "SSM parameter holding the released image tag; its history is the release history (deploy --rollback reads it)."
   value       = aws_ssm_parameter.image_tag.name
 }
+
+output "grafana_url" {
+  description = "Grafana through the load balancer (null when monitoring_allowed_cidrs is empty)."
+  value       = local.monitoring_exposed ? "http://${aws_lb.swarm.dns_name}:${var.monitoring_port}" : null
+}
+
+output "grafana_admin_secret_arn" {
+  description = "The secret holding Grafana's admin password (user admin)."
+  value       = aws_secretsmanager_secret.grafana_admin.arn
+}
+
+output "swarm_kit_path" {
+  description = "The SSM path of the stack file and monitoring files the manager deploys."
+  value       = local.kit_path
+}

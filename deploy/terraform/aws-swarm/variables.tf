@@ -138,3 +138,20 @@ variable "spool_policies" {
   type        = bool
   default     = true
 }
+
+variable "monitoring_allowed_cidrs" {
+  description = "Networks that may reach the stack's Grafana through the load balancer (on monitoring_port). Empty: Grafana is not exposed (reach it with an SSM port forward to the manager)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for cidr in var.monitoring_allowed_cidrs : can(cidrhost(cidr, 0)) && cidr != "0.0.0.0/0"])
+    error_message = "monitoring_allowed_cidrs must be IPv4 CIDR blocks, and not 0.0.0.0/0."
+  }
+}
+
+variable "monitoring_port" {
+  description = "The load balancer's port for Grafana (with monitoring_allowed_cidrs)."
+  type        = number
+  default     = 3000
+}

@@ -8,11 +8,92 @@ locals {
   actions = [aws_sns_topic.alarms.arn]
 }
 
-# The stack's alarm topic (encrypted), which the stack's other alarms use too, and an
-# optional e-mail subscription (confirmed from the mail AWS sends).
+# The stack's alarm topic, which the stack's other alarms use too, and an optional e-mail
+# subscription (confirmed from the mail AWS sends). Encrypted with a key of its own: the
+# AWS-managed SNS key's policy cannot be changed, and neither CloudWatch alarms nor the
+# managed Prometheus alert manager can publish to a topic encrypted with it (their
+# notifications would be dropped without an error anywhere).
+data "aws_caller_identity" "current" {}
+
+data "aws_iam_policy_document" "alarm_key" {
+  #checkov:skip=CKV_AWS_111:a key policy: its "*" resource is this key alone, and the account statement is the one AWS requires so the key stays manageable
+  #checkov:skip=CKV_AWS_356:a key policy: its "*" resource is this key alone
+  #checkov:skip=CKV_AWS_109:a key policy: the account (root) administers its own key, as AWS's default key policy does
+  statement {
+    sid       = "AccountAdministersTheKey"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+
+  statement {
+    sid       = "AlarmServicesPublish"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com", "aps.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_kms_key" "alarms" {
+  description             = "${var.name}: the alarm topic's messages"
+  enable_key_rotation     = true
+  deletion_window_in_days = 7
+  policy                  = data.aws_iam_policy_document.alarm_key.json
+}
+
+resource "aws_kms_alias" "alarms" {
+  name          = "alias/${var.name}-alarms"
+  target_key_id = aws_kms_key.alarms.key_id
+}
+
 resource "aws_sns_topic" "alarms" {
   name              = "${var.name}-alarms"
-  kms_master_key_id = "alias/aws/sns"
+  kms_master_key_id = aws_kms_key.alarms.arn
+}
+
+# Who may publish: this account's principals (the default) and the two alarm services,
+# for this account's alarms and workspaces only.
+data "aws_iam_policy_document" "alarm_topic" {
+  statement {
+    sid       = "AccountOwns"
+    actions   = ["sns:Publish", "sns:GetTopicAttributes", "sns:Subscribe", "sns:ListSubscriptionsByTopic"]
+    resources = [aws_sns_topic.alarms.arn]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+
+  statement {
+    sid       = "AlarmServicesPublish"
+    actions   = ["sns:Publish", "sns:GetTopicAttributes"]
+    resources = [aws_sns_topic.alarms.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com", "aps.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "alarms" {
+  arn    = aws_sns_topic.alarms.arn
+  policy = data.aws_iam_policy_document.alarm_topic.json
 }
 
 resource "aws_sns_topic_subscription" "email" {
