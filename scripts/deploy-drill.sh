@@ -148,6 +148,10 @@ TOKEN="$("$AWS_CLI" secretsmanager get-secret-value --query SecretString --outpu
 if grep -qF "$TOKEN" "$DIR/terraform.tfstate"; then fail "the generated token is in Terraform's state"; fi
 echo "    a 48-character token, in Secrets Manager only"
 
+step "the deploy policy grants every service this stack uses (moto does not enforce IAM)"
+tf show -json >"$DIR/state.json"
+"$PYTHON" "$ROOT/scripts/infra_check.py" --deployer-covers "$DIR/state.json"
+
 step "a plan with a new image_tag replaces and destroys nothing that must outlive releases"
 # Against a baseline: the same plan with the tag the stack runs now (moto makes a few
 # resources differ from their configuration; the new tag must add nothing to those).

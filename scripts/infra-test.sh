@@ -177,6 +177,10 @@ if want ecs; then
   AWS_ENDPOINT_URL="$ENDPOINT" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 \
     "$PYTHON" scripts/infra_check.py "$WORK/outputs.json"
 
+  step "the deploy policy grants every service the stack uses (moto does not enforce IAM)"
+  terraform -chdir="$TF/aws-ecs" show -json >"$WORK/state.json"
+  "$PYTHON" scripts/infra_check.py --deployer-covers "$WORK/state.json"
+
   step "the workspace's alert manager config, as rendered, through Alertmanager's own amtool"
   # moto has no alert manager API (moto.tfvars: alert_manager = false): the definition
   # Terraform would send is checked by the real Alertmanager's parser instead.

@@ -14,6 +14,9 @@ fails (exit 1, one line per problem) where it is not what the module promises.
                                            aws-swarm: the kit's files as SSM parameters
                                            (byte for byte the repository's), Grafana's
                                            listener open to CIDR only, to the manager
+    infra_check.py --deployer-covers STATE.json
+                                           every AWS service the applied stack uses is
+                                           granted by deploy/iam/deployer-policy.json
     infra_check.py --gone BUCKET TABLE     destroy removed the bucket and the table
     infra_check.py --alarms PREFIX TOPIC   the alarms that catch a total outage (no
                                            healthy target, the ALB's own 5xx, the 5xx
@@ -431,6 +434,51 @@ def check_swarm_monitoring(outputs_path, cidr):
     finish("swarm kit parameters and Grafana's listener")
 
 
+# The IAM service of each resource type's prefix (longest match first). A type not listed
+# fails the check: a new kind of resource must be looked at against the deploy policy.
+SERVICES = {
+    "aws_acm_": "acm", "aws_appautoscaling_": "application-autoscaling", "aws_autoscaling_": "autoscaling",
+    "aws_cloudwatch_log_": "logs", "aws_cloudwatch_query_definition": "logs", "aws_cloudwatch_metric_alarm": "cloudwatch",
+    "aws_db_": "rds", "aws_dynamodb_": "dynamodb", "aws_ebs_": "ec2", "aws_ecr_": "ecr", "aws_ecs_": "ecs",
+    "aws_efs_": "elasticfilesystem", "aws_eip": "ec2", "aws_flow_log": "ec2", "aws_grafana_": "grafana",
+    "aws_iam_": "iam", "aws_instance": "ec2", "aws_internet_gateway": "ec2", "aws_kms_": "kms",
+    "aws_launch_template": "ec2", "aws_lb": "elasticloadbalancing", "aws_nat_gateway": "ec2",
+    "aws_prometheus_": "aps", "aws_route53_": "route53", "aws_route": "ec2", "aws_s3_": "s3",
+    "aws_secretsmanager_": "secretsmanager", "aws_security_group": "ec2", "aws_sns_": "sns",
+    "aws_ssm_": "ssm", "aws_subnet": "ec2", "aws_volume_attachment": "ec2", "aws_vpc": "ec2",
+    "aws_default_security_group": "ec2", "aws_caller_identity": "sts", "aws_iam_policy_document": None,
+    "aws_region": None, "aws_availability_zones": "ec2", "aws_partition": None,
+}
+
+
+def check_deployer_covers(state_path):
+    """Every AWS service the applied stack's resources belong to has at least one action
+    granted by the deploy policy (moto does not enforce IAM, so a service missing from the
+    policy would only show as AccessDenied on a real account's first deploy)."""
+    state = json.load(open(state_path))
+    types = set()
+
+    def walk(module):
+        for resource in module.get("resources", []):
+            types.add(resource["type"])
+        for child in module.get("child_modules", []):
+            walk(child)
+
+    walk(state["values"]["root_module"])
+    policy = json.load(open(REPO / "deploy/iam/deployer-policy.json"))
+    granted = {a.split(":")[0] for st in policy["Statement"] if st["Effect"] == "Allow"
+               for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
+    needed = {}
+    for kind in sorted(types):
+        prefix = max((p for p in SERVICES if kind.startswith(p)), key=len, default=None)
+        expect(prefix is not None, f"resource type {kind} has no IAM service in infra_check.SERVICES: look at the deploy policy, then add it")
+        if prefix is not None and SERVICES[prefix]:
+            needed.setdefault(SERVICES[prefix], []).append(kind)
+    for service, kinds in sorted(needed.items()):
+        expect(service in granted, f"the deploy policy grants nothing of {service}, which {kinds} need")
+    finish(f"deploy policy covers the {len(needed)} services of {len(types)} resource types")
+
+
 def check_outage_alarms(prefix, topic):
     """The alarms that catch a total outage, with the metric, threshold and topic."""
     alarms = {a["AlarmName"]: a for a in boto3.client("cloudwatch").describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]}
@@ -504,6 +552,8 @@ if __name__ == "__main__":
         check_metrics_none(sys.argv[2])
     elif sys.argv[1] == "--swarm-monitoring":
         check_swarm_monitoring(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "--deployer-covers":
+        check_deployer_covers(sys.argv[2])
     elif sys.argv[1] == "--gone":
         check_gone(sys.argv[2], sys.argv[3])
     else:
