@@ -228,7 +228,6 @@ def check_telemetry(task, containers, env, outputs):
     to the stack's topic, every task carries the collector sidecar with the repository's
     configuration and its share of the task, the task role may only remote-write to
     this workspace, and pier sends its spans to the sidecar."""
-    import pathlib
     import subprocess
 
     import yaml
@@ -396,7 +395,6 @@ def check_swarm_monitoring(outputs_path, cidr):
     forwards to the manager on 3000 with Grafana's health check."""
     import base64
     import gzip
-    import pathlib
 
     outputs = {k: v["value"] for k, v in json.load(open(outputs_path)).items()}
     path = outputs["swarm_kit_path"]

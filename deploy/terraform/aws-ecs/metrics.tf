@@ -7,6 +7,7 @@
 locals {
   metrics_on = var.metrics == "amp"
   tracing_on = local.metrics_on && var.tracing
+  grafana_on = local.metrics_on && var.managed_grafana
 
   adot_dir    = "${path.module}/../../observability/adot"
   adot_base   = yamldecode(file("${local.adot_dir}/collector.yaml"))
@@ -113,13 +114,13 @@ data "aws_iam_policy_document" "grafana_assume" {
 }
 
 resource "aws_iam_role" "grafana" {
-  count              = local.metrics_on && var.managed_grafana ? 1 : 0
+  count              = local.grafana_on ? 1 : 0
   name               = "${var.name}-grafana"
   assume_role_policy = data.aws_iam_policy_document.grafana_assume.json
 }
 
 data "aws_iam_policy_document" "grafana" {
-  count = local.metrics_on && var.managed_grafana ? 1 : 0
+  count = local.grafana_on ? 1 : 0
   statement {
     sid       = "QueryMetrics"
     actions   = ["aps:QueryMetrics", "aps:GetSeries", "aps:GetLabels", "aps:GetMetricMetadata", "aps:DescribeWorkspace"]
@@ -133,14 +134,14 @@ data "aws_iam_policy_document" "grafana" {
 }
 
 resource "aws_iam_role_policy" "grafana" {
-  count  = local.metrics_on && var.managed_grafana ? 1 : 0
+  count  = local.grafana_on ? 1 : 0
   name   = "read-prometheus"
   role   = aws_iam_role.grafana[0].id
   policy = data.aws_iam_policy_document.grafana[0].json
 }
 
 resource "aws_grafana_workspace" "pier" {
-  count                    = local.metrics_on && var.managed_grafana ? 1 : 0
+  count                    = local.grafana_on ? 1 : 0
   name                     = var.name
   account_access_type      = "CURRENT_ACCOUNT"
   authentication_providers = ["AWS_SSO"]

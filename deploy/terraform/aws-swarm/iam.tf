@@ -44,7 +44,7 @@ data "aws_iam_policy_document" "manager" {
   statement {
     sid       = "ReadSwarmKit"
     actions   = ["ssm:GetParametersByPath"]
-    resources = ["arn:aws:ssm:${var.region}:${data.aws_caller_identity.current.account_id}:parameter${local.kit_path}", "arn:aws:ssm:${var.region}:${data.aws_caller_identity.current.account_id}:parameter${local.kit_path}/*"]
+    resources = local.kit_path_arns
   }
 }
 

@@ -7,19 +7,18 @@
 # layout and deploys. Not in user data: EC2 takes at most 16 KB of it, and these files
 # alone are 20 KB.
 locals {
-  kit_path = "/${var.name}/swarm-kit"
+  kit_path      = "/${var.name}/swarm-kit"
+  kit_path_arns = ["arn:aws:ssm:${var.region}:${data.aws_caller_identity.current.account_id}:parameter${local.kit_path}", "arn:aws:ssm:${var.region}:${data.aws_caller_identity.current.account_id}:parameter${local.kit_path}/*"]
+  stack_file    = "${path.module}/../../swarm/stack.yml"
+  # The stack file and every file its configs name (`file: ../…`): the stack is the one
+  # list of what the manager needs.
   kit_files = merge(
-    { "swarm/stack.yml" = "${path.module}/../../swarm/stack.yml" },
-    { for file in [
-      "prometheus-swarm.yml",
-      "rules/recording.yml",
-      "rules/alerts.yml",
-      "grafana/provisioning/datasources/prometheus.yml",
-      "grafana/provisioning/dashboards/pier.yml",
-      "grafana/dashboards/pier.json",
-    ] : "observability/${file}" => "${path.module}/../../observability/${file}" },
+    { "swarm/stack.yml" = local.stack_file },
+    { for match in regexall("(?m)^\\s*file: \\.\\./(\\S+)$", file(local.stack_file)) : match[0] => "${path.module}/../../${match[0]}" },
   )
   monitoring_exposed = length(var.monitoring_allowed_cidrs) > 0
+  # The port the stack publishes Grafana on (deploy/swarm/stack.yml).
+  grafana_port = 3000
 }
 
 resource "aws_ssm_parameter" "kit" {
@@ -72,8 +71,8 @@ resource "aws_vpc_security_group_egress_rule" "alb_to_grafana" {
   security_group_id            = aws_security_group.alb.id
   description                  = "to Grafana through the routing mesh on the manager"
   referenced_security_group_id = aws_security_group.nodes.id
-  from_port                    = 3000
-  to_port                      = 3000
+  from_port                    = local.grafana_port
+  to_port                      = local.grafana_port
   ip_protocol                  = "tcp"
 }
 
@@ -82,8 +81,8 @@ resource "aws_vpc_security_group_ingress_rule" "nodes_grafana_from_alb" {
   security_group_id            = aws_security_group.nodes.id
   description                  = "Grafana through the routing mesh, from the ALB"
   referenced_security_group_id = aws_security_group.alb.id
-  from_port                    = 3000
-  to_port                      = 3000
+  from_port                    = local.grafana_port
+  to_port                      = local.grafana_port
   ip_protocol                  = "tcp"
 }
 
@@ -91,7 +90,7 @@ resource "aws_lb_target_group" "grafana" {
   #checkov:skip=CKV_AWS_378:ALB-to-node traffic stays inside the VPC, limited by security groups
   count       = local.monitoring_exposed ? 1 : 0
   name        = "${var.name}-grafana"
-  port        = 3000
+  port        = local.grafana_port
   protocol    = "HTTP"
   target_type = "instance"
   vpc_id      = module.network.vpc_id
@@ -108,7 +107,7 @@ resource "aws_lb_target_group_attachment" "grafana" {
   count            = local.monitoring_exposed ? 1 : 0
   target_group_arn = aws_lb_target_group.grafana[0].arn
   target_id        = aws_instance.manager.id
-  port             = 3000
+  port             = local.grafana_port
 }
 
 resource "aws_lb_listener" "grafana" {

@@ -6,6 +6,8 @@ locals {
   alb     = { LoadBalancer = var.load_balancer_arn_suffix }
   targets = { LoadBalancer = var.load_balancer_arn_suffix, TargetGroup = var.target_group_arn_suffix }
   actions = [aws_sns_topic.alarms.arn]
+  # The services that publish alarms to the topic: both its key and its policy admit them.
+  alarm_publishers = ["cloudwatch.amazonaws.com", "aps.amazonaws.com"]
 }
 
 # The stack's alarm topic, which the stack's other alarms use too, and an optional e-mail
@@ -35,7 +37,7 @@ data "aws_iam_policy_document" "alarm_key" {
     resources = ["*"]
     principals {
       type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com", "aps.amazonaws.com"]
+      identifiers = local.alarm_publishers
     }
     condition {
       test     = "StringEquals"
@@ -81,7 +83,7 @@ data "aws_iam_policy_document" "alarm_topic" {
     resources = [aws_sns_topic.alarms.arn]
     principals {
       type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com", "aps.amazonaws.com"]
+      identifiers = local.alarm_publishers
     }
     condition {
       test     = "StringEquals"
