@@ -39,6 +39,8 @@ pub struct Application {
     shutdown_timeout: Duration,
     drain_delay: Duration,
     header_timeout: Duration,
+    /// Whether requests carry their peer's address (only the rate limiter reads it).
+    peer_in_extensions: bool,
     context: ApiContext,
 }
 
@@ -142,6 +144,8 @@ impl Application {
             shutdown_timeout: settings.server.shutdown_timeout,
             drain_delay: settings.server.drain_delay,
             header_timeout: settings.server.header_timeout,
+            peer_in_extensions: settings.access.rate_limit_reads.is_some()
+                || settings.access.rate_limit_writes.is_some(),
             context,
         })
     }
@@ -199,6 +203,7 @@ impl Application {
             signal,
             deadline,
             self.header_timeout,
+            self.peer_in_extensions,
         )
         .await;
         if !finished {
