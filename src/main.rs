@@ -5,15 +5,29 @@ use std::{process::ExitCode, time::Duration};
 use clap::{Parser, error::ErrorKind};
 use pier::{cli::Cli, telemetry};
 
-/// mimalloc on every build, static (musl) or GNU: musl's own allocator serialises
-/// allocation across threads (measured: 60k vs 110k req/s on /health), and glibc's spent
-/// ~3,700 instructions per `GET /health` in malloc and free (callgrind; about 16
-/// allocations per request) and keeps freed image-sized buffers in per-thread arenas.
-/// The container ships the musl build, so the benchmark now measures its allocator.
+/// The static (musl) build's allocator: musl's own serialises allocation across threads
+/// (measured: 60k vs 110k req/s on /health).
+#[cfg(target_env = "musl")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// glibc (the GNU build): buffers of 4 MiB and more — decoded images, large bodies —
+/// are mapped on their own and returned to the system when freed. Without this glibc
+/// raises its threshold to 32 MiB after the first big free and keeps freed buffers in
+/// per-thread arenas, so resident memory would grow past the decode budget with no
+/// decode running. (mimalloc, in the static build, returns large blocks by itself.)
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_large_buffers_to_the_system() {
+    // SAFETY: mallopt only sets an allocator parameter; called before any other thread
+    // exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+    }
+}
+
 fn main() -> ExitCode {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    return_large_buffers_to_the_system();
     let mut cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error)
