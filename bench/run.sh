@@ -32,7 +32,7 @@ cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; s
 trap cleanup EXIT
 export BENCH_DIR
 
-command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }; }
+ensure_debian_package wrk wrk
 
 echo "==> building release binaries"
 (cd "$ROOT" && cargo build --release --locked --bin pier --example ceiling)

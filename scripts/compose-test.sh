@@ -5,8 +5,10 @@
 # smoke-tested through its port, and removed.
 set -Eeuo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=/dev/null  # scripts/servers.sh: wait_until, ensure_debian_package
+source "$ROOT/scripts/servers.sh"
 cd "$ROOT/deploy/compose"
-command -v docker-compose >/dev/null || { apt-get install -y -qq docker-compose >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null; }; }
+ensure_debian_package docker-compose docker-compose
 PROJECT=piercomposetest
 WORK="$(mktemp -d -t pier-compose.XXXXXX)"
 # The file with the test override applied, resolved by docker-compose itself; host
@@ -35,12 +37,8 @@ PY
 echo "--- its pier service on PostgreSQL + S3 (moto)"
 compose up -d --no-deps --no-build pier
 CONTAINER=$(compose ps -q pier)
-for _ in $(seq 1 100); do
-  STATUS=$(docker inspect -f '{{.State.Health.Status}}' "$CONTAINER")
-  [ "$STATUS" = healthy ] && break
-  sleep 0.2
-done
-[ "$STATUS" = healthy ] || fail "the Compose pier service is $STATUS after 20 s"
+healthy() { STATUS=$(docker inspect -f '{{.State.Health.Status}}' "$CONTAINER"); [ "$STATUS" = healthy ]; }
+wait_until 20 healthy || fail "the Compose pier service is $STATUS after 20 s"
 echo "   ok: healthy"
 [ "$(docker inspect -f '{{.HostConfig.ReadonlyRootfs}}' "$CONTAINER")" = true ] || fail "the root filesystem is not read-only"
 python3 "$ROOT/scripts/container_smoke.py" smoke "$PIER_TEST_PORT"

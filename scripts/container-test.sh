@@ -24,7 +24,7 @@ trap cleanup EXIT
 echo "--- static binary (x86_64-unknown-linux-musl, release)"
 scripts/static-toolchain.sh
 scripts/build-static.sh
-[ -f /etc/ssl/certs/ca-certificates.crt ] || { apt-get install -y -qq ca-certificates >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq ca-certificates >/dev/null; }; }
+ensure_debian_package /etc/ssl/certs/ca-certificates.crt ca-certificates
 cp /etc/ssl/certs/ca-certificates.crt target/docker/ca-certificates.crt
 if readelf -l target/docker/pier | grep "program interpreter" >/dev/null; then fail "the binary is dynamically linked"; fi
 
@@ -38,16 +38,15 @@ echo "image size: $SIZE bytes ($(python3 -c "print(f'{$SIZE/1e6:.1f}')") MB; bud
 echo "--- run: read-only root filesystem, data on a volume, port on 127.0.0.1"
 PORT=$(free_port)
 docker volume create "$VOLUME" >/dev/null
+healthy_or_exited() {
+  STATUS=$(docker inspect -f '{{.State.Health.Status}}' "$NAME")
+  [ "$STATUS" = healthy ] || [ "$(docker inspect -f '{{.State.Running}}' "$NAME")" != true ]
+}
 start() {
   docker run -d --name "$NAME" --read-only -v "$VOLUME:/data" -p "127.0.0.1:$PORT:8000" \
     -e PIER_SHUTDOWN_TIMEOUT=5s "$IMAGE" >/dev/null
-  for _ in $(seq 1 100); do
-    STATUS=$(docker inspect -f '{{.State.Health.Status}}' "$NAME")
-    [ "$STATUS" = healthy ] && break
-    [ "$(docker inspect -f '{{.State.Running}}' "$NAME")" = true ] || fail "the container exited"
-    sleep 0.2
-  done
-  [ "$STATUS" = healthy ] || fail "health is $STATUS after 20 s"
+  wait_until 20 healthy_or_exited || fail "health is $STATUS after 20 s"
+  [ "$STATUS" = healthy ] || fail "the container exited"
   echo "   ok: docker health is healthy"
 }
 start
@@ -59,7 +58,7 @@ $SMOKE smoke "$PORT"
 echo "--- graceful stop: an in-flight upload completes, the stop takes < 2 s"
 $SMOKE slow-upload "$PORT" 1.0 >"$ROOT/target/docker/slow-upload.out" &
 UPLOAD=$!
-for _ in $(seq 1 50); do grep -q started "$ROOT/target/docker/slow-upload.out" 2>/dev/null && break; sleep 0.05; done
+wait_until 10 grep -q started "$ROOT/target/docker/slow-upload.out" || fail "the slow upload did not start"
 sleep 0.2
 STARTED=$(date +%s%N)
 docker stop -t 10 "$NAME" >/dev/null

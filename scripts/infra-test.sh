@@ -184,10 +184,7 @@ if want ecs; then
   step "the workspace's alert manager config, as rendered, through Alertmanager's own amtool"
   # moto has no alert manager API (moto.tfvars: alert_manager = false): the definition
   # Terraform would send is checked by the real Alertmanager's parser instead.
-  command -v amtool >/dev/null || { echo "installing Debian's prometheus-alertmanager (amtool)"; \
-    apt-get install -y -qq prometheus-alertmanager >/dev/null 2>&1 \
-    || { apt-get update -qq && apt-get install -y -qq prometheus-alertmanager >/dev/null; }; }
-  command -v amtool >/dev/null || fail "amtool is required: apt-get install prometheus-alertmanager"
+  ensure_debian_package amtool prometheus-alertmanager || fail "amtool checks the alert manager config"
   "$PYTHON" scripts/infra_check.py --alertmanager "$WORK/outputs.json" "$WORK/alertmanager.yml"
   amtool check-config "$WORK/alertmanager.yml"
 

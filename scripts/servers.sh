@@ -29,6 +29,18 @@ wait_until() { # seconds command...
   done
 }
 
+# Installs the Debian PACKAGE(s) when PROBE is missing: a command name, or an absolute
+# path (a glob) for a file. Returns 1, naming the packages, when they cannot be installed. The
+# test scripts' one way of getting a tool a fresh machine lacks.
+ensure_debian_package() { # probe package...
+  local probe="$1"; shift
+  present() { if [[ "$probe" == /* ]]; then compgen -G "$probe" >/dev/null; else command -v "$probe" >/dev/null; fi; }
+  present && return 0
+  echo "installing Debian's $* ($probe is missing)"
+  apt-get install -y -qq "$@" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$@" >/dev/null; } || true
+  present || { echo "cannot install $* (apt-get install $*): $probe is needed" >&2; return 1; }
+}
+
 # Whether something accepts TCP connections on 127.0.0.1:PORT.
 port_open() {
   python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$1"
@@ -94,11 +106,7 @@ stop_shared_servers() {
 DOCKERD_PID=""
 DOCKER_ROOT=""
 start_docker_engine() {
-  if ! command -v dockerd >/dev/null; then
-    echo "installing Debian's docker.io for the container tests"
-    (apt-get install -y -qq docker.io >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq docker.io >/dev/null; }) \
-      || { echo "cannot install docker.io: the container tests need dockerd" >&2; return 1; }
-  fi
+  ensure_debian_package dockerd docker.io || return 1
   DOCKER_ROOT="$(mktemp -d -t pier-docker.XXXXXX)"
   dockerd --data-root "$DOCKER_ROOT/data" --exec-root "$DOCKER_ROOT/exec" \
     -H "unix://$DOCKER_ROOT/docker.sock" --pidfile "$DOCKER_ROOT/docker.pid" \

@@ -5,6 +5,8 @@
 # run in the background, where apt-get must not race the test command's other installs).
 # Usage: scripts/static-toolchain.sh [--check]
 set -Eeuo pipefail
+# shellcheck source=/dev/null  # scripts/servers.sh: ensure_debian_package
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/servers.sh"
 TARGET="x86_64-unknown-linux-musl"
 CHECK_ONLY=0
 if [ "${1:-}" = "--check" ]; then CHECK_ONLY=1; fi
@@ -15,7 +17,5 @@ if ! rustup target list --installed | grep "^$TARGET\$" >/dev/null; then
 fi
 if ! command -v musl-gcc >/dev/null; then
   [ "$CHECK_ONLY" = 0 ] || { echo "musl-gcc is missing: apt-get install musl-tools (or scripts/static-toolchain.sh)" >&2; exit 1; }
-  echo "installing Debian's musl-tools for the static binary"
-  (apt-get install -y -qq musl-tools >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq musl-tools >/dev/null; }) \
-    || { echo "cannot install musl-tools: the static binary needs musl-gcc" >&2; exit 1; }
+  ensure_debian_package musl-gcc musl-tools || exit 1
 fi

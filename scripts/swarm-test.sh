@@ -16,14 +16,15 @@ cd "$ROOT"
 WORK="$(mktemp -d -t pier-swarm.XXXXXX)"
 SERVICE=pier_pier
 RELAY_PID=""
+no_task_left() { [ -z "$(docker ps -q --filter "label=com.docker.swarm.service.name=$SERVICE")" ]; }
 cleanup() {
   docker rm -f pier-client >/dev/null 2>&1 || true
   docker stack rm pier >/dev/null 2>&1 || true
-  for _ in $(seq 1 50); do [ -z "$(docker ps -q --filter "label=com.docker.swarm.service.name=$SERVICE")" ] && break; sleep 0.2; done
+  wait_until 10 no_task_left || true
   # A local volume keeps the bind device it was created with: the next stack on this
   # engine (the other swarm test) must not inherit this run's spool directory.
-  for _ in $(seq 1 25); do docker volume rm pier_pier-spool >/dev/null 2>&1 && break; sleep 0.2; done
-  for _ in $(seq 1 25); do docker volume rm pier_prometheus-data pier_grafana-data >/dev/null 2>&1 && break; sleep 0.2; done
+  wait_until 5 docker volume rm pier_pier-spool || true
+  wait_until 5 docker volume rm pier_prometheus-data pier_grafana-data || true
   docker swarm leave --force >/dev/null 2>&1 || true
   docker network rm docker_gwbridge >/dev/null 2>&1 || true
   [ -n "$RELAY_PID" ] && kill "$RELAY_PID" 2>/dev/null || true
@@ -46,7 +47,7 @@ MOTO_PORT=${PIER_TEST_AWS_ENDPOINT##*:}
 PG_RELAY=$(free_port); MOTO_RELAY=$(free_port)
 python3 "$ROOT/scripts/tcp_relay.py" "$GATEWAY" "$PG_RELAY:$PG_PORT" "$MOTO_RELAY:$MOTO_PORT" >"$WORK/relay.log" 2>&1 &
 RELAY_PID=$!
-for _ in $(seq 1 50); do grep -q relaying "$WORK/relay.log" && break; sleep 0.1; done
+wait_until 5 grep -q relaying "$WORK/relay.log" || fail "the TCP relay to PostgreSQL and moto did not start"
 PGOPTIONS="-c client_min_messages=warning" psql "$PIER_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS swarm" -c "CREATE DATABASE swarm" >/dev/null
 curl -sf -X PUT "$PIER_TEST_AWS_ENDPOINT/swarm-test" >/dev/null
 # Writes need one of these (the stack reads them as PIER_API_TOKENS from the secret file).
@@ -54,9 +55,7 @@ printf 'swarm-token-one-0123456789\nswarm-token-two-0123456789\n' | docker secre
 printf 'swarm-grafana-0123456789\n' | docker secret create grafana_admin_password - >/dev/null
 
 echo "--- the stack's Prometheus image, from Debian's prometheus (no registry to pull prom/prometheus from)"
-command -v prometheus >/dev/null || { apt-get install -y -qq prometheus >/dev/null 2>&1 \
-  || { apt-get update -qq && apt-get install -y -qq prometheus >/dev/null; }; }
-command -v prometheus >/dev/null || fail "prometheus is required: apt-get install prometheus (Debian's package)"
+ensure_debian_package prometheus prometheus || fail "prometheus is required to build the stack's Prometheus image"
 IMAGE_DIR="$WORK/prometheus-image"
 mkdir -p "$IMAGE_DIR/rootfs/bin" "$IMAGE_DIR/rootfs/prometheus"
 cp "$(command -v prometheus)" "$IMAGE_DIR/rootfs/bin/prometheus"
@@ -121,9 +120,9 @@ docker stack deploy -c "$WORK/stack.yml" pier >/dev/null
 # Each running task's address on docker_gwbridge (the host's way in, without the mesh).
 DISCOVER="python3 $ROOT/scripts/swarm_tasks.py $SERVICE"
 healthy_count() { docker ps --filter "label=com.docker.swarm.service.name=$SERVICE" --format '{{.Status}}' | grep -c '(healthy)' || true; }
+at_least_healthy() { [ "$(healthy_count)" -ge "$1" ]; }
 wait_healthy() { # count timeout_s
-  for _ in $(seq 1 $(($2 * 5))); do [ "$(healthy_count)" -ge "$1" ] && return 0; sleep 0.2; done
-  fail "$(healthy_count) healthy replicas after $2 s, expected $1"
+  wait_until "$2" at_least_healthy "$1" || fail "$(healthy_count) healthy replicas after $2 s, expected $1"
 }
 wait_healthy 3 90
 mapfile -t TASKS < <($DISCOVER | grep .)
@@ -135,8 +134,8 @@ SPOOL_REPLICAS=$(find "$PIER_SPOOL_DIR/replicas" -mindepth 2 -maxdepth 2 -name l
 echo "   ok: the 3 replicas share one spool ($PIER_SPOOL_DIR/replicas: $SPOOL_REPLICAS leases)"
 
 echo "--- the stack's Prometheus finds and scrapes every task (dns_sd_configs on tasks.pier, the kit's rules)"
-for _ in $(seq 1 150); do PROMETHEUS=$(python3 "$ROOT/scripts/swarm_tasks.py" pier_prometheus | sed -n 1p); [ -n "$PROMETHEUS" ] && break; sleep 0.2; done
-[ -n "${PROMETHEUS:-}" ] || fail "the stack's prometheus service has no running task"
+prometheus_task() { PROMETHEUS=$(python3 "$ROOT/scripts/swarm_tasks.py" pier_prometheus | sed -n 1p); [ -n "$PROMETHEUS" ]; }
+wait_until 30 prometheus_task || fail "the stack's prometheus service has no running task"
 /usr/bin/python3 "$ROOT/scripts/swarm_monitoring_check.py" "$PROMETHEUS" 3 || {
   docker service ps --no-trunc pier_prometheus >&2 || true
   docker service logs --tail 30 pier_prometheus >&2 2>&1 || true
@@ -187,11 +186,8 @@ LOAD=$!
 sleep 2
 VICTIM=$(docker ps -q --filter "label=com.docker.swarm.service.name=$SERVICE" | sed -n 1p)
 docker kill "$VICTIM" >/dev/null
-for _ in $(seq 1 300); do
-  [ "$(healthy_count)" -ge 3 ] && ! docker ps -q --filter "label=com.docker.swarm.service.name=$SERVICE" | grep "^$VICTIM" >/dev/null && break
-  sleep 0.2
-done
-[ "$(healthy_count)" -ge 3 ] || fail "the killed task was not replaced within 60 s"
+replaced() { at_least_healthy 3 && ! docker ps -q --filter "label=com.docker.swarm.service.name=$SERVICE" | grep "^$VICTIM" >/dev/null; }
+wait_until 60 replaced || fail "the killed task was not replaced within 60 s ($(healthy_count) healthy)"
 touch "$WORK/stop-kill"; wait "$LOAD"
 echo "   ok: Swarm replaced the killed task; load meanwhile: $(head -1 "$WORK/kill-load.out")"
 

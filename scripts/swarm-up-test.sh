@@ -11,17 +11,20 @@
 # one on PATH), terraform (to render the template).
 set -Eeuo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=/dev/null  # scripts/servers.sh: wait_until, ensure_debian_package
+source "$ROOT/scripts/servers.sh"
 : "${PIER_TEST_AWS_ENDPOINT:?the URL of moto (scripts/test.sh starts it)}"
 AWS_CLI="${AWS_CLI:-aws}"
 WORK="$(mktemp -d -t pier-swarm-up.XXXXXX)"
 # Names of this run's own (the moto server is shared with other stages).
 P="swarm-up-$$"
+no_task_left() { [ -z "$(docker ps -q --filter label=com.docker.stack.namespace=pier)" ]; }
 cleanup() {
   docker stack rm pier >/dev/null 2>&1 || true
-  for _ in $(seq 1 50); do [ -z "$(docker ps -q --filter label=com.docker.stack.namespace=pier)" ] && break; sleep 0.2; done
+  wait_until 10 no_task_left || true
   # A local volume keeps the bind device it was created with: the next stack on this
   # engine (the other swarm test) must not inherit this run's spool directory.
-  for _ in $(seq 1 25); do docker volume rm pier_pier-spool >/dev/null 2>&1 && break; sleep 0.2; done
+  wait_until 5 docker volume rm pier_pier-spool || true
   docker volume rm pier_prometheus-data pier_grafana-data >/dev/null 2>&1 || true
   docker swarm leave --force >/dev/null 2>&1 || true
   rm -rf "$WORK"

@@ -150,18 +150,11 @@ fi
 export PIER_TEST_PYTHON="$VENV/bin/python"
 export PIER_TEST_MOTO="$VENV/bin/moto_server"
 # PostgreSQL server binaries for the tests' throwaway clusters (tests/api/pg.rs).
-if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-  echo "installing Debian's postgresql for the PostgreSQL tests"
-  (apt-get install -y -qq postgresql >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; }) \
-    || { echo "cannot install postgresql: the PostgreSQL tests need initdb and pg_ctl" >&2; exit 1; }
-fi
+ensure_debian_package '/usr/lib/postgresql/*/bin/initdb' postgresql || exit 1
 printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -1
 # Debian's Chromium and its WebDriver for the browser test (tests/browser.rs).
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
-  echo "installing Debian's chromium and chromium-driver for the browser test"
-  (apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }) \
-    || { echo "cannot install chromium and chromium-driver: the browser test needs them" >&2; exit 1; }
-fi
+ensure_debian_package /usr/bin/chromium chromium chromium-driver || exit 1
+ensure_debian_package /usr/bin/chromedriver chromium chromium-driver || exit 1
 /usr/bin/chromium --version
 # Rust's musl target and musl-gcc for the static binary (apt-get: not in the background).
 scripts/static-toolchain.sh
@@ -240,11 +233,8 @@ fi
 
 if want observability; then
   stage "observability: promtool checks and rule unit tests; a live Prometheus scraping pier; the dashboard"
-  if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
-    echo "installing Debian's prometheus for promtool"
-    (apt-get install -y -qq prometheus >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq prometheus >/dev/null; }) \
-      || { echo "cannot install prometheus: the rule tests need promtool, the live scrape test prometheus" >&2; exit 1; }
-  fi
+  ensure_debian_package promtool prometheus || exit 1
+  ensure_debian_package prometheus prometheus || exit 1
   promtool --version 2>&1 | sed -n 1p
   (cd deploy/observability \
     && promtool check config prometheus-compose.yml \
@@ -260,6 +250,10 @@ if want containers; then
   echo "hadolint: no warnings"
   echo "waiting for the background build of the static binary"
   wait_background "$STATIC_BUILD_PID" "$WORK/static-build.log" "the static release build"
+  # The decode budget is spent by the allocator the image ships (mimalloc, on musl), not
+  # glibc's of the test stage: each worst-case decode within its predicted cost there too.
+  echo "--- the decode memory bound, on the static binary the image ships"
+  PIER_TEST_BINARY="$ROOT/target/docker/pier" nextest_run 1 ci --test decode_memory
   # Compose and Swarm run pier on the shared PostgreSQL and moto; the swarm step also
   # talks to moto with the AWS CLI.
   ensure_shared_servers

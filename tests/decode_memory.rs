@@ -44,9 +44,13 @@ fn start_pier(budget: u64) -> Pier {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(PIER)
+    // PIER_TEST_BINARY: another build to measure, e.g. the static (musl, mimalloc) binary
+    // the container ships (target/docker/pier).
+    let binary = std::env::var("PIER_TEST_BINARY").unwrap_or_else(|_| PIER.to_owned());
+    let child = Command::new(binary)
         .current_dir(dir.path())
         .env_clear()
+        .envs(std::env::vars().filter(|(k, _)| k.starts_with("MIMALLOC_")))
         .env("PIER_ADDR", format!("127.0.0.1:{port}"))
         .env("PIER_DECODE_MEMORY", budget.to_string())
         .env("PIER_OBJECT_CACHE_BYTES", "0")
