@@ -115,6 +115,12 @@ impl Application {
             started: Instant::now(),
             metrics: telemetry::metrics_handle(),
         });
+        let rate_limits = crate::http::rate_limit::RateLimits::new(
+            settings.access.rate_limit_reads,
+            settings.access.rate_limit_writes,
+            settings.access.trusted_proxies.clone(),
+        );
+        let peer_in_extensions = rate_limits.enabled();
         let router = with_layers(
             with_cors(
                 routes::router(context.clone()),
@@ -122,11 +128,7 @@ impl Application {
             ),
             RequestPolicy {
                 tokens: tokens.map(Arc::new),
-                rate_limits: crate::http::rate_limit::RateLimits::new(
-                    settings.access.rate_limit_reads,
-                    settings.access.rate_limit_writes,
-                    settings.access.trusted_proxies.clone(),
-                ),
+                rate_limits,
                 max_in_flight: settings.server.max_in_flight as usize,
                 draining: context.draining.clone(),
                 in_flight: context.in_flight.clone(),
@@ -144,8 +146,7 @@ impl Application {
             shutdown_timeout: settings.server.shutdown_timeout,
             drain_delay: settings.server.drain_delay,
             header_timeout: settings.server.header_timeout,
-            peer_in_extensions: settings.access.rate_limit_reads.is_some()
-                || settings.access.rate_limit_writes.is_some(),
+            peer_in_extensions,
             context,
         })
     }

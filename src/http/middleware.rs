@@ -285,19 +285,8 @@ impl<F: Future> Future for AroundFuture<F> {
                 }
             }
         };
-        let RequestRecord {
-            admitted,
-            start,
-            method,
-            route,
-            id,
-            trace,
-        } = this.request.take().expect("polled after its answer");
-        let policy = admitted.0.clone();
-        drop(admitted);
-        Poll::Ready(Ok(finish(
-            &policy, response, start, method, route, id, trace,
-        )))
+        let record = this.request.take().expect("polled after its answer");
+        Poll::Ready(Ok(finish(record, response)))
     }
 }
 
@@ -328,36 +317,32 @@ fn answer(
 
 /// The answer as sent, with the request's telemetry written: every answer carries the
 /// request id and the security headers.
-fn finish(
-    policy: &RequestPolicy,
-    mut response: Response,
-    start: Instant,
-    method: &'static str,
-    route: &'static str,
-    id: HeaderValue,
-    trace: Option<crate::telemetry::otlp::RequestTrace>,
-) -> Response {
+fn finish(record: RequestRecord, mut response: Response) -> Response {
+    // The request leaves the in-flight count before its telemetry is written.
+    let policy = record.admitted.0.clone();
+    drop(record.admitted);
+    let (method, route) = (record.method, record.route);
     let status = response.status();
-    let elapsed = start.elapsed();
+    let elapsed = record.start.elapsed();
     telemetry::record_request(method, route, status.as_u16(), elapsed.as_secs_f64());
     telemetry::log_request(
-        &id,
+        &record.id,
         method,
         route,
         status.as_u16(),
         elapsed.as_secs_f64() * 1000.0,
     );
-    if let Some(trace) = trace {
+    if let Some(trace) = record.trace {
         crate::telemetry::otlp::end(
             trace,
             method,
             route,
             status.as_u16(),
-            id.to_str().unwrap_or_default(),
+            record.id.to_str().unwrap_or_default(),
         );
     }
     let headers = response.headers_mut();
-    headers.insert(REQUEST_ID.clone(), id);
+    headers.insert(REQUEST_ID.clone(), record.id);
     // On every answer: never sniff a type other than the declared one, never leak URLs.
     headers
         .entry(header::X_CONTENT_TYPE_OPTIONS)
