@@ -23,7 +23,7 @@ BUILD_ONLY=0
 if [ "${1:-}" = "--build-only" ]; then BUILD_ONLY=1; shift; fi
 TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
-  TARGETS=(image_detection header_agreement multipart_upload json_bodies sentiment)
+  TARGETS=(image_detection header_agreement metadata_strip multipart_upload json_bodies sentiment)
 fi
 
 if ! cargo fuzz --version 2>/dev/null | grep "$CARGO_FUZZ_VERSION" >/dev/null; then

@@ -293,7 +293,7 @@ if want load; then
 fi
 
 if want fuzz; then
-  stage "fuzzing (cargo fuzz: image detection, multipart upload, JSON bodies, sentiment; ${FUZZ_SECONDS:-30}s each)"
+  stage "fuzzing (cargo fuzz: image detection, header agreement, metadata stripping, multipart upload, JSON bodies, sentiment; ${FUZZ_SECONDS:-30}s each)"
   echo "waiting for the background build of the fuzz targets"
   wait_background "$FUZZ_BUILD_PID" "$WORK/fuzz-build.log" "the fuzz targets' build"
   scripts/fuzz.sh

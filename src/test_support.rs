@@ -87,3 +87,128 @@ fn crc32(data: &[u8]) -> u32 {
     }
     !crc
 }
+
+/// A camera's EXIF directory: orientation, copyright and artist (what the default
+/// policy keeps) beside make, model, a body serial number, maker notes, a GPS position
+/// and an embedded JPEG thumbnail (what it removes).
+pub fn camera_exif(orientation: u16) -> Vec<u8> {
+    use exif::{Field, In, Rational, Tag, Value};
+    let field = |tag: Tag, ifd_num: In, value: Value| Field {
+        tag,
+        ifd_num,
+        value,
+    };
+    let ascii = |text: &str| Value::Ascii(vec![text.as_bytes().to_vec()]);
+    let fields = [
+        field(
+            Tag::Orientation,
+            In::PRIMARY,
+            Value::Short(vec![orientation]),
+        ),
+        field(Tag::Copyright, In::PRIMARY, ascii("(c) Ada Photographer")),
+        field(Tag::Artist, In::PRIMARY, ascii("Ada Photographer")),
+        field(Tag::Make, In::PRIMARY, ascii("PhoneCo")),
+        field(Tag::Model, In::PRIMARY, ascii("Phone 15")),
+        field(Tag::BodySerialNumber, In::PRIMARY, ascii("SN-PRIVATE-4242")),
+        field(
+            Tag::MakerNote,
+            In::PRIMARY,
+            Value::Undefined(b"MAKERNOTE-PRIVATE".to_vec(), 0),
+        ),
+        field(Tag::GPSLatitudeRef, In::PRIMARY, ascii("N")),
+        field(
+            Tag::GPSLatitude,
+            In::PRIMARY,
+            Value::Rational(vec![
+                Rational::from((48, 1)),
+                Rational::from((51, 1)),
+                Rational::from((2959, 100)),
+            ]),
+        ),
+        field(Tag::Orientation, In::THUMBNAIL, Value::Short(vec![1])),
+    ];
+    let thumbnail = encode(Format::Jpeg, 8, 8);
+    let mut writer = exif::experimental::Writer::new();
+    for field in &fields {
+        writer.push_field(field);
+    }
+    writer.set_jpeg(&thumbnail, In::THUMBNAIL);
+    let mut out = Cursor::new(Vec::new());
+    writer
+        .write(&mut out, false)
+        .expect("a valid EXIF directory");
+    out.into_inner()
+}
+
+/// A JPEG segment.
+pub fn jpeg_segment(marker: u8, payload: &[u8]) -> Vec<u8> {
+    let length = u16::try_from(payload.len() + 2).expect("a segment under 64 KiB");
+    let mut out = vec![0xFF, marker];
+    out.extend_from_slice(&length.to_be_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// A phone's JPEG of `width`×`height` stored pixels: [`camera_exif`], an ICC profile,
+/// XMP, a Photoshop block, a comment, and a Multi-Picture trailer after its end.
+pub fn phone_jpeg(width: u32, height: u32, orientation: u16) -> Vec<u8> {
+    with_phone_metadata(&encode(Format::Jpeg, width, height), orientation)
+}
+
+/// [`phone_jpeg`]'s metadata around an encoded JPEG.
+fn with_phone_metadata(plain: &[u8], orientation: u16) -> Vec<u8> {
+    let mut out = plain[..2].to_vec();
+    out.extend(jpeg_segment(
+        0xE1,
+        &[b"Exif\0\0".as_slice(), &camera_exif(orientation)].concat(),
+    ));
+    out.extend(jpeg_segment(
+        0xE1,
+        b"http://ns.adobe.com/xap/1.0/\0<x:xmpmeta><gps>PRIVATE-XMP</gps></x:xmpmeta>",
+    ));
+    out.extend(jpeg_segment(0xE2, b"ICC_PROFILE\0\x01\x01FAKE-ICC-PROFILE"));
+    out.extend(jpeg_segment(0xED, b"Photoshop 3.0\0PRIVATE-IPTC"));
+    out.extend(jpeg_segment(0xFE, b"PRIVATE-COMMENT"));
+    out.extend_from_slice(&plain[2..]);
+    out.extend_from_slice(b"MPF-TRAILER-PRIVATE");
+    out
+}
+
+/// An upright picture for orientation tests: red top-left, green top-right, blue
+/// bottom-left and white bottom-right quadrants, `width`×`height`.
+pub fn quadrants(width: u32, height: u32) -> RgbImage {
+    RgbImage::from_fn(width, height, |x, y| {
+        let colour = match (x < width / 2, y < height / 2) {
+            (true, true) => [255, 0, 0],
+            (false, true) => [0, 255, 0],
+            (true, false) => [0, 0, 255],
+            (false, false) => [255, 255, 255],
+        };
+        image::Rgb(colour)
+    })
+}
+
+/// A phone's JPEG ([`phone_jpeg`]'s metadata) whose pixels are `upright` stored the way
+/// EXIF `orientation` says to turn back: what a phone held sideways or upside down
+/// writes.
+pub fn oriented_jpeg(upright: &RgbImage, orientation: u16) -> Vec<u8> {
+    use image::imageops;
+    let stored = match orientation {
+        2 => imageops::flip_horizontal(upright),
+        3 => imageops::rotate180(upright),
+        4 => imageops::flip_vertical(upright),
+        // Transpose and transverse are their own inverses.
+        5 => imageops::flip_horizontal(&imageops::rotate90(upright)),
+        6 => imageops::rotate270(upright),
+        7 => imageops::flip_horizontal(&imageops::rotate270(upright)),
+        8 => imageops::rotate90(upright),
+        _ => upright.clone(),
+    };
+    let mut out = Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(stored)
+        .write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
+            &mut out, 95,
+        ))
+        .expect("a JPEG");
+    with_phone_metadata(&out.into_inner(), orientation)
+}

@@ -1,5 +1,5 @@
 //! The crafted images of the decoder findings belong to the fuzz corpora: committed under
-//! fuzz/seeds/{image_detection,header_agreement}/crafted-*, so every fuzzing run starts
+//! fuzz/seeds/{image_detection,header_agreement,metadata_strip}/crafted-*, so every fuzzing run starts
 //! from them. This test keeps the committed files identical to what the generators in
 //! tests/support/crafted.rs make (`PIER_WRITE_SEEDS=1 cargo test --test fuzz_seeds`
 //! rewrites them), and checks each is still a case worth having: the inspector's verdict
@@ -52,6 +52,11 @@ fn seeds() -> Vec<(&'static str, Vec<u8>, Verdict)> {
             Refused(|r| matches!(r, ImageRejection::OverLimit(_))),
         ),
         ("crafted-restart-markers.jpg", restarts, Accepted),
+        (
+            "crafted-phone-metadata.jpg",
+            pier::test_support::phone_jpeg(40, 24, 6),
+            Accepted,
+        ),
         (
             "crafted-16-bit-rgba.png",
             crafted::png_rgba16(64, 48),
@@ -118,7 +123,7 @@ fn the_crafted_seeds_are_committed_and_current() {
             (Verdict::Refused(expected), Err(rejection)) if expected(rejection) => {}
             _ => panic!("{name}: the inspector's verdict changed: {result:?}"),
         }
-        for target in ["image_detection", "header_agreement"] {
+        for target in ["image_detection", "header_agreement", "metadata_strip"] {
             let path = root.join(target).join(name);
             if write {
                 std::fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -247,6 +247,20 @@ pub struct ImageSettings {
     /// undecodable (e.g. `10s`).
     #[arg(long = "decode-timeout", env = "PIER_DECODE_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true)]
     pub decode_timeout: Duration,
+
+    /// What of an upload's metadata is stored (before hashing, so the ETag is of what
+    /// is served): `strip-private` removes GPS, serial numbers, maker notes, XMP,
+    /// comments, embedded thumbnails and unknown blocks and keeps orientation, the colour
+    /// profile, copyright and artist; `strip-all` keeps only orientation and the colour
+    /// profile; `keep` stores the bytes as uploaded.
+    #[arg(
+        long = "image-metadata",
+        env = "PIER_IMAGE_METADATA",
+        default_value = "strip-private",
+        value_enum,
+        global = true
+    )]
+    pub metadata_policy: crate::domain::image::MetadataPolicy,
 }
 
 /// Limits on JSON bodies and the texts `/predict` scores.

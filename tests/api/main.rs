@@ -12,6 +12,7 @@ mod health;
 mod helpers;
 mod images;
 mod items;
+mod metadata;
 mod moto;
 mod outage;
 mod page;

@@ -6,6 +6,7 @@ pub mod cost;
 pub mod deadline;
 pub mod gif;
 pub mod jpeg;
+pub mod metadata;
 pub mod png;
 mod walk;
 pub mod webp;
@@ -17,6 +18,7 @@ use uuid::Uuid;
 
 pub use gif::GifLayout;
 pub use jpeg::{JpegFrame, JpegLayout};
+pub use metadata::{MetadataPolicy, MetadataStripper, Orientation};
 pub use png::PngLayout;
 pub use webp::WebpLayout;
 

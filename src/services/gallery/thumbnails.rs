@@ -31,7 +31,9 @@ use tokio::sync::Semaphore;
 use crate::{
     domain::{
         ImageId, ImageInspector,
-        image::{Dimensions, Layout, deadline::DeadlineReader, jpeg::MAX_SCANS},
+        image::{
+            Dimensions, Layout, Orientation, deadline::DeadlineReader, jpeg::MAX_SCANS, metadata,
+        },
     },
     store::StoreError,
 };
@@ -129,7 +131,7 @@ impl Thumbnailer {
     pub async fn make(&self, original: Bytes) -> Result<Bytes, ThumbnailError> {
         let limits = self.limits;
         let planned = original.clone();
-        let layout = tokio::task::spawn_blocking(move || plan(&planned, &limits))
+        let (layout, orientation) = tokio::task::spawn_blocking(move || plan(planned, &limits))
             .await
             .map_err(|e| ThumbnailError::Internal(e.to_string()))??;
         let needed = layout.decode_bytes().saturating_add(original.len() as u64);
@@ -145,9 +147,11 @@ impl Thumbnailer {
             .await
             .map_err(|e| ThumbnailError::Internal(e.to_string()))?;
         self.decodes.fetch_add(1, Ordering::Relaxed);
-        tokio::task::spawn_blocking(move || render_planned(&original, &layout, &limits))
-            .await
-            .map_err(|e| ThumbnailError::Internal(e.to_string()))?
+        tokio::task::spawn_blocking(move || {
+            render_planned(&original, &layout, orientation, &limits)
+        })
+        .await
+        .map_err(|e| ThumbnailError::Internal(e.to_string()))?
     }
 
     /// Runs `make` once for `id` however many requests ask at the same time: the first
@@ -193,26 +197,29 @@ fn kib(bytes: u64) -> u64 {
 
 /// Walks the stored bytes as an upload would: the pixel, frame and scan limits and the
 /// decode budget hold here too, whatever was stored (an older pier, another writer).
-fn plan(original: &[u8], limits: &DecodeLimits) -> Result<Layout, ThumbnailError> {
+/// Also reads the EXIF orientation the thumbnail is turned by.
+fn plan(original: Bytes, limits: &DecodeLimits) -> Result<(Layout, Orientation), ThumbnailError> {
     let mut inspector = ImageInspector::new(limits.max_pixels, limits.memory);
-    inspector
-        .feed(original)
+    let layout = inspector
+        .feed(&original)
         .and_then(|()| inspector.finish())
         .map(|inspected| inspected.layout)
-        .map_err(|rejection| ThumbnailError::Undecodable(rejection.to_string()))
+        .map_err(|rejection| ThumbnailError::Undecodable(rejection.to_string()))?;
+    Ok((layout, metadata::orientation_of(original)))
 }
 
 /// Plans and decodes `original` on the calling thread and returns its thumbnail: what
 /// [`Thumbnailer::make`] runs off the async threads, public so the fuzz targets can feed
 /// it hostile images directly.
 pub fn render(original: &[u8], limits: &DecodeLimits) -> Result<Bytes, ThumbnailError> {
-    let layout = plan(original, limits)?;
-    render_planned(original, &layout, limits)
+    let (layout, orientation) = plan(Bytes::copy_from_slice(original), limits)?;
+    render_planned(original, &layout, orientation, limits)
 }
 
 fn render_planned(
     original: &[u8],
     layout: &Layout,
+    orientation: Orientation,
     limits: &DecodeLimits,
 ) -> Result<Bytes, ThumbnailError> {
     let deadline = Instant::now() + limits.timeout;
@@ -231,10 +238,11 @@ fn render_planned(
             "the decoder read other dimensions than the header's".into(),
         ));
     }
-    let small = decoded
-        .thumbnail(THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE)
-        .to_rgb8();
+    let mut small = decoded.thumbnail(THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE);
     drop(decoded);
+    // Turned after scaling: the same result, on 256 px instead of the whole image.
+    small.apply_orientation(orientation.to_image());
+    let small = small.to_rgb8();
     let mut out = Vec::with_capacity(16 * 1024);
     small
         .write_with_encoder(JpegEncoder::new_with_quality(&mut out, 80))
@@ -373,6 +381,38 @@ mod tests {
                 .unwrap();
             let thumb = image::load_from_memory(&jpeg).unwrap();
             assert_eq!((thumb.width(), thumb.height()), (256, 128), "{format:?}");
+        }
+    }
+
+    #[test]
+    fn thumbnails_are_upright_in_all_eight_orientations() {
+        let upright = crate::test_support::quadrants(64, 32);
+        for orientation in 1..=8u16 {
+            let stored = crate::test_support::oriented_jpeg(&upright, orientation);
+            let thumb = render(&stored, &limits()).unwrap();
+            let thumb = image::load_from_memory(&thumb).unwrap().to_rgb8();
+            let (w, h) = thumb.dimensions();
+            assert_eq!(
+                w,
+                2 * h,
+                "orientation {orientation}: landscape as displayed"
+            );
+            let near = |x: u32, y: u32, want: [u8; 3]| {
+                let got = thumb.get_pixel(x, y).0;
+                got.iter().zip(want).all(|(g, w)| g.abs_diff(w) < 60)
+            };
+            assert!(
+                near(w / 8, h / 8, [255, 0, 0]),
+                "orientation {orientation}: top left"
+            );
+            assert!(
+                near(w - w / 8, h / 8, [0, 255, 0]),
+                "orientation {orientation}: top right"
+            );
+            assert!(
+                near(w / 8, h - h / 8, [0, 0, 255]),
+                "orientation {orientation}: bottom left"
+            );
         }
     }
 

@@ -11,7 +11,10 @@ use time::OffsetDateTime;
 
 use super::{Gallery, GalleryError};
 use crate::{
-    domain::{FileName, ImageId, ImageInspector, image::ImageRejection},
+    domain::{
+        FileName, ImageId, ImageInspector,
+        image::{ImageRejection, MetadataStripper, metadata::Output},
+    },
     store::{
         Blobs, ImageRecord, StoreError,
         blobs::BlobWriter,
@@ -72,34 +75,50 @@ impl<'g> Upload<'g> {
             rejection,
         };
         let id = ImageId::generate();
-        let mut inspector = ImageInspector::new(images.max_image_pixels, images.decode_memory);
-        let mut hasher = Sha256::new();
-        let mut size: u64 = 0;
-        let mut sink: Option<Sink> = None;
+        let mut stripper = MetadataStripper::new(images.metadata_policy);
+        let mut kept = Output::default();
+        let mut intake = Intake {
+            inspector: ImageInspector::new(images.max_image_pixels, images.decode_memory),
+            hasher: Sha256::new(),
+            sink: None,
+        };
+        let mut received_bytes: u64 = 0;
         let mut chunks = pin!(chunks);
         let received: Result<(), FileFailure<E>> = async {
             while let Some(chunk) = chunks.next().await {
                 let chunk = chunk.map_err(FileFailure::Body)?;
-                size += chunk.len() as u64;
-                if size > uploads.max_upload_bytes {
+                received_bytes += chunk.len() as u64;
+                if received_bytes > uploads.max_upload_bytes {
                     return Err(GalleryError::FileTooLarge {
                         filename: filename.as_str().to_owned(),
                         limit: uploads.max_upload_bytes,
                     }
                     .into());
                 }
-                inspector.feed(&chunk).map_err(refuse)?;
-                hasher.update(&chunk);
-                if sink.is_none() {
-                    sink = Some(Sink::open(self.gallery, id).await?);
+                // What the policy keeps is what is checked, hashed and stored.
+                stripper.feed(chunk, &mut kept);
+                for piece in kept.take() {
+                    intake
+                        .take(self.gallery, id, piece)
+                        .await
+                        .map_err(|e| e.into_failure(&refuse))?;
                 }
-                if let Some(sink) = sink.as_mut() {
-                    sink.write(chunk).await?;
-                }
+            }
+            stripper.finish(&mut kept);
+            for piece in kept.take() {
+                intake
+                    .take(self.gallery, id, piece)
+                    .await
+                    .map_err(|e| e.into_failure(&refuse))?;
             }
             Ok(())
         }
         .await;
+        let Intake {
+            inspector,
+            hasher,
+            sink,
+        } = intake;
         let inspected = received.and_then(|()| inspector.finish().map_err(|r| refuse(r).into()));
         let inspected = match inspected {
             Ok(inspected) => inspected,
@@ -113,13 +132,16 @@ impl<'g> Upload<'g> {
         sink.ok_or_else(|| refuse(ImageRejection::Empty))?
             .finish()
             .await?;
+        // Width and height as the image is seen: a portrait phone photo is stored as
+        // landscape pixels turned by its EXIF orientation.
+        let displayed = stripper.orientation().displayed(inspected.dimensions);
         self.stored.push(ImageRecord {
             id,
             filename: filename.as_str().to_owned(),
             content_type: inspected.kind.content_type().to_owned(),
             size: inspected.size,
-            width: inspected.dimensions.width,
-            height: inspected.dimensions.height,
+            width: displayed.width,
+            height: displayed.height,
             sha256: hex::encode(hasher.finalize()),
             location: self.gallery.blobs.location().to_owned(),
             created_at: OffsetDateTime::now_utc(),
@@ -179,6 +201,48 @@ impl<'g> Upload<'g> {
                 tracing::warn!(error = %cleanup, id = %record.id, "could not remove an object; the orphan sweep will");
             }
         }
+    }
+}
+
+/// What one file's kept bytes pass through, in order: the strict inspector, the hash
+/// and the sink (opened with the first byte).
+struct Intake {
+    inspector: ImageInspector,
+    hasher: Sha256,
+    sink: Option<Sink>,
+}
+
+/// Why a piece could not be taken in.
+enum IntakeError {
+    Refused(ImageRejection),
+    Store(StoreError),
+}
+
+impl IntakeError {
+    fn into_failure<E>(self, refuse: &impl Fn(ImageRejection) -> GalleryError) -> FileFailure<E> {
+        match self {
+            Self::Refused(rejection) => refuse(rejection).into(),
+            Self::Store(error) => error.into(),
+        }
+    }
+}
+
+impl Intake {
+    async fn take(
+        &mut self,
+        gallery: &Gallery,
+        id: ImageId,
+        piece: Bytes,
+    ) -> Result<(), IntakeError> {
+        self.inspector.feed(&piece).map_err(IntakeError::Refused)?;
+        self.hasher.update(&piece);
+        if self.sink.is_none() {
+            self.sink = Some(Sink::open(gallery, id).await.map_err(IntakeError::Store)?);
+        }
+        if let Some(sink) = self.sink.as_mut() {
+            sink.write(piece).await.map_err(IntakeError::Store)?;
+        }
+        Ok(())
     }
 }
 

@@ -1,0 +1,180 @@
+//! Photos as phones write them (made by Pillow: `tests/metadata/phone.py`): what the
+//! default metadata policy stores, read back by Pillow (an independent reader), the
+//! displayed size in the API and upright thumbnails, for all eight orientations.
+
+use serde_json::Value;
+
+use crate::{
+    crafted::python,
+    helpers::{TestApp, spawn_app, spawn_app_with},
+};
+
+fn phone_py() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/metadata/phone.py")
+}
+
+fn run_python(args: &[&str]) -> Vec<u8> {
+    let python = python();
+    let output = std::process::Command::new(&python)
+        .arg(phone_py())
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {} ({e}): run scripts/test.sh, which installs Pillow into target/test-venv, or set PIER_TEST_PYTHON",
+                python.display()
+            )
+        });
+    assert!(
+        output.status.success(),
+        "phone.py {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+/// A phone's photo of `kind` stored for EXIF `orientation`.
+fn phone(kind: &str, orientation: u8) -> Vec<u8> {
+    run_python(&["make", kind, &orientation.to_string()])
+}
+
+/// What Pillow finds in `served`, compared with `original`.
+fn pillow_report(original: &[u8], served: &[u8]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("original"), dir.path().join("served"));
+    std::fs::write(&a, original).unwrap();
+    std::fs::write(&b, served).unwrap();
+    let report = run_python(&["check", a.to_str().unwrap(), b.to_str().unwrap()]);
+    serde_json::from_slice(&report).expect("a JSON report")
+}
+
+async fn served(app: &TestApp, id: &str) -> Vec<u8> {
+    app.get(&format!("/image/{id}"))
+        .await
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec()
+}
+
+/// The image as the list describes it.
+async fn described(app: &TestApp, id: &str) -> Value {
+    let page: Value = app.get("/images?limit=1000").await.json().await.unwrap();
+    page["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|image| image["id"] == id)
+        .cloned()
+        .expect("the image is listed")
+}
+
+/// The thumbnail's corners: red top-left, green top-right, blue bottom-left.
+async fn assert_upright_thumbnail(app: &TestApp, id: &str, what: &str) {
+    let thumb = app.get(&format!("/image/{id}/thumbnail")).await;
+    assert_eq!(thumb.status(), 200, "{what}");
+    let thumb = image::load_from_memory(&thumb.bytes().await.unwrap())
+        .unwrap()
+        .to_rgb8();
+    let (w, h) = thumb.dimensions();
+    assert_eq!(w, 2 * h, "{what}: the thumbnail is landscape, as displayed");
+    for (x, y, want) in [
+        (w / 8, h / 8, [255u8, 0, 0]),
+        (w - w / 8, h / 8, [0, 255, 0]),
+        (w / 8, h - h / 8, [0, 0, 255]),
+    ] {
+        let got = thumb.get_pixel(x, y).0;
+        assert!(
+            got.iter().zip(want).all(|(g, w)| g.abs_diff(w) < 60),
+            "{what}: at ({x}, {y}) {got:?}, expected {want:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_default_policy_serves_no_private_field_and_keeps_orientation_colour_and_credit() {
+    let app = spawn_app().await;
+    for kind in ["jpeg", "png", "webp", "gif"] {
+        let original = phone(kind, 6);
+        let id = app
+            .upload_ok(&[("phone", original.clone())])
+            .await
+            .remove(0);
+        let served = served(&app, &id).await;
+        let report = pillow_report(&original, &served);
+        assert_eq!(report["private_bytes"], false, "{kind}: {report}");
+        assert_eq!(report["pixels_equal"], true, "{kind}: lossless: {report}");
+        assert_eq!(
+            report["info"],
+            serde_json::json!([]),
+            "{kind}: XMP, comments: {report}"
+        );
+        assert_eq!(report["gps"], 0, "{kind}: {report}");
+        assert_eq!(
+            report["exif_ifd"], 0,
+            "{kind}: serial, maker notes: {report}"
+        );
+        if kind != "gif" {
+            // 274 orientation, 315 artist, 33432 copyright: nothing else.
+            assert_eq!(
+                report["tags"],
+                serde_json::json!([274, 315, 33432]),
+                "{kind}: {report}"
+            );
+            assert_eq!(report["orientation"], 6, "{kind}");
+            assert_eq!(report["copyright"], "(c) Ada Photographer", "{kind}");
+            assert_eq!(
+                report["icc_kept"], true,
+                "{kind}: the colour profile: {report}"
+            );
+        } else {
+            assert_eq!(report["frames"], 2, "the animation is kept");
+        }
+        // The ETag is of the stored bytes.
+        let meta = described(&app, &id).await;
+        let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&served));
+        assert_eq!(meta["sha256"], digest.as_str(), "{kind}");
+        assert_eq!(meta["size"], served.len(), "{kind}");
+    }
+}
+
+#[tokio::test]
+async fn every_orientation_is_reported_displayed_and_thumbnailed_upright() {
+    let app = spawn_app().await;
+    for orientation in 1..=8u8 {
+        let id = app
+            .upload_ok(&[("phone.jpg", phone("jpeg", orientation))])
+            .await
+            .remove(0);
+        let meta = described(&app, &id).await;
+        assert_eq!(
+            (&meta["width"], &meta["height"]),
+            (&Value::from(64), &Value::from(32)),
+            "orientation {orientation}: the displayed size"
+        );
+        assert_upright_thumbnail(&app, &id, &format!("orientation {orientation}")).await;
+    }
+}
+
+#[tokio::test]
+async fn strip_all_and_keep_do_what_they_say() {
+    let strip_all = spawn_app_with(|s| {
+        s.images.metadata_policy = pier::domain::image::MetadataPolicy::StripAll
+    })
+    .await;
+    let original = phone("jpeg", 8);
+    let id = strip_all
+        .upload_ok(&[("p.jpg", original.clone())])
+        .await
+        .remove(0);
+    let report = pillow_report(&original, &served(&strip_all, &id).await);
+    assert_eq!(report["tags"], serde_json::json!([274]), "{report}");
+    assert_eq!(report["icc_kept"], true, "{report}");
+    assert_eq!(report["pixels_equal"], true, "{report}");
+
+    let keep =
+        spawn_app_with(|s| s.images.metadata_policy = pier::domain::image::MetadataPolicy::Keep)
+            .await;
+    let id = keep.round_trip("p.jpg", &original).await;
+    assert_upright_thumbnail(&keep, &id, "keep").await;
+}
