@@ -11,9 +11,7 @@ use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use pier::domain::{
     ImageInspector, ImageKind,
-    image::{
-        InspectedImage, ImageRejection, MetadataPolicy, MetadataStripper, metadata::Output,
-    },
+    image::{ImageRejection, InspectedImage, MetadataPolicy, MetadataStripper, metadata::Output},
 };
 
 const POLICIES: [MetadataPolicy; 3] = [
@@ -30,7 +28,11 @@ fuzz_target!(|data: &[u8]| {
     let whole = strip(file, policy, file.len().max(1));
     let chunked = strip(file, policy, usize::from(split % 64) + 1);
     assert_eq!(whole, chunked, "the output depends on the chunking");
-    assert_eq!(strip(&whole, policy, whole.len().max(1)), whole, "not idempotent");
+    assert_eq!(
+        strip(&whole, policy, whole.len().max(1)),
+        whole,
+        "not idempotent"
+    );
     let after = inspect(&whole);
     if after.is_ok() {
         assert_eq!(ImageKind::sniff(&whole), ImageKind::sniff(file));
