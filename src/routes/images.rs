@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 use super::problems::{BadPaging, NoSuchImage, RangeNotSatisfiable, Undecodable, UploadProblems};
 use crate::{
     context::ApiContext,
-    domain::{FileName, ImageId, PageLimit},
+    domain::{FileName, ImageId, PageLimit, image::VariantSize},
     http::{
         body_rate::{RateGuard, RateRules},
         conditional::{RangeRequest, cached_headers, if_range_allows, not_modified, parse_range},
@@ -285,11 +285,15 @@ pub async fn get(
     Ok(response.map(|_| body))
 }
 
-/// A JPEG thumbnail, at most 256 px on its longest side; made on first request and kept.
+/// An upright JPEG of the image at most `size` px on its longest side (256 by default;
+/// never larger than the original); each size made once and kept.
 #[utoipa::path(operation_id = "get_thumbnail", get, path = "/image/{id}/thumbnail", tag = "images",
-    params(("id" = String, Path, format = Uuid, description = "Image id")),
+    params(
+        ("id" = String, Path, format = Uuid, description = "Image id"),
+        ("size" = Option<u32>, Query, description = "Longest side in pixels, one of the ladder 256, 512, 1024, 2048 (default 256); anything else is a 422", example = 1024),
+    ),
     responses(
-        (status = 200, description = "The thumbnail", content_type = "image/jpeg"),
+        (status = 200, description = "The variant", content_type = "image/jpeg"),
         (status = 304, description = "Not modified (If-None-Match)"),
         NoSuchImage,
         Undecodable,
@@ -298,13 +302,24 @@ pub async fn thumbnail(
     State(ctx): State<ApiContext>,
     headers: HeaderMap,
     Path(raw): Path<String>,
+    query: QueryParams,
 ) -> Result<Response, ApiError> {
+    let size = query
+        .get("size")
+        .map(VariantSize::parse)
+        .transpose()
+        .map_err(|reason| ApiError::field("size", &reason))?
+        .unwrap_or(VariantSize::THUMBNAIL);
     let found = find(&ctx, &raw).await?;
-    let etag = format!("\"thumb-{}\"", found.record.sha256);
+    let etag = if size == VariantSize::THUMBNAIL {
+        format!("\"thumb-{}\"", found.record.sha256)
+    } else {
+        format!("\"thumb{size}-{}\"", found.record.sha256)
+    };
     if not_modified(&headers, &etag) {
         return Ok(cached_headers(StatusCode::NOT_MODIFIED, &etag, None));
     }
-    let bytes = ctx.gallery.thumbnail(&found).await?;
+    let bytes = ctx.gallery.thumbnail(&found, size).await?;
     Ok(cached_headers(StatusCode::OK, &etag, Some("image/jpeg")).map(|_| Body::from(bytes)))
 }
 

@@ -72,9 +72,9 @@ problem!(
     RangeNotSatisfiable, 416, "Range not satisfiable"
 );
 problem!(
-    /// A stored image that cannot be decoded for a thumbnail.
+    /// A size outside the ladder, or a stored image that cannot be decoded for a variant.
     Undecodable, 422,
-    "The image cannot be decoded within the decode limits (remembered: later requests get the same answer at once)"
+    "`size` is not on the ladder (256, 512, 1024, 2048), or the image cannot be decoded within the decode limits (remembered: later requests get the same answer at once)"
 );
 problem!(
     /// Readiness when a dependency is down.

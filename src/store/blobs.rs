@@ -15,7 +15,7 @@ use tokio::io::AsyncWriteExt;
 use super::ImageMetaStore;
 use crate::{
     config::{AwsSettings, StorageUrl},
-    domain::ImageId,
+    domain::{ImageId, image::VariantSize},
     store::StoreError,
 };
 
@@ -161,14 +161,20 @@ impl Blobs {
         Path::from(format!("thumbnails/{}/{id}.failed", Self::shard(id)))
     }
 
-    /// Every object an image may have: its bytes, its thumbnail, a thumbnail failure.
+    /// Key of one size of an image: the thumbnail's, or `thumbnails/XY/ID-SIZE.jpg`.
+    pub fn variant_key(id: ImageId, size: VariantSize) -> Path {
+        if size == VariantSize::THUMBNAIL {
+            return Self::thumbnail_key(id);
+        }
+        Path::from(format!("thumbnails/{}/{id}-{size}.jpg", Self::shard(id)))
+    }
+
+    /// Every object an image may have: its bytes, each size, a thumbnail failure.
     /// A delete removes all of them.
-    pub fn keys_of_image(id: ImageId) -> [Path; 3] {
-        [
-            Self::image_key(id),
-            Self::thumbnail_key(id),
-            Self::thumbnail_failure_key(id),
-        ]
+    pub fn keys_of_image(id: ImageId) -> Vec<Path> {
+        let mut keys = vec![Self::image_key(id), Self::thumbnail_failure_key(id)];
+        keys.extend(VariantSize::ladder().map(|size| Self::variant_key(id, size)));
+        keys
     }
 
     fn shard(id: ImageId) -> String {

@@ -633,3 +633,63 @@ async fn small_images_are_served_from_the_cache_until_deleted() {
     assert_eq!(app.delete(&path).await.status(), 204);
     assert_problem(app.get(&path).await, 404).await;
 }
+
+#[tokio::test]
+async fn sizes_come_from_the_ladder_each_made_once_kept_and_deleted_with_the_image() {
+    let app = spawn_app().await;
+    let id = app
+        .upload_ok(&[("wide.png", encode(Format::Png, 1200, 600))])
+        .await
+        .remove(0);
+    let image_id = ImageId::parse(&id).unwrap();
+    let blobs = app.context.gallery.blobs();
+    let mut etags = Vec::new();
+    for (size, expected) in [
+        (256, (256, 128)),
+        (512, (512, 256)),
+        (1024, (1024, 512)),
+        (2048, (1200, 600)),
+    ] {
+        let response = app.get(&format!("/image/{id}/thumbnail?size={size}")).await;
+        assert_eq!(response.status(), 200, "{size}");
+        assert_eq!(response.headers()["content-type"], "image/jpeg");
+        etags.push(response.headers()["etag"].to_str().unwrap().to_owned());
+        let variant = image::load_from_memory(&response.bytes().await.unwrap()).unwrap();
+        assert_eq!(
+            (variant.width(), variant.height()),
+            expected,
+            "{size}: never larger than the original"
+        );
+        let key = Blobs::variant_key(
+            image_id,
+            pier::domain::image::VariantSize::parse(&size.to_string()).unwrap(),
+        );
+        assert!(
+            blobs.size_of(&key).await.unwrap().is_some(),
+            "{size} is kept"
+        );
+    }
+    etags.dedup();
+    assert_eq!(etags.len(), 4, "each size has its own ETag");
+    for bad in ["300", "4096", "0", "-1", "big", "256.5", ""] {
+        let problem = assert_problem(
+            app.get(&format!("/image/{id}/thumbnail?size={bad}")).await,
+            422,
+        )
+        .await;
+        assert!(
+            problem["errors"]["size"][0]
+                .as_str()
+                .unwrap()
+                .contains("256, 512, 1024, 2048"),
+            "{bad}: {problem}"
+        );
+    }
+    assert_eq!(app.delete(&format!("/image/{id}")).await.status(), 204);
+    for key in Blobs::keys_of_image(image_id) {
+        assert!(
+            blobs.size_of(&key).await.unwrap().is_none(),
+            "{key} left after the delete"
+        );
+    }
+}

@@ -8,6 +8,7 @@ pub mod gif;
 pub mod jpeg;
 pub mod metadata;
 pub mod png;
+pub mod variant;
 mod walk;
 pub mod webp;
 
@@ -20,6 +21,7 @@ pub use gif::GifLayout;
 pub use jpeg::{JpegFrame, JpegLayout};
 pub use metadata::{MetadataPolicy, MetadataStripper, Orientation};
 pub use png::PngLayout;
+pub use variant::VariantSize;
 pub use webp::WebpLayout;
 
 /// An image id: a UUIDv7, so ids sort by creation time and "newest first" is an index scan.

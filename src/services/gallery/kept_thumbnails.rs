@@ -1,11 +1,14 @@
-//! Thumbnails made once and kept: a stored image's thumbnail (or the reason it cannot
-//! be made) is written beside it, so one decode serves every later request; a spooled
+//! Thumbnails and the other sizes made once and kept: a stored image's variant (or the
+//! reason it cannot be made) is written beside it, so one decode serves every later request; a spooled
 //! image's is made from the spool and not kept (the object store may be what is down).
 
 use bytes::Bytes;
 
 use super::{Gallery, thumbnails::ThumbnailError};
-use crate::{domain::ImageId, store::Blobs};
+use crate::{
+    domain::{ImageId, image::VariantSize},
+    store::Blobs,
+};
 
 impl Gallery {
     /// A spooled image's thumbnail; a failure is remembered in memory. `None` when the
@@ -14,6 +17,7 @@ impl Gallery {
         &self,
         id: ImageId,
         size: u64,
+        variant: VariantSize,
     ) -> Result<Option<Bytes>, ThumbnailError> {
         if let Some(reason) = self.thumbnails.remembered_failure(id) {
             return Err(ThumbnailError::Undecodable(reason));
@@ -26,19 +30,26 @@ impl Gallery {
         };
         let made = self.thumbnails.clone();
         let flight = async move {
-            let result = made.make(original).await;
+            let result = made.make(original, variant).await;
             if let Err(ThumbnailError::Undecodable(reason)) = &result {
                 made.remember_failure(id, reason.clone());
             }
             result
         };
-        Ok(Some(self.thumbnails.single_flight(id, flight).await?))
+        Ok(Some(
+            self.thumbnails.single_flight(id, variant, flight).await?,
+        ))
     }
 
     /// A stored image's thumbnail: the kept one, the kept failure, or — once, however
     /// many ask at the same time — a decode whose result (thumbnail or failure) is kept.
-    pub(super) async fn stored_thumbnail(&self, id: ImageId) -> Result<Bytes, ThumbnailError> {
-        if let Some(bytes) = self.blobs.get_bytes(&Blobs::thumbnail_key(id)).await? {
+    pub(super) async fn stored_thumbnail(
+        &self,
+        id: ImageId,
+        variant: VariantSize,
+    ) -> Result<Bytes, ThumbnailError> {
+        let key = Blobs::variant_key(id, variant);
+        if let Some(bytes) = self.blobs.get_bytes(&key).await? {
             return Ok(bytes);
         }
         if let Some(reason) = self.remembered_failure(id).await? {
@@ -47,7 +58,7 @@ impl Gallery {
         let gallery = self.clone();
         let flight = async move {
             // A flight that ended between the checks above and this one left its result.
-            if let Some(bytes) = gallery.blobs.get_bytes(&Blobs::thumbnail_key(id)).await? {
+            if let Some(bytes) = gallery.blobs.get_bytes(&key).await? {
                 return Ok(bytes);
             }
             if let Some(reason) = gallery.remembered_failure(id).await? {
@@ -62,12 +73,9 @@ impl Gallery {
                         "image {id} has metadata but no object in storage"
                     ))
                 })?;
-            match gallery.thumbnails.make(original).await {
+            match gallery.thumbnails.make(original, variant).await {
                 Ok(thumbnail) => {
-                    gallery
-                        .blobs
-                        .put_bytes(&Blobs::thumbnail_key(id), thumbnail.clone())
-                        .await?;
+                    gallery.blobs.put_bytes(&key, thumbnail.clone()).await?;
                     Ok(thumbnail)
                 }
                 Err(ThumbnailError::Undecodable(reason)) => {
@@ -84,7 +92,7 @@ impl Gallery {
                 Err(other) => Err(other),
             }
         };
-        self.thumbnails.single_flight(id, flight).await
+        self.thumbnails.single_flight(id, variant, flight).await
     }
 
     /// Why a stored image's thumbnail could not be made, if that was tried before.

@@ -18,7 +18,10 @@ use futures::stream::BoxStream;
 
 use crate::{
     config::{ImageSettings, UploadSettings},
-    domain::{ImageId, PageLimit, image::ImageRejection},
+    domain::{
+        ImageId, PageLimit,
+        image::{ImageRejection, VariantSize},
+    },
     store::{Blobs, ImageMetaStore, ImageRecord, StoreError, spool::Spool},
 };
 
@@ -230,15 +233,15 @@ impl Gallery {
         Ok(ImageBytes::Stream(object_stream(object)))
     }
 
-    /// A found image's JPEG thumbnail (at most 256 px on its longest side).
-    pub async fn thumbnail(&self, found: &Found) -> Result<Bytes, GalleryError> {
+    /// A found image's JPEG of `size` (at most that on its longest side, upright).
+    pub async fn thumbnail(&self, found: &Found, size: VariantSize) -> Result<Bytes, GalleryError> {
         let id = found.record.id;
         if found.spooled
-            && let Some(bytes) = self.spooled_thumbnail(id, found.record.size).await?
+            && let Some(bytes) = self.spooled_thumbnail(id, found.record.size, size).await?
         {
             return Ok(bytes);
         }
-        Ok(self.stored_thumbnail(id).await?)
+        Ok(self.stored_thumbnail(id, size).await?)
     }
 
     /// Deletes an image and its thumbnail; `false` when there was no such image.

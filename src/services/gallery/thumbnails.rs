@@ -32,14 +32,12 @@ use crate::{
     domain::{
         ImageId, ImageInspector,
         image::{
-            Dimensions, Layout, Orientation, deadline::DeadlineReader, jpeg::MAX_SCANS, metadata,
+            Dimensions, Layout, Orientation, VariantSize, deadline::DeadlineReader,
+            jpeg::MAX_SCANS, metadata,
         },
     },
     store::StoreError,
 };
-
-/// Longest side of a thumbnail, in pixels.
-pub const THUMBNAIL_MAX_SIDE: u32 = 256;
 
 /// The limits every decode is held to.
 #[derive(Debug, Clone, Copy)]
@@ -86,7 +84,7 @@ pub struct Thumbnailer {
     memory: Arc<Semaphore>,
     /// One permit per core: decoding is CPU-bound.
     cpu: Arc<Semaphore>,
-    flights: Arc<Mutex<HashMap<ImageId, Flight>>>,
+    flights: Arc<Mutex<HashMap<(ImageId, VariantSize), Flight>>>,
     /// Recent failures, so a failed image is not even read again; the caller also
     /// keeps each failure with the image, which outlives this process.
     failures: Arc<quick_cache::sync::Cache<ImageId, String>>,
@@ -126,9 +124,9 @@ impl Thumbnailer {
         self.failures.insert(id, reason);
     }
 
-    /// Decodes `original` and returns a JPEG no larger than 256 px on its longest side,
-    /// waiting for its share of the memory budget first.
-    pub async fn make(&self, original: Bytes) -> Result<Bytes, ThumbnailError> {
+    /// Decodes `original` and returns a JPEG no larger than `size` on its longest side
+    /// (nor than the original), waiting for its share of the memory budget first.
+    pub async fn make(&self, original: Bytes, size: VariantSize) -> Result<Bytes, ThumbnailError> {
         let limits = self.limits;
         let planned = original.clone();
         let (layout, orientation) = tokio::task::spawn_blocking(move || plan(planned, &limits))
@@ -148,22 +146,28 @@ impl Thumbnailer {
             .map_err(|e| ThumbnailError::Internal(e.to_string()))?;
         self.decodes.fetch_add(1, Ordering::Relaxed);
         tokio::task::spawn_blocking(move || {
-            render_planned(&original, &layout, orientation, &limits)
+            render_planned(&original, &layout, orientation, size, &limits)
         })
         .await
         .map_err(|e| ThumbnailError::Internal(e.to_string()))?
     }
 
-    /// Runs `make` once for `id` however many requests ask at the same time: the first
+    /// Runs `make` once for `id`'s `size` however many requests ask at the same time: the first
     /// starts it (as a task of its own, so it completes even if that request goes
     /// away), the others wait for the same result.
-    pub async fn single_flight<F>(&self, id: ImageId, make: F) -> Result<Bytes, ThumbnailError>
+    pub async fn single_flight<F>(
+        &self,
+        id: ImageId,
+        size: VariantSize,
+        make: F,
+    ) -> Result<Bytes, ThumbnailError>
     where
         F: Future<Output = Result<Bytes, ThumbnailError>> + Send + 'static,
     {
         let flight = {
             let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
-            match flights.get(&id) {
+            let key = (id, size);
+            match flights.get(&key) {
                 Some(flight) => flight.clone(),
                 None => {
                     let registry = self.flights.clone();
@@ -172,7 +176,7 @@ impl Thumbnailer {
                         registry
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())
-                            .remove(&id);
+                            .remove(&key);
                         result
                     });
                     let flight = async move {
@@ -181,7 +185,7 @@ impl Thumbnailer {
                     }
                     .boxed()
                     .shared();
-                    flights.insert(id, flight.clone());
+                    flights.insert(key, flight.clone());
                     flight
                 }
             }
@@ -213,13 +217,20 @@ fn plan(original: Bytes, limits: &DecodeLimits) -> Result<(Layout, Orientation),
 /// it hostile images directly.
 pub fn render(original: &[u8], limits: &DecodeLimits) -> Result<Bytes, ThumbnailError> {
     let (layout, orientation) = plan(Bytes::copy_from_slice(original), limits)?;
-    render_planned(original, &layout, orientation, limits)
+    render_planned(
+        original,
+        &layout,
+        orientation,
+        VariantSize::THUMBNAIL,
+        limits,
+    )
 }
 
 fn render_planned(
     original: &[u8],
     layout: &Layout,
     orientation: Orientation,
+    size: VariantSize,
     limits: &DecodeLimits,
 ) -> Result<Bytes, ThumbnailError> {
     let deadline = Instant::now() + limits.timeout;
@@ -238,8 +249,13 @@ fn render_planned(
             "the decoder read other dimensions than the header's".into(),
         ));
     }
-    let mut small = decoded.thumbnail(THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE);
-    drop(decoded);
+    let side = size.long_side();
+    let mut small = if decoded.width().max(decoded.height()) > side {
+        decoded.thumbnail(side, side)
+    } else {
+        // Never larger than the original.
+        decoded
+    };
     // Turned after scaling: the same result, on 256 px instead of the whole image.
     small.apply_orientation(orientation.to_image());
     let small = small.to_rgb8();
@@ -376,11 +392,31 @@ mod tests {
         let thumbnailer = Thumbnailer::new(limits(), 1);
         for format in [Format::Png, Format::Jpeg, Format::Gif, Format::Webp] {
             let jpeg = thumbnailer
-                .make(Bytes::from(encode(format, 600, 300)))
+                .make(
+                    Bytes::from(encode(format, 600, 300)),
+                    VariantSize::THUMBNAIL,
+                )
                 .await
                 .unwrap();
             let thumb = image::load_from_memory(&jpeg).unwrap();
             assert_eq!((thumb.width(), thumb.height()), (256, 128), "{format:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn each_size_of_the_ladder_fits_its_side_and_none_is_larger_than_the_original() {
+        let thumbnailer = Thumbnailer::new(limits(), 1);
+        let original = Bytes::from(encode(Format::Png, 1500, 750));
+        for (size, expected) in [
+            (256, (256, 128)),
+            (512, (512, 256)),
+            (1024, (1024, 512)),
+            (2048, (1500, 750)),
+        ] {
+            let size = VariantSize::parse(&size.to_string()).unwrap();
+            let jpeg = thumbnailer.make(original.clone(), size).await.unwrap();
+            let variant = image::load_from_memory(&jpeg).unwrap();
+            assert_eq!((variant.width(), variant.height()), expected, "{size}");
         }
     }
 
@@ -423,7 +459,9 @@ mod tests {
         let middle = png.len() / 2;
         png[middle..middle + 20].fill(0xAB);
         assert!(matches!(
-            thumbnailer.make(Bytes::from(png)).await,
+            thumbnailer
+                .make(Bytes::from(png), VariantSize::THUMBNAIL)
+                .await,
             Err(ThumbnailError::Undecodable(_))
         ));
     }
@@ -457,7 +495,7 @@ mod tests {
             let (thumbnailer, started) = (thumbnailer.clone(), started.clone());
             waiters.push(tokio::spawn(async move {
                 thumbnailer
-                    .single_flight(id, async move {
+                    .single_flight(id, VariantSize::THUMBNAIL, async move {
                         started.fetch_add(1, Ordering::SeqCst);
                         tokio::time::sleep(Duration::from_millis(200)).await;
                         Ok(Bytes::from_static(b"thumb"))
@@ -475,7 +513,9 @@ mod tests {
         );
         // Once it has landed, a later request starts a new one.
         let again = thumbnailer
-            .single_flight(id, async { Ok(Bytes::from_static(b"again")) })
+            .single_flight(id, VariantSize::THUMBNAIL, async {
+                Ok(Bytes::from_static(b"again"))
+            })
             .await
             .unwrap();
         assert_eq!(again, Bytes::from_static(b"again"));
