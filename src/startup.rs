@@ -38,6 +38,7 @@ pub struct Application {
     port: u16,
     shutdown_timeout: Duration,
     drain_delay: Duration,
+    make_ahead_queue: usize,
     header_timeout: Duration,
     /// Whether requests carry their peer's address (only the rate limiter reads it).
     peer_in_extensions: bool,
@@ -145,6 +146,7 @@ impl Application {
             port,
             shutdown_timeout: settings.server.shutdown_timeout,
             drain_delay: settings.server.drain_delay,
+            make_ahead_queue: settings.images.make_ahead_queue as usize,
             header_timeout: settings.server.header_timeout,
             peer_in_extensions,
             context,
@@ -174,6 +176,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         tokio::spawn(sweep_orphans_periodically(self.context.clone()));
         let gallery = &self.context.gallery;
+        gallery.start_making_ahead(self.make_ahead_queue);
         if let Some(spool) = gallery.spool() {
             tokio::spawn(crate::store::spool::maintain_forever(spool.clone()));
             tokio::spawn(crate::store::spool::replay_forever(

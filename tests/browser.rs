@@ -497,3 +497,118 @@ async fn the_page_does_everything_in_a_real_browser() {
     );
     client.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_gallery_shows_placeholders_ladder_sizes_and_upright_phone_photos() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::for_tests(
+        dir.path().join("pier.db"),
+        StorageUrl::File(dir.path().join("images")),
+    );
+    settings.images.make_ahead_queue = 16;
+    let app = Application::build(&settings).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until(std::future::pending()));
+    let api = reqwest::Client::new();
+
+    // A portrait photo as a phone held upright writes it: landscape pixels, EXIF 6.
+    let upright = pier::test_support::quadrants(600, 1200);
+    let photo = pier::test_support::oriented_jpeg(&upright, 6);
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(photo).file_name("portrait.jpg"),
+    );
+    let uploaded: Value = api
+        .post(format!("{base}/upload"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = uploaded["images"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (
+            &uploaded["images"][0]["width"],
+            &uploaded["images"][0]["height"]
+        ),
+        (&json!(600), &json!(1200)),
+        "the displayed size"
+    );
+    wait_for("the placeholder, made ahead", || async {
+        let page: Value = api
+            .get(format!("{base}/images"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        page["images"][0]["placeholder"].as_str().map(|_| ())
+    })
+    .await;
+
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let client = browser(&driver, profile.path()).await;
+    client.goto(&format!("{base}/")).await.unwrap();
+    wait_for("the tile's thumbnail to load", || async {
+        let loaded = script(
+            &client,
+            "const i = document.querySelector('#images img'); return !!i && i.complete && i.naturalWidth > 0;",
+        )
+        .await;
+        (loaded == json!(true)).then_some(())
+    })
+    .await;
+    let tile = script(
+        &client,
+        "const i = document.querySelector('#images img'); \
+         const c = document.querySelector('#images canvas.placeholder'); \
+         return {srcset: i.srcset, current: i.currentSrc, w: i.naturalWidth, h: i.naturalHeight, \
+                 placeholder: !!c && c.width > 0 && c.height > c.width};",
+    )
+    .await;
+    assert_eq!(
+        tile["placeholder"],
+        json!(true),
+        "a portrait placeholder: {tile}"
+    );
+    let srcset = tile["srcset"].as_str().unwrap();
+    assert!(
+        srcset.contains("thumbnail?size=256 128w") && srcset.contains("thumbnail?size=512 256w"),
+        "{tile}"
+    );
+    assert!(!srcset.contains("size=1024"), "tiles stop at 512: {tile}");
+    assert!(
+        tile["h"].as_u64() > tile["w"].as_u64(),
+        "the thumbnail is upright (portrait): {tile}"
+    );
+
+    click(&client, Locator::Css("#images li button")).await;
+    let viewer = wait_for("the viewer's variant to load", || async {
+        let viewer = script(
+            &client,
+            "const i = document.getElementById('viewer-image'); \
+             return {loaded: i.complete && i.naturalWidth > 0, current: i.currentSrc, \
+                     w: i.naturalWidth, h: i.naturalHeight, \
+                     original: document.getElementById('viewer-original').href};",
+        )
+        .await;
+        (viewer["loaded"] == json!(true)).then_some(viewer)
+    })
+    .await;
+    assert!(
+        viewer["current"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("/image/{id}/thumbnail?size=")),
+        "the viewer shows a screen-sized variant: {viewer}"
+    );
+    assert!(
+        viewer["h"].as_u64() > viewer["w"].as_u64(),
+        "upright: {viewer}"
+    );
+    assert_eq!(viewer["original"], json!(format!("{base}/image/{id}")));
+}

@@ -177,13 +177,118 @@
 
   let nextImages = null;
 
+  /** The sizes the server makes (long side, px): GET /image/{id}/thumbnail?size=N. */
+  const LADDER = [256, 512, 1024, 2048];
+
+  /** `srcset` of an image's variants up to `largest` px, none past the original. */
+  function variantSrcset(image, largest) {
+    const longSide = Math.max(image.width, image.height);
+    const rungs = LADDER.filter((size, i) => size <= largest && (i === 0 || LADDER[i - 1] < longSide));
+    const widthAt = (size) => Math.round(image.width * Math.min(1, size / longSide));
+    return rungs.map((size) => `${image.thumbnail_url}?size=${size} ${widthAt(size)}w`).join(", ");
+  }
+
+  /**
+   * Draws a ThumbHash (base64) into a canvas: a blurred preview shown until the
+   * thumbnail has loaded. Decoder of the ThumbHash format (Evan Wallace's, MIT).
+   */
+  function drawPlaceholder(canvas, base64) {
+    const hash = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    if (hash.length < 5) return false;
+    const header24 = hash[0] | (hash[1] << 8) | (hash[2] << 16);
+    const header16 = hash[3] | (hash[4] << 8);
+    const lDc = (header24 & 63) / 63;
+    const pDc = ((header24 >> 6) & 63) / 31.5 - 1;
+    const qDc = ((header24 >> 12) & 63) / 31.5 - 1;
+    const lScale = ((header24 >> 18) & 31) / 31;
+    const hasAlpha = header24 >> 23 !== 0;
+    const pScale = ((header16 >> 3) & 63) / 63;
+    const qScale = ((header16 >> 9) & 63) / 63;
+    const isLandscape = header16 >> 15 !== 0;
+    const lMax = hasAlpha ? 5 : 7;
+    const lx = Math.max(3, isLandscape ? lMax : header16 & 7);
+    const ly = Math.max(3, isLandscape ? header16 & 7 : lMax);
+    let index = 5;
+    let aDc = 1;
+    let aScale = 1;
+    if (hasAlpha) {
+      aDc = (hash[5] & 15) / 15;
+      aScale = (hash[5] >> 4) / 15;
+      index = 6;
+    }
+    let nibble = 0;
+    const channel = (nx, ny, scale) => {
+      const ac = [];
+      for (let cy = 0; cy < ny; cy++) {
+        for (let cx = cy ? 0 : 1; cx * ny < nx * (ny - cy); cx++, nibble++) {
+          const byte = hash[index + (nibble >> 1)] ?? 0;
+          ac.push((((byte >> ((nibble & 1) << 2)) & 15) / 7.5 - 1) * scale);
+        }
+      }
+      return ac;
+    };
+    const lAc = channel(lx, ly, lScale);
+    const pAc = channel(3, 3, pScale * 1.25);
+    const qAc = channel(3, 3, qScale * 1.25);
+    const aAc = hasAlpha ? channel(5, 5, aScale) : [];
+    const ratio = lx / ly;
+    const w = Math.round(ratio > 1 ? 32 : 32 * ratio);
+    const h = Math.round(ratio > 1 ? 32 / ratio : 32);
+    canvas.width = w;
+    canvas.height = h;
+    const context = canvas.getContext("2d");
+    const pixels = context.createImageData(w, h);
+    const fx = [];
+    const fy = [];
+    for (let y = 0, i = 0; y < h; y++) {
+      for (let x = 0; x < w; x++, i += 4) {
+        let l = lDc;
+        let p = pDc;
+        let q = qDc;
+        let a = aDc;
+        for (let c = 0; c < Math.max(lx, hasAlpha ? 5 : 3); c++) fx[c] = Math.cos((Math.PI / w) * (x + 0.5) * c);
+        for (let c = 0; c < Math.max(ly, hasAlpha ? 5 : 3); c++) fy[c] = Math.cos((Math.PI / h) * (y + 0.5) * c);
+        for (let cy = 0, j = 0; cy < ly; cy++) {
+          for (let cx = cy ? 0 : 1; cx * ly < lx * (ly - cy); cx++, j++) l += lAc[j] * fx[cx] * fy[cy] * 2;
+        }
+        for (let cy = 0, j = 0; cy < 3; cy++) {
+          for (let cx = cy ? 0 : 1; cx < 3 - cy; cx++, j++) {
+            const f = fx[cx] * fy[cy] * 2;
+            p += pAc[j] * f;
+            q += qAc[j] * f;
+          }
+        }
+        if (hasAlpha) {
+          for (let cy = 0, j = 0; cy < 5; cy++) {
+            for (let cx = cy ? 0 : 1; cx < 5 - cy; cx++, j++) a += aAc[j] * fx[cx] * fy[cy] * 2;
+          }
+        }
+        const b = l - (2 / 3) * p;
+        const r = (3 * l - b + q) / 2;
+        const g = r - q;
+        const clamp = (v) => Math.max(0, Math.min(255, Math.round(v * 255)));
+        pixels.data.set([clamp(r), clamp(g), clamp(b), clamp(a)], i);
+      }
+    }
+    context.putImageData(pixels, 0, 0);
+    return true;
+  }
+
   function addTile(image, atTop) {
     const item = el("li");
     item.dataset.id = image.id;
     const button = el("button");
     button.type = "button";
     button.setAttribute("aria-label", `Open ${image.filename}`);
+    if (image.placeholder) {
+      // Shown until the thumbnail has loaded over it.
+      const preview = el("canvas", "placeholder");
+      preview.setAttribute("aria-hidden", "true");
+      if (drawPlaceholder(preview, image.placeholder)) button.append(preview);
+    }
     const img = el("img");
+    img.srcset = variantSrcset(image, 512);
+    img.sizes = "(max-width: 40rem) 34vw, 10rem";
     img.src = image.thumbnail_url;
     img.alt = image.filename;
     img.loading = "lazy";
@@ -230,9 +335,13 @@
   function openViewer(image, opener) {
     viewing = { image, opener };
     $("viewer-title").textContent = image.filename;
+    // A screen-sized variant (upright, re-encoded); the original is a link away.
     const img = $("viewer-image");
-    img.src = image.url;
+    img.srcset = variantSrcset(image, 2048);
+    img.sizes = "min(90vw, 60rem)";
+    img.src = `${image.thumbnail_url}?size=1024`;
     img.alt = image.filename;
+    $("viewer-original").href = image.url;
     $("viewer-size").textContent = formatBytes(image.size);
     $("viewer-dimensions").textContent = `${image.width} × ${image.height} px`;
     $("viewer-type").textContent = image.content_type;
@@ -248,6 +357,7 @@
     const dialog = $("viewer");
     $("viewer-close").addEventListener("click", () => dialog.close());
     dialog.addEventListener("close", () => {
+      $("viewer-image").removeAttribute("srcset");
       $("viewer-image").removeAttribute("src");
       if (viewing && viewing.opener && viewing.opener.isConnected) viewing.opener.focus();
       viewing = null;

@@ -261,6 +261,12 @@ pub struct ImageSettings {
         global = true
     )]
     pub metadata_policy: crate::domain::image::MetadataPolicy,
+
+    /// Images waiting for their thumbnail and placeholder to be made ahead, after their
+    /// upload (0 = off: both are made on first view). A full queue drops new jobs; those
+    /// images are made on first view, and anything not made is found at the next start.
+    #[arg(long = "make-ahead-queue", env = "PIER_MAKE_AHEAD_QUEUE", default_value = "1024", value_parser = clap::value_parser!(u32).range(0..=1_000_000), global = true)]
+    pub make_ahead_queue: u32,
 }
 
 /// Limits on JSON bodies and the texts `/predict` scores.
@@ -435,6 +441,9 @@ impl Settings {
         settings.backends.database_url = DatabaseUrl::Sqlite(database);
         settings.backends.storage = storage;
         settings.telemetry.log_format = Some(LogFormat::Json);
+        // Off, so a test's objects are exactly what it made; the tests of making ahead
+        // turn it on.
+        settings.images.make_ahead_queue = 0;
         settings
     }
 }

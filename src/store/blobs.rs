@@ -340,11 +340,9 @@ impl Blobs {
                 if entry.last_modified.timestamp() > cutoff {
                     continue;
                 }
+                // `ID`, `ID.jpg`, `ID-512.jpg`, `ID.failed`: named by their image's id.
                 let name = entry.location.filename().unwrap_or_default();
-                let id = name
-                    .strip_suffix(".jpg")
-                    .or_else(|| name.strip_suffix(".failed"))
-                    .unwrap_or(name);
+                let id = name.get(..36).unwrap_or(name);
                 let orphan = match ImageId::parse(id) {
                     // A spooled upload being replayed has its objects before its record.
                     Some(id) if spooled(id) => false,

@@ -200,7 +200,7 @@ impl DynamoMeta {
     fn item(record: &ImageRecord) -> HashMap<String, AttributeValue> {
         let s = |v: &str| AttributeValue::S(v.to_owned());
         let n = |v: String| AttributeValue::N(v);
-        HashMap::from([
+        let mut item = HashMap::from([
             ("id".to_owned(), s(&record.id.to_string())),
             ("feed".to_owned(), s(FEED)),
             ("filename".to_owned(), s(&record.filename)),
@@ -214,7 +214,11 @@ impl DynamoMeta {
                 "created_ns".to_owned(),
                 n(record.created_at.unix_timestamp_nanos().to_string()),
             ),
-        ])
+        ]);
+        if let Some(placeholder) = &record.placeholder {
+            item.insert("placeholder".to_owned(), s(placeholder));
+        }
+        item
     }
 
     fn record(item: &HashMap<String, AttributeValue>) -> Result<ImageRecord, StoreError> {
@@ -248,6 +252,7 @@ impl DynamoMeta {
             location: text("location")?,
             created_at: OffsetDateTime::from_unix_timestamp_nanos(created_ns)
                 .map_err(|_| corrupt("created_ns"))?,
+            placeholder: item.get("placeholder").and_then(|v| v.as_s().ok()).cloned(),
         })
     }
 
@@ -347,6 +352,31 @@ impl ImageMetaStore for DynamoMeta {
             .await
             .map_err(|e| dynamo_error("DeleteItem", e))?;
         Ok(deleted.attributes().is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn set_placeholder(&self, id: ImageId, placeholder: &str) -> Result<bool, StoreError> {
+        // Conditional: an update must not create an item a delete just removed.
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(id.to_string()))
+            .update_expression("SET placeholder = :p")
+            .condition_expression("attribute_exists(id)")
+            .expression_attribute_values(":p", AttributeValue::S(placeholder.to_owned()))
+            .send()
+            .await;
+        match updated {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(dynamo_error("UpdateItem", error)),
+        }
     }
 
     async fn reachable(&self) -> Result<(), StoreError> {

@@ -67,6 +67,11 @@ pub struct ImageRecord {
     #[serde(serialize_with = "crate::domain::timestamp::serialize")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
+    /// A ThumbHash of the image (base64, ~30 characters): a blurred preview to draw while
+    /// the thumbnail loads. Made in the background right after the upload; null until
+    /// then.
+    #[schema(example = "1QcSHQRnh493V4dIh4eXh1h4kJUI")]
+    pub placeholder: Option<String>,
 }
 
 /// The catalogue of items. Every call is one statement or one transaction.
@@ -99,6 +104,9 @@ pub trait ImageMetaStore: Send + Sync {
     ) -> Result<Vec<ImageRecord>, StoreError>;
     /// Deletes a record; `false` when it did not exist.
     async fn delete(&self, id: ImageId) -> Result<bool, StoreError>;
+    /// Records an image's placeholder; `false` when there is no such record (deleted,
+    /// or still in the spool).
+    async fn set_placeholder(&self, id: ImageId, placeholder: &str) -> Result<bool, StoreError>;
     /// Cheap round trip proving the store answers (readiness, and the spool's probe).
     async fn reachable(&self) -> Result<(), StoreError>;
 }

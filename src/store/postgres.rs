@@ -229,6 +229,7 @@ fn image_from_row(row: &PgRow) -> Result<ImageRecord, sqlx::Error> {
         sha256: row.try_get("sha256")?,
         location: row.try_get("location")?,
         created_at: row.try_get("created_at")?,
+        placeholder: row.try_get("placeholder")?,
     })
 }
 
@@ -238,8 +239,8 @@ impl ImageMetaStore for PgDatabase {
         let mut tx = self.pool()?.begin().await.map_err(pg_error)?;
         for r in records {
             sqlx::query(
-                "INSERT INTO images (id, filename, content_type, size, width, height, sha256, location, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                "INSERT INTO images (id, filename, content_type, size, width, height, sha256, location, created_at, placeholder) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(r.id.as_uuid())
             .bind(&r.filename)
@@ -250,6 +251,7 @@ impl ImageMetaStore for PgDatabase {
             .bind(&r.sha256)
             .bind(&r.location)
             .bind(r.created_at)
+            .bind(&r.placeholder)
             .execute(&mut *tx)
             .await
             .map_err(pg_error)?;
@@ -259,7 +261,7 @@ impl ImageMetaStore for PgDatabase {
 
     async fn get(&self, id: ImageId) -> Result<Option<ImageRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, filename, content_type, size, width, height, sha256, location, created_at FROM images WHERE id = $1",
+            "SELECT id, filename, content_type, size, width, height, sha256, location, created_at, placeholder FROM images WHERE id = $1",
         )
         .bind(id.as_uuid())
         .fetch_optional(self.pool()?)
@@ -275,7 +277,7 @@ impl ImageMetaStore for PgDatabase {
     ) -> Result<Vec<ImageRecord>, StoreError> {
         let before = before.map_or(uuid::Uuid::max(), ImageId::as_uuid);
         let rows = sqlx::query(
-            "SELECT id, filename, content_type, size, width, height, sha256, location, created_at FROM images \
+            "SELECT id, filename, content_type, size, width, height, sha256, location, created_at, placeholder FROM images \
              WHERE id < $1 ORDER BY id DESC LIMIT $2",
         )
         .bind(before)
@@ -289,6 +291,16 @@ impl ImageMetaStore for PgDatabase {
     async fn delete(&self, id: ImageId) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM images WHERE id = $1")
             .bind(id.as_uuid())
+            .execute(self.pool()?)
+            .await
+            .map_err(pg_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_placeholder(&self, id: ImageId, placeholder: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE images SET placeholder = $2 WHERE id = $1")
+            .bind(id.as_uuid())
+            .bind(placeholder)
             .execute(self.pool()?)
             .await
             .map_err(pg_error)?;

@@ -146,6 +146,10 @@ fn describe_metrics() {
     );
     metrics::describe_counter!(names::UPLOADS_TOTAL, "Uploaded files, by result");
     metrics::describe_counter!(
+        names::MADE_AHEAD_TOTAL,
+        "Images whose thumbnail and placeholder the background queue handled, by result"
+    );
+    metrics::describe_counter!(
         names::SPOOL_WRITES_TOTAL,
         "Uploaded images kept in the local spool because a remote backend failed"
     );
@@ -192,6 +196,9 @@ fn describe_metrics() {
     }
     for result in ["accepted", "rejected"] {
         metrics::counter!(names::UPLOADS_TOTAL, "result" => result).absolute(0);
+    }
+    for result in ["made", "skipped", "failed", "dropped"] {
+        metrics::counter!(names::MADE_AHEAD_TOTAL, "result" => result).absolute(0);
     }
     for label in ["positive", "neutral", "negative"] {
         metrics::counter!(names::PREDICTIONS_TOTAL, "label" => label).absolute(0);

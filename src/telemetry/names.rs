@@ -9,6 +9,9 @@ pub const HTTP_REQUEST_DURATION_SECONDS: &str = "http_request_duration_seconds";
 pub const HTTP_REQUESTS_IN_FLIGHT: &str = "http_requests_in_flight";
 /// Uploaded files, by result (`accepted`, `rejected`).
 pub const UPLOADS_TOTAL: &str = "uploads_total";
+/// Images the background queue handled, by result (`made`: thumbnail and placeholder;
+/// `skipped`: nothing to do; `failed`; `dropped`: the queue was full).
+pub const MADE_AHEAD_TOTAL: &str = "made_ahead_total";
 /// Bytes of accepted uploads.
 pub const UPLOAD_BYTES_TOTAL: &str = "upload_bytes_total";
 /// Texts scored by `/predict`, by label.

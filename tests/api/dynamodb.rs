@@ -42,6 +42,7 @@ fn record(n: u32) -> ImageRecord {
         sha256: format!("{n:064x}"),
         location: "s3".into(),
         created_at: OffsetDateTime::now_utc(),
+        placeholder: None,
     }
 }
 
@@ -154,8 +155,25 @@ async fn writes_are_conditional_and_all_or_nothing() {
         None,
         "nothing of the failed batch"
     );
+    assert!(
+        meta.set_placeholder(original.id, "1QcSHQRnh493V4dIh4eXh1h4kJUI")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        meta.get(original.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .placeholder
+            .as_deref(),
+        Some("1QcSHQRnh493V4dIh4eXh1h4kJUI")
+    );
     assert!(meta.delete(original.id).await.unwrap());
     assert!(!meta.delete(original.id).await.unwrap());
+    assert_eq!(meta.get(original.id).await.unwrap(), None);
+    // A placeholder made for an image deleted meanwhile does not bring its item back.
+    assert!(!meta.set_placeholder(original.id, "late").await.unwrap());
     assert_eq!(meta.get(original.id).await.unwrap(), None);
 }
 

@@ -140,6 +140,16 @@ async fn spawn_on(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestA
         use_remote_backends(&mut settings, backend).await;
     }
     adjust(&mut settings);
+    start(settings, dir, storage_dir).await
+}
+
+/// Starts the app on `settings`, whose files live in `dir` (kept as long as the app):
+/// also how a test restarts an app on the data of a stopped one ([`TestApp::stop`]).
+pub async fn start(
+    settings: Settings,
+    dir: tempfile::TempDir,
+    storage_dir: std::path::PathBuf,
+) -> TestApp {
     pier::telemetry::init_logging(settings.telemetry.log_format);
     let app = Application::build(&settings).await.expect("the app builds");
     let settings = settings.clone();

@@ -671,6 +671,18 @@ async fn sizes_come_from_the_ladder_each_made_once_kept_and_deleted_with_the_ima
     }
     etags.dedup();
     assert_eq!(etags.len(), 4, "each size has its own ETag");
+    pier::startup::sweep_orphans_once(&app.context, Duration::ZERO)
+        .await
+        .unwrap();
+    for key in Blobs::keys_of_image(image_id)
+        .into_iter()
+        .filter(|k| !k.as_ref().ends_with(".failed"))
+    {
+        assert!(
+            blobs.size_of(&key).await.unwrap().is_some(),
+            "{key} is not an orphan"
+        );
+    }
     for bad in ["300", "4096", "0", "-1", "big", "256.5", ""] {
         let problem = assert_problem(
             app.get(&format!("/image/{id}/thumbnail?size={bad}")).await,
@@ -692,4 +704,119 @@ async fn sizes_come_from_the_ladder_each_made_once_kept_and_deleted_with_the_ima
             "{key} left after the delete"
         );
     }
+}
+
+/// Polls the list until `id` has a placeholder (bounded: 30 s; a spooled image waits
+/// for its replay first).
+async fn placeholder_of(app: &TestApp, id: &str) -> String {
+    let started = std::time::Instant::now();
+    loop {
+        let page: Value = app.get("/images?limit=1000").await.json().await.unwrap();
+        let image = page["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == id)
+            .cloned()
+            .expect("listed");
+        if let Some(placeholder) = image["placeholder"].as_str() {
+            return placeholder.to_owned();
+        }
+        assert!(image["placeholder"].is_null(), "{image}");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no placeholder for {id} after 30 s: {image}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The placeholder decodes to a blurred image of the same colours: red left, blue right.
+fn assert_placeholder_looks_like_red_left_blue_right(placeholder: &str) {
+    use base64::Engine;
+    let hash = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(placeholder)
+        .expect("base64");
+    let (w, h, rgba) = thumbhash::thumb_hash_to_rgba(&hash).expect("a ThumbHash");
+    assert!(w > h, "landscape: {w}x{h}");
+    let at = |x: usize, y: usize| &rgba[(y * w + x) * 4..(y * w + x) * 4 + 3];
+    let (left, right) = (at(1, h / 2), at(w - 2, h / 2));
+    assert!(left[0] > left[2] + 60, "red on the left: {left:?}");
+    assert!(right[2] > right[0] + 60, "blue on the right: {right:?}");
+}
+
+fn red_left_blue_right() -> Vec<u8> {
+    let image = image::RgbImage::from_fn(300, 150, |x, _| {
+        if x < 150 {
+            image::Rgb([230, 20, 20])
+        } else {
+            image::Rgb([20, 20, 230])
+        }
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+#[tokio::test]
+async fn the_thumbnail_and_placeholder_are_made_ahead_without_a_read() {
+    let app = spawn_app_with(|s| s.images.make_ahead_queue = 16).await;
+    let id = app
+        .upload_ok(&[("rb.png", red_left_blue_right())])
+        .await
+        .remove(0);
+    let placeholder = placeholder_of(&app, &id).await;
+    assert_placeholder_looks_like_red_left_blue_right(&placeholder);
+    // Nobody asked for the thumbnail: it was made and kept ahead.
+    let kept = Blobs::thumbnail_key(ImageId::parse(&id).unwrap());
+    assert!(
+        app.context
+            .gallery
+            .blobs()
+            .size_of(&kept)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(r#"made_ahead_total{result="made"} 1"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn what_was_not_made_before_a_restart_is_made_after_it() {
+    // The queue off: uploads are acknowledged and nothing is made (a full queue, or a
+    // crash before the worker got to them, leaves the same state).
+    let mut first = spawn_local_app_with(|s| s.images.make_ahead_queue = 0).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(app_upload(&first).await);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let page: Value = first.get("/images").await.json().await.unwrap();
+    assert!(
+        page["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["placeholder"].is_null())
+    );
+    let _ = first.stop.take().unwrap().send(());
+    first.served.take().unwrap().await.unwrap().unwrap();
+
+    let mut settings = first.settings.clone();
+    settings.images.make_ahead_queue = 1024;
+    let dir = std::mem::replace(&mut first._dir, tempfile::tempdir().unwrap());
+    let second = crate::helpers::start(settings, dir, first.storage_dir.clone()).await;
+    for id in &ids {
+        assert_placeholder_looks_like_red_left_blue_right(&placeholder_of(&second, id).await);
+    }
+}
+
+async fn app_upload(app: &TestApp) -> String {
+    app.upload_ok(&[("rb.png", red_left_blue_right())])
+        .await
+        .remove(0)
 }

@@ -8,6 +8,7 @@
 //! the reason it could not be made.
 
 mod kept_thumbnails;
+mod made_ahead;
 pub mod thumbnails;
 mod upload;
 
@@ -25,6 +26,7 @@ use crate::{
     store::{Blobs, ImageMetaStore, ImageRecord, StoreError, spool::Spool},
 };
 
+pub use made_ahead::placeholder_of;
 pub use thumbnails::{DecodeLimits, ThumbnailError, Thumbnailer};
 pub use upload::{FileFailure, Upload};
 
@@ -97,6 +99,8 @@ pub struct Gallery {
     thumbnails: Thumbnailer,
     uploads: UploadSettings,
     images: ImageSettings,
+    /// The make-ahead queue, once started ([`Gallery::start_making_ahead`]).
+    made_ahead: Arc<std::sync::OnceLock<tokio::sync::mpsc::Sender<made_ahead::Job>>>,
 }
 
 impl Gallery {
@@ -117,6 +121,7 @@ impl Gallery {
             thumbnails,
             uploads,
             images,
+            made_ahead: Arc::default(),
         }
     }
 
@@ -235,6 +240,15 @@ impl Gallery {
 
     /// A found image's JPEG of `size` (at most that on its longest side, upright).
     pub async fn thumbnail(&self, found: &Found, size: VariantSize) -> Result<Bytes, GalleryError> {
+        if found.record.placeholder.is_none() {
+            // Missed by the queue (it was full, or this image predates it).
+            self.make_ahead([found.record.id]);
+        }
+        self.variant(found, size).await
+    }
+
+    /// A found image's JPEG of `size`, kept or made.
+    async fn variant(&self, found: &Found, size: VariantSize) -> Result<Bytes, GalleryError> {
         let id = found.record.id;
         if found.spooled
             && let Some(bytes) = self.spooled_thumbnail(id, found.record.size, size).await?

@@ -145,6 +145,7 @@ impl<'g> Upload<'g> {
             sha256: hex::encode(hasher.finalize()),
             location: self.gallery.blobs.location().to_owned(),
             created_at: OffsetDateTime::now_utc(),
+            placeholder: None,
         });
         Ok(())
     }
@@ -177,6 +178,7 @@ impl<'g> Upload<'g> {
                 metrics::counter!(names::UPLOADS_TOTAL, "result" => "accepted")
                     .increment(records.len() as u64);
                 metrics::counter!(names::UPLOAD_BYTES_TOTAL).increment(bytes);
+                gallery.make_ahead(records.iter().map(|r| r.id));
                 Ok(records)
             }
             Err(error) => {

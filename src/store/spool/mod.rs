@@ -88,6 +88,8 @@ impl SpooledImage {
             sha256: self.sha256,
             location: SPOOLED.to_owned(),
             created_at: OffsetDateTime::from_unix_timestamp_nanos(self.created_ns).ok()?,
+            // Made after the upload, once the record is where it is read from.
+            placeholder: None,
         })
     }
 }

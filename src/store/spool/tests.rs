@@ -19,6 +19,7 @@ fn record(n: u32) -> ImageRecord {
         sha256: format!("{n:064x}"),
         location: "memory".into(),
         created_at: OffsetDateTime::now_utc(),
+        placeholder: None,
     }
 }
 

@@ -12,7 +12,7 @@ use crate::{
 /// Columns of an image row, in the order `image_from_row` reads them.
 macro_rules! image_columns {
     () => {
-        "id, filename, content_type, size, width, height, sha256, location, created_at"
+        "id, filename, content_type, size, width, height, sha256, location, created_at, placeholder"
     };
 }
 
@@ -29,6 +29,7 @@ fn image_from_row(row: &Row<'_>) -> rusqlite::Result<ImageRecord> {
         sha256: row.get(6)?,
         location: row.get(7)?,
         created_at: from_micros(row.get(8)?),
+        placeholder: row.get(9)?,
     })
 }
 
@@ -40,7 +41,7 @@ impl ImageMetaStore for SqliteDatabase {
             let mut insert = conn.prepare_cached(concat!(
                 "INSERT INTO images (",
                 image_columns!(),
-                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
             ))?;
             for r in &records {
                 insert.execute(params![
@@ -52,7 +53,8 @@ impl ImageMetaStore for SqliteDatabase {
                     r.height,
                     r.sha256,
                     r.location,
-                    (r.created_at.unix_timestamp_nanos() / 1000) as i64
+                    (r.created_at.unix_timestamp_nanos() / 1000) as i64,
+                    r.placeholder
                 ])?;
             }
             Ok(())
@@ -88,6 +90,17 @@ impl ImageMetaStore for SqliteDatabase {
             .query_map(params![before, limit], image_from_row)?
             .collect()
         })
+    }
+
+    async fn set_placeholder(&self, id: ImageId, placeholder: &str) -> Result<bool, StoreError> {
+        let placeholder = placeholder.to_owned();
+        self.write(move |conn| {
+            let changed = conn
+                .prepare_cached("UPDATE images SET placeholder = ?2 WHERE id = ?1")?
+                .execute(params![id.to_string(), placeholder])?;
+            Ok(changed > 0)
+        })
+        .await
     }
 
     async fn delete(&self, id: ImageId) -> Result<bool, StoreError> {

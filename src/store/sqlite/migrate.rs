@@ -7,11 +7,18 @@ use super::now_micros;
 
 /// Numbered migrations, embedded in the binary and applied in order, each in its own
 /// transaction, recorded in `pier_migrations`.
-pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "items_and_images",
-    include_str!("../../../migrations/sqlite/0001_items_and_images.sql"),
-)];
+pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "items_and_images",
+        include_str!("../../../migrations/sqlite/0001_items_and_images.sql"),
+    ),
+    (
+        2,
+        "image_placeholders",
+        include_str!("../../../migrations/sqlite/0002_image_placeholders.sql"),
+    ),
+];
 
 /// Applies what is pending; refuses a database a newer pier migrated further.
 pub(super) fn run(conn: &mut Connection) -> anyhow::Result<()> {
