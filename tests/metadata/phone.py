@@ -1,5 +1,6 @@
 """Phone-like images for pier's metadata tests, written by Pillow (an encoder and an
-EXIF writer independent of pier's): `phone.py make KIND ORIENTATION OUT` writes one,
+EXIF writer independent of pier's): `phone.py make KIND ORIENTATION` writes one to stdout (`phone.py noise SIZE`: a
+noisy one of about SIZE bytes, for the benchmark),
 `phone.py check ORIGINAL SERVED` prints what the served file kept, as JSON."""
 import io
 import json
@@ -73,6 +74,24 @@ def make(kind, orientation):
     return out.getvalue()
 
 
+def noise(size):
+    """A phone-like JPEG of about `size` bytes: noise pixels (so they do not compress
+    away) with the camera EXIF, an ICC profile, XMP and a comment; for the benchmark."""
+    import random
+    rng = random.Random(7)
+    side = 64
+    while True:
+        pixels = bytes(rng.getrandbits(8) for _ in range(side * side * 3))
+        image = Image.frombytes("RGB", (side, side), pixels)
+        icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=85, exif=camera_exif(6), icc_profile=icc,
+                   comment=b"PRIVATE-COMMENT", xmp=XMP)
+        if out.tell() >= size:
+            return out.getvalue()
+        side += 16
+
+
 def frames(image):
     found = []
     for index in range(getattr(image, "n_frames", 1)):
@@ -111,6 +130,8 @@ def check(original, served):
 if __name__ == "__main__":
     if sys.argv[1] == "make":
         sys.stdout.buffer.write(make(sys.argv[2], int(sys.argv[3])))
+    elif sys.argv[1] == "noise":
+        sys.stdout.buffer.write(noise(int(sys.argv[2])))
     else:
         with open(sys.argv[2], "rb") as a, open(sys.argv[3], "rb") as b:
             check(a.read(), b.read())

@@ -103,6 +103,9 @@ impl<'g> Upload<'g> {
                         .await
                         .map_err(|e| e.into_failure(&refuse))?;
                 }
+                if let Some(rejection) = stripper.failure() {
+                    return Err(refuse(rejection).into());
+                }
             }
             stripper.finish(&mut kept);
             for piece in kept.take() {

@@ -92,10 +92,7 @@ impl Filter for GifFilter {
                     self.state = State::Done;
                     Step::Rest(self.policy == MetadataPolicy::Keep)
                 }
-                _ => {
-                    out.owned(field);
-                    Step::Rest(true)
-                }
+                _ => Step::Fail("an unknown block"),
             },
             State::Descriptor => {
                 out.owned(&[0x2C]);
@@ -157,7 +154,9 @@ impl Filter for GifFilter {
                 }
                 self.sub_blocks(keep)
             }
-            State::Table | State::SubBlocks { .. } | State::Done => Step::Rest(true),
+            State::Table | State::SubBlocks { .. } | State::Done => {
+                Step::Fail("a field in a streamed state")
+            }
         }
     }
 
@@ -172,7 +171,7 @@ impl Filter for GifFilter {
 
     fn on_scan(&mut self, bytes: &Bytes, _start: u64, out: &mut Output) -> (usize, Step) {
         let State::SubBlocks { keep } = self.state else {
-            return (0, Step::Rest(true));
+            return (0, Step::Fail("data outside sub-blocks"));
         };
         let mut at = 0;
         while at < bytes.len() {

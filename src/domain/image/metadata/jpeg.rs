@@ -58,26 +58,19 @@ impl JpegFilter {
                 self.state = State::Prefix;
                 Step::Read(1)
             }
-            0xD0..=0xD8 => {
-                out.owned(&[0xFF, code]);
-                Step::Rest(true)
-            }
+            0xD0..=0xD8 => Step::Fail("a restart or start-of-image marker between segments"),
             0xC0..=0xFE => {
                 self.state = State::Length(code);
                 Step::Read(2)
             }
-            _ => {
-                out.owned(&[0xFF, code]);
-                Step::Rest(true)
-            }
+            _ => Step::Fail("an unknown marker"),
         }
     }
 
     fn on_length(&mut self, code: u8, length: &[u8], out: &mut Output) -> Step {
         let value = u16::from_be_bytes([length[0], length[1]]);
         if value < 2 {
-            out.owned(&[0xFF, code, length[0], length[1]]);
-            return Step::Rest(true);
+            return Step::Fail("a segment length under 2");
         }
         let payload = usize::from(value - 2);
         if matches!(code, 0xE0..=0xEF | 0xFE) {
@@ -131,17 +124,16 @@ impl Filter for JpegFilter {
     fn on_field(&mut self, field: &[u8], _end: u64, out: &mut Output) -> Step {
         match self.state {
             State::Soi => {
-                out.owned(field);
                 if field != [0xFF, 0xD8] {
-                    return Step::Rest(true);
+                    return Step::Fail("no start-of-image marker");
                 }
+                out.owned(field);
                 self.state = State::Prefix;
                 Step::Read(1)
             }
             State::Prefix => {
                 if field[0] != 0xFF {
-                    out.owned(field);
-                    return Step::Rest(true);
+                    return Step::Fail("bytes between segments");
                 }
                 self.state = State::Code;
                 Step::Read(1)
@@ -155,7 +147,7 @@ impl Filter for JpegFilter {
                 self.state = State::Prefix;
                 Step::Read(1)
             }
-            State::Copying { .. } | State::Entropy => Step::Rest(true),
+            State::Copying { .. } | State::Entropy => Step::Fail("a field in a streamed state"),
         }
     }
 

@@ -9,9 +9,9 @@
 //! EXIF directory, at most 64 KiB) keeping only orientation and, by policy, copyright and
 //! artist. The filters only frame; the strict [`super::ImageInspector`] then walks what
 //! they produce, so what is stored is what was checked, and its SHA-256 is of the served
-//! bytes. Anything a filter cannot frame is passed on unchanged for the inspector to
-//! refuse (every such input is one the inspector refuses), so no input is accepted
-//! because the filter gave up.
+//! bytes. Bytes a filter cannot frame end its output there and refuse the upload (each
+//! such file is one the inspector refuses too), so no input is accepted because a
+//! filter gave up, and stripping the output again changes nothing.
 //!
 //! WebP is the exception to "removed": its RIFF header states the file's length before
 //! the chunks that follow, so a streaming filter cannot shorten the file. Removed WebP
@@ -28,7 +28,7 @@ mod webp;
 
 use bytes::{Bytes, BytesMut};
 
-use super::{Dimensions, ImageKind};
+use super::{Dimensions, ImageKind, ImageRejection};
 
 /// What of an image's metadata is kept when it is stored (`PIER_IMAGE_METADATA`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -178,9 +178,14 @@ enum Step {
     /// Whatever arrives, chunk by chunk; the filter writes what it keeps and says how
     /// much it used (JPEG's entropy-coded data, GIF's sub-blocks).
     Scan,
-    /// Everything up to the end: passed through (`true`: bytes the filter cannot frame,
-    /// left for the inspector to refuse, or a trailer `keep` keeps) or dropped.
+    /// Everything up to the end: passed through (`true`: a trailer `keep` keeps, or a
+    /// file of no accepted kind, for the inspector to refuse) or dropped.
     Rest(bool),
+    /// The bytes cannot be framed: nothing more is written, and the upload is refused
+    /// for this reason (every such file is one the strict inspector refuses too). The
+    /// output stops where the bytes stopped making sense, so stripping it again gives
+    /// the same bytes.
+    Fail(&'static str),
 }
 
 /// Most bytes one [`Step::Read`] may ask for: a JPEG segment, a PNG `eXIf` chunk.
@@ -195,7 +200,7 @@ trait Filter {
     /// Input while in [`Step::Scan`], starting at input offset `start`.
     fn on_scan(&mut self, bytes: &Bytes, start: u64, out: &mut Output) -> (usize, Step) {
         let _ = (bytes, start, out);
-        (0, Step::Rest(true))
+        (0, Step::Fail("data where none was expected"))
     }
     /// The orientation its EXIF gave, if any.
     fn orientation(&self) -> Option<Orientation>;
@@ -254,6 +259,10 @@ impl Driver {
                     let _ = chunk.split_to(used);
                     self.offset += used as u64;
                     self.step = next;
+                }
+                Step::Fail(_) => {
+                    self.offset += chunk.len() as u64;
+                    chunk.clear();
                 }
                 Step::Rest(keep) => {
                     self.offset += chunk.len() as u64;
@@ -343,6 +352,24 @@ impl MetadataStripper {
         if let Some((_, driver)) = self.filter.as_mut() {
             driver.finish();
         }
+    }
+
+    /// Why the bytes could not be framed, if they could not: the upload is refused.
+    pub fn failure(&self) -> Option<ImageRejection> {
+        let (filter, driver) = self.filter.as_ref()?;
+        let Step::Fail(reason) = driver.step else {
+            return None;
+        };
+        let kind = match filter {
+            FormatFilter::Jpeg(_) => "JPEG",
+            FormatFilter::Png(_) => "PNG",
+            FormatFilter::Gif(_) => "GIF",
+            FormatFilter::Webp(_) => "WebP",
+            FormatFilter::Opaque => "image",
+        };
+        Some(ImageRejection::Malformed(format!(
+            "the {kind} structure is invalid: {reason}"
+        )))
     }
 
     /// The orientation the image's EXIF gave (upright when it has none).

@@ -47,8 +47,7 @@ impl PngFilter {
         let length = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
         let kind: [u8; 4] = [head[4], head[5], head[6], head[7]];
         if length > i32::MAX as u32 {
-            out.owned(head);
-            return Step::Rest(true);
+            return Step::Fail("a chunk longer than 2^31 - 1 bytes");
         }
         let whole = u64::from(length) + 4;
         let critical = kind[0] & 0x20 == 0;
@@ -124,10 +123,10 @@ impl Filter for PngFilter {
     fn on_field(&mut self, field: &[u8], _end: u64, out: &mut Output) -> Step {
         match self.state {
             State::Signature => {
-                out.owned(field);
                 if field != b"\x89PNG\r\n\x1a\n" {
-                    return Step::Rest(true);
+                    return Step::Fail("no PNG signature");
                 }
+                out.owned(field);
                 self.state = State::ChunkHead;
                 Step::Read(8)
             }
@@ -137,7 +136,7 @@ impl Filter for PngFilter {
                 self.state = State::ChunkHead;
                 Step::Read(8)
             }
-            State::Copying | State::End => Step::Rest(true),
+            State::Copying | State::End => Step::Fail("a field in a streamed state"),
         }
     }
 

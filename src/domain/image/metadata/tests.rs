@@ -13,6 +13,15 @@ const POLICIES: [MetadataPolicy; 3] = [
 ];
 
 fn strip_chunked(bytes: &[u8], policy: MetadataPolicy, chunk: usize) -> (Vec<u8>, Orientation) {
+    strip_checked(bytes, policy, chunk).0
+}
+
+/// The kept bytes and orientation, and whether the stripper could not frame the input.
+fn strip_checked(
+    bytes: &[u8],
+    policy: MetadataPolicy,
+    chunk: usize,
+) -> ((Vec<u8>, Orientation), bool) {
     let mut stripper = MetadataStripper::new(policy);
     let mut out = Output::default();
     let mut kept = Vec::new();
@@ -22,7 +31,7 @@ fn strip_chunked(bytes: &[u8], policy: MetadataPolicy, chunk: usize) -> (Vec<u8>
     }
     stripper.finish(&mut out);
     kept.extend(out.take().concat());
-    (kept, stripper.orientation())
+    ((kept, stripper.orientation()), stripper.failure().is_some())
 }
 
 fn inspect(bytes: &[u8]) -> Result<InspectedImage, ImageRejection> {
@@ -302,8 +311,41 @@ proptest! {
         }
         if let Ok(before) = inspect(&input) {
             // Stripping never turns an accepted upload into a refused one.
+            prop_assert!(!strip_checked(&input, policy, chunk).1, "not framed");
             let after = after.expect("accepted, then refused once stripped");
             prop_assert_eq!((after.kind, after.dimensions), (before.kind, before.dimensions));
         }
+    }
+}
+
+/// The fuzz target's properties on one of its inputs (first byte: policy and chunk size).
+fn fuzz_properties(data: &[u8]) {
+    let (&split, file) = data.split_first().unwrap();
+    let policy = POLICIES[usize::from(split >> 6) % 3];
+    let (whole, _) = strip(file, policy);
+    let (chunked, _) = strip_chunked(file, policy, usize::from(split % 64) + 1);
+    assert_eq!(whole, chunked, "the output depends on the chunking");
+    assert_eq!(strip(&whole, policy).0, whole, "not idempotent");
+    let after = inspect(&whole);
+    if after.is_ok() {
+        assert_eq!(ImageKind::sniff(&whole), ImageKind::sniff(file));
+    }
+    if let Ok(before) = inspect(file) {
+        assert!(
+            !strip_checked(file, policy, 1).1,
+            "accepted, yet not framed"
+        );
+        let after = after.unwrap_or_else(|e| panic!("accepted, then refused once stripped: {e}"));
+        assert_eq!(
+            (after.kind, after.dimensions),
+            (before.kind, before.dimensions)
+        );
+    }
+}
+
+#[test]
+fn fuzz_findings_stay_fixed() {
+    for data in [include_bytes!("regressions/jpeg-fill-before-app0.bin").as_slice()] {
+        fuzz_properties(data);
     }
 }

@@ -64,9 +64,7 @@ impl WebpFilter {
         let kind: [u8; 4] = [head[0], head[1], head[2], head[3]];
         let size = u64::from(u32::from_le_bytes([head[4], head[5], head[6], head[7]]));
         if at + size > self.riff_end {
-            // Runs past its container: the inspector refuses it.
-            out.owned(head);
-            return Step::Rest(true);
+            return Step::Fail("a chunk runs past its container");
         }
         // The padding byte of an odd-sized last chunk may be missing.
         let padded = (size + (size & 1)).min(self.riff_end - at);
@@ -111,10 +109,10 @@ impl Filter for WebpFilter {
     fn on_field(&mut self, field: &[u8], end: u64, out: &mut Output) -> Step {
         match self.state {
             State::Riff => {
-                out.owned(field);
                 if &field[0..4] != b"RIFF" || &field[8..12] != b"WEBP" {
-                    return Step::Rest(true);
+                    return Step::Fail("no RIFF WEBP header");
                 }
+                out.owned(field);
                 let size = u32::from_le_bytes([field[4], field[5], field[6], field[7]]);
                 self.riff_end = 8 + u64::from(size);
                 self.next_chunk(end)
@@ -149,7 +147,7 @@ impl Filter for WebpFilter {
                 }
                 self.next_chunk(end)
             }
-            State::ExifHead(_) | State::Copying => Step::Rest(true),
+            State::ExifHead(_) | State::Copying => Step::Fail("a field in a streamed state"),
         }
     }
 
