@@ -460,3 +460,25 @@ fn pier_ready_says_whether_this_replica_is_ready() {
         "{answer}"
     );
 }
+
+#[test]
+fn images_reprocess_runs_against_the_configured_stores_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let migrate = pier(dir.path()).arg("migrate").output().unwrap();
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    let out = pier(dir.path())
+        .args(["images", "reprocess"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("reprocessed 0 images"), "{stdout}");
+}

@@ -46,12 +46,25 @@ pub enum Command {
         #[arg(long, value_parser = parse_storage_url)]
         to: StorageUrl,
     },
+    /// Work on the stored images.
+    Images {
+        #[command(subcommand)]
+        action: ImagesCommand,
+    },
     /// Exit 0 if `/health` answers 200; for container HEALTHCHECKs in images without curl.
     Healthcheck {
         /// URL of the health endpoint; defaults to `/health` on the port of `PIER_ADDR`.
         #[arg(long, env = "PIER_HEALTHCHECK_URL")]
         url: Option<String>,
     },
+}
+
+/// `pier images …`.
+#[derive(Debug, Subcommand)]
+pub enum ImagesCommand {
+    /// Bring images stored by an earlier pier up to date: displayed size from the EXIF
+    /// orientation, upright thumbnail, placeholder (resumable, safe on a live system).
+    Reprocess,
 }
 
 /// Runs one subcommand to its end; the exit code says how it went.
@@ -88,6 +101,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Healthcheck { url } => Ok(healthcheck::run(&cli.settings, url).await),
+        Command::Images {
+            action: ImagesCommand::Reprocess,
+        } => {
+            telemetry::init_logging(cli.settings.telemetry.log_format);
+            let mut settings = cli.settings.clone();
+            // The gallery of a serving pier, without serving: no port of its own.
+            settings.addr = "127.0.0.1:0".parse()?;
+            let app = Application::build(&settings).await?;
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} images {elapsed_precise}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let summary = app
+                .context()
+                .gallery
+                .reprocess_all(|done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                })
+                .await?;
+            bar.finish();
+            println!(
+                "reprocessed {} images; {} already up to date or gone, {} undecodable",
+                summary.updated, summary.skipped, summary.undecodable
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::MigrateStore { from, to } => {
             let source = crate::store::Blobs::open(&from, &cli.settings.aws)?;
             let destination = crate::store::Blobs::open(&to, &cli.settings.aws)?;

@@ -256,6 +256,41 @@ impl DynamoMeta {
         })
     }
 
+    /// Applies `update` to an existing item; `false` when there is none. Conditional:
+    /// an update must never create an item a delete just removed.
+    async fn update_existing<const N: usize, const M: usize>(
+        &self,
+        id: ImageId,
+        update: &str,
+        names: [(&str, &str); N],
+        values: [(&str, AttributeValue); M],
+    ) -> Result<bool, StoreError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(id.to_string()))
+            .update_expression(update)
+            .condition_expression("attribute_exists(id)");
+        for (placeholder, name) in names {
+            request = request.expression_attribute_names(placeholder, name);
+        }
+        for (name, value) in values {
+            request = request.expression_attribute_values(name, value);
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(dynamo_error("UpdateItem", error)),
+        }
+    }
+
     fn put(&self, record: &ImageRecord) -> Result<Put, StoreError> {
         Put::builder()
             .table_name(&self.table)
@@ -355,28 +390,32 @@ impl ImageMetaStore for DynamoMeta {
     }
 
     async fn set_placeholder(&self, id: ImageId, placeholder: &str) -> Result<bool, StoreError> {
-        // Conditional: an update must not create an item a delete just removed.
-        let updated = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("id", AttributeValue::S(id.to_string()))
-            .update_expression("SET placeholder = :p")
-            .condition_expression("attribute_exists(id)")
-            .expression_attribute_values(":p", AttributeValue::S(placeholder.to_owned()))
-            .send()
-            .await;
-        match updated {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(dynamo_error("UpdateItem", error)),
-        }
+        self.update_existing(
+            id,
+            "SET #p = :p",
+            [("#p", "placeholder")],
+            [(":p", AttributeValue::S(placeholder.to_owned()))],
+        )
+        .await
+    }
+
+    async fn set_displayed_size(
+        &self,
+        id: ImageId,
+        width: u32,
+        height: u32,
+    ) -> Result<bool, StoreError> {
+        self.update_existing(
+            id,
+            // Attribute names by placeholder: some words are reserved in expressions.
+            "SET #w = :w, #h = :h",
+            [("#w", "width"), ("#h", "height")],
+            [
+                (":w", AttributeValue::N(width.to_string())),
+                (":h", AttributeValue::N(height.to_string())),
+            ],
+        )
+        .await
     }
 
     async fn reachable(&self) -> Result<(), StoreError> {

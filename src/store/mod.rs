@@ -107,6 +107,14 @@ pub trait ImageMetaStore: Send + Sync {
     /// Records an image's placeholder; `false` when there is no such record (deleted,
     /// or still in the spool).
     async fn set_placeholder(&self, id: ImageId, placeholder: &str) -> Result<bool, StoreError>;
+    /// Records an image's displayed size (`pier images reprocess`: images stored before
+    /// orientation was read); `false` when there is no such record.
+    async fn set_displayed_size(
+        &self,
+        id: ImageId,
+        width: u32,
+        height: u32,
+    ) -> Result<bool, StoreError>;
     /// Cheap round trip proving the store answers (readiness, and the spool's probe).
     async fn reachable(&self) -> Result<(), StoreError>;
 }

@@ -297,6 +297,22 @@ impl ImageMetaStore for PgDatabase {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn set_displayed_size(
+        &self,
+        id: ImageId,
+        width: u32,
+        height: u32,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE images SET width = $2, height = $3 WHERE id = $1")
+            .bind(id.as_uuid())
+            .bind(i32::try_from(width).unwrap_or(i32::MAX))
+            .bind(i32::try_from(height).unwrap_or(i32::MAX))
+            .execute(self.pool()?)
+            .await
+            .map_err(pg_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn set_placeholder(&self, id: ImageId, placeholder: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE images SET placeholder = $2 WHERE id = $1")
             .bind(id.as_uuid())

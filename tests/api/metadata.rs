@@ -70,7 +70,7 @@ async fn described(app: &TestApp, id: &str) -> Value {
 }
 
 /// The thumbnail's corners: red top-left, green top-right, blue bottom-left.
-async fn assert_upright_thumbnail(app: &TestApp, id: &str, what: &str) {
+pub async fn assert_upright_thumbnail(app: &TestApp, id: &str, what: &str) {
     let thumb = app.get(&format!("/image/{id}/thumbnail")).await;
     assert_eq!(thumb.status(), 200, "{what}");
     let thumb = image::load_from_memory(&thumb.bytes().await.unwrap())
@@ -177,4 +177,63 @@ async fn strip_all_and_keep_do_what_they_say() {
             .await;
     let id = keep.round_trip("p.jpg", &original).await;
     assert_upright_thumbnail(&keep, &id, "keep").await;
+}
+
+#[tokio::test]
+async fn images_stored_by_an_earlier_pier_are_reprocessed_resumably() {
+    use pier::{
+        domain::ImageId,
+        store::{Blobs, ImageRecord},
+    };
+    let app = spawn_app().await;
+    // What an earlier pier stored: the stored (sideways) size, no placeholder, and a
+    // thumbnail kept sideways.
+    let bytes = pier::test_support::oriented_jpeg(&pier::test_support::quadrants(64, 32), 6);
+    let id = ImageId::generate();
+    let gallery = &app.context.gallery;
+    gallery
+        .blobs()
+        .put_bytes(&Blobs::image_key(id), bytes::Bytes::from(bytes.clone()))
+        .await
+        .unwrap();
+    gallery
+        .blobs()
+        .put_bytes(
+            &Blobs::thumbnail_key(id),
+            bytes::Bytes::from_static(b"sideways"),
+        )
+        .await
+        .unwrap();
+    let record = ImageRecord {
+        id,
+        filename: "old.jpg".into(),
+        content_type: "image/jpeg".into(),
+        size: bytes.len() as u64,
+        width: 32,
+        height: 64,
+        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+        location: gallery.blobs().location().to_owned(),
+        created_at: time::OffsetDateTime::now_utc(),
+        placeholder: None,
+    };
+    gallery.metadata().insert_all(&[record]).await.unwrap();
+
+    let mut seen = Vec::new();
+    let summary = gallery
+        .reprocess_all(|done, total| seen.push((done, total)))
+        .await
+        .unwrap();
+    assert_eq!(summary.updated, 1, "{summary:?}");
+    assert_eq!(seen.last(), Some(&(1, 1)), "progress: {seen:?}");
+    let meta = described(&app, &id.to_string()).await;
+    assert_eq!(
+        (&meta["width"], &meta["height"]),
+        (&Value::from(64), &Value::from(32))
+    );
+    assert!(meta["placeholder"].is_string(), "{meta}");
+    assert_upright_thumbnail(&app, &id.to_string(), "reprocessed").await;
+
+    // Resumable: what is done is not done again.
+    let again = gallery.reprocess_all(|_, _| {}).await.unwrap();
+    assert_eq!(again, pier::services::gallery::ReprocessSummary::default());
 }

@@ -9,6 +9,7 @@
 
 mod kept_thumbnails;
 mod made_ahead;
+mod reprocess;
 pub mod thumbnails;
 mod upload;
 
@@ -27,6 +28,7 @@ use crate::{
 };
 
 pub use made_ahead::placeholder_of;
+pub use reprocess::ReprocessSummary;
 pub use thumbnails::{DecodeLimits, ThumbnailError, Thumbnailer};
 pub use upload::{FileFailure, Upload};
 

@@ -103,6 +103,21 @@ impl ImageMetaStore for SqliteDatabase {
         .await
     }
 
+    async fn set_displayed_size(
+        &self,
+        id: ImageId,
+        width: u32,
+        height: u32,
+    ) -> Result<bool, StoreError> {
+        self.write(move |conn| {
+            let changed = conn
+                .prepare_cached("UPDATE images SET width = ?2, height = ?3 WHERE id = ?1")?
+                .execute(params![id.to_string(), width, height])?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
     async fn delete(&self, id: ImageId) -> Result<bool, StoreError> {
         self.write(move |conn| {
             Ok(conn
