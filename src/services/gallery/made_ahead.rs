@@ -156,11 +156,17 @@ const PLACEHOLDER_SIDE: u32 = 100;
 
 /// The ThumbHash of a thumbnail, base64: `None` when it cannot be decoded.
 pub fn placeholder_of(thumbnail: &Bytes) -> Option<String> {
-    let image = image::load_from_memory_with_format(thumbnail, image::ImageFormat::Jpeg).ok()?;
-    let small = image
-        .thumbnail(PLACEHOLDER_SIDE, PLACEHOLDER_SIDE)
-        .to_rgba8();
+    let rgb = super::thumbnails::decode_own_jpeg(thumbnail)?;
+    // Fitted within PLACEHOLDER_SIDE, aspect kept, never enlarged.
+    let (width, height) = rgb.dimensions();
+    let scale = (f64::from(PLACEHOLDER_SIDE) / f64::from(width.max(height))).min(1.0);
+    let fit = |side: u32| ((f64::from(side) * scale).round() as u32).max(1);
+    let small = image::imageops::thumbnail(&rgb, fit(width), fit(height));
     let (w, h) = small.dimensions();
-    let hash = thumbhash::rgba_to_thumb_hash(w as usize, h as usize, small.as_raw());
+    let rgba: Vec<u8> = small
+        .pixels()
+        .flat_map(|p| [p.0[0], p.0[1], p.0[2], 255])
+        .collect();
+    let hash = thumbhash::rgba_to_thumb_hash(w as usize, h as usize, &rgba);
     Some(base64::engine::general_purpose::STANDARD_NO_PAD.encode(hash))
 }

@@ -250,15 +250,14 @@ fn render_planned(
         ));
     }
     let side = size.long_side();
-    let mut small = if decoded.width().max(decoded.height()) > side {
+    let small = if decoded.width().max(decoded.height()) > side {
         decoded.thumbnail(side, side)
     } else {
         // Never larger than the original.
         decoded
     };
     // Turned after scaling: the same result, on 256 px instead of the whole image.
-    small.apply_orientation(orientation.to_image());
-    let small = small.to_rgb8();
+    let small = orientation.upright(small.to_rgb8());
     let mut out = Vec::with_capacity(16 * 1024);
     small
         .write_with_encoder(JpegEncoder::new_with_quality(&mut out, 80))
@@ -299,6 +298,19 @@ fn decode(
             image.map_err(|e| e.to_string())
         }
     }
+}
+
+/// A JPEG pier encoded itself (a kept thumbnail), decoded to RGB by the same decoder
+/// as uploads: for its placeholder.
+pub(super) fn decode_own_jpeg(bytes: &[u8]) -> Option<image::RgbImage> {
+    use zune_core::{colorspace::ColorSpace, options::DecoderOptions};
+    let options = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::RGB);
+    let far = Instant::now() + std::time::Duration::from_secs(3600);
+    let mut decoder =
+        zune_jpeg::JpegDecoder::new_with_options(DeadlineReader::new(bytes, far), options);
+    let pixels = decoder.decode().ok()?;
+    let (width, height) = decoder.dimensions()?;
+    ImageBuffer::from_raw(width as u32, height as u32, pixels)
 }
 
 /// zune-jpeg, told the scan limit and asked for grey or RGB output: one allocation of

@@ -110,10 +110,21 @@ impl Orientation {
         }
     }
 
-    /// The same orientation in the `image` crate's terms, to turn decoded pixels.
-    pub fn to_image(self) -> image::metadata::Orientation {
-        image::metadata::Orientation::from_exif(self.0)
-            .unwrap_or(image::metadata::Orientation::NoTransforms)
+    /// Turns `pixels` as stored into pixels as seen. RGB only, on purpose: the image
+    /// crate's own `apply_orientation` is generic over every pixel type, and its eight
+    /// transforms for each of them put the container image over its size budget.
+    pub fn upright(self, pixels: image::RgbImage) -> image::RgbImage {
+        use image::imageops::{flip_horizontal, flip_vertical, rotate90, rotate180, rotate270};
+        match self.0 {
+            2 => flip_horizontal(&pixels),
+            3 => rotate180(&pixels),
+            4 => flip_vertical(&pixels),
+            5 => flip_horizontal(&rotate90(&pixels)),
+            6 => rotate90(&pixels),
+            7 => flip_horizontal(&rotate270(&pixels)),
+            8 => rotate270(&pixels),
+            _ => pixels,
+        }
     }
 }
 
