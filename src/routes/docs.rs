@@ -17,7 +17,7 @@ use crate::context::Limits;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "pier", description = "Image gallery, items catalogue and sentiment model. Errors are RFC 9457 problem+json."),
-    components(schemas(crate::http::error::Problem)),
+    components(schemas(crate::http::error::Problem, crate::routes::images::LadderSize)),
     tags(
         (name = "items", description = "The catalogue"),
         (name = "images", description = "Upload, list, fetch and delete images"),

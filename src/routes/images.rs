@@ -285,12 +285,24 @@ pub async fn get(
     Ok(response.map(|_| body))
 }
 
+/// The ladder as the OpenAPI document states it (documentation only: requests are
+/// parsed by `VariantSize::parse`, which a unit test keeps equal to this list).
+#[derive(ToSchema)]
+#[repr(u32)]
+#[allow(dead_code)]
+pub enum LadderSize {
+    S256 = 256,
+    S512 = 512,
+    S1024 = 1024,
+    S2048 = 2048,
+}
+
 /// An upright JPEG of the image at most `size` px on its longest side (256 by default;
 /// never larger than the original); each size made once and kept.
 #[utoipa::path(operation_id = "get_thumbnail", get, path = "/image/{id}/thumbnail", tag = "images",
     params(
         ("id" = String, Path, format = Uuid, description = "Image id"),
-        ("size" = Option<u32>, Query, description = "Longest side in pixels, one of the ladder 256, 512, 1024, 2048 (default 256); anything else is a 422", example = 1024),
+        ("size" = Option<LadderSize>, Query, description = "Longest side in pixels, one of the ladder 256, 512, 1024, 2048 (default 256); anything else is a 422"),
     ),
     responses(
         (status = 200, description = "The variant", content_type = "image/jpeg"),
@@ -339,5 +351,22 @@ pub async fn delete(
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found(&raw))
+    }
+}
+
+#[cfg(test)]
+mod ladder_tests {
+    use super::LadderSize;
+    use crate::domain::image::VariantSize;
+
+    #[test]
+    fn the_documented_ladder_is_the_parsed_one() {
+        let documented = [
+            LadderSize::S256 as u32,
+            LadderSize::S512 as u32,
+            LadderSize::S1024 as u32,
+            LadderSize::S2048 as u32,
+        ];
+        assert_eq!(documented, VariantSize::LADDER);
     }
 }
