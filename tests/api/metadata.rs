@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::{
-    crafted::python,
+    crafted,
     helpers::{TestApp, spawn_app, spawn_app_with},
 };
 
@@ -14,23 +14,10 @@ fn phone_py() -> std::path::PathBuf {
 }
 
 fn run_python(args: &[&str]) -> Vec<u8> {
-    let python = python();
-    let output = std::process::Command::new(&python)
-        .arg(phone_py())
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run {} ({e}): run scripts/test.sh, which installs Pillow into target/test-venv, or set PIER_TEST_PYTHON",
-                python.display()
-            )
-        });
-    assert!(
-        output.status.success(),
-        "phone.py {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
+    let script = phone_py();
+    let mut all = vec![script.to_str().unwrap()];
+    all.extend_from_slice(args);
+    crafted::run_python(&all)
 }
 
 /// A phone's photo of `kind` stored for EXIF `orientation`.

@@ -327,9 +327,15 @@ pub fn pillow(code: &str) -> Vec<u8> {
     let script = format!(
         "import io, sys\nfrom PIL import Image\nsave = {{}}\n{code}\nout = io.BytesIO()\nimage.save(out, **save)\nsys.stdout.buffer.write(out.getvalue())\n"
     );
+    run_python(&["-c", &script])
+}
+
+/// Runs the Python with Pillow in it with `args` and returns its stdout, failing the
+/// test (with how to get that Python) when it cannot run or does not succeed.
+pub fn run_python(args: &[&str]) -> Vec<u8> {
     let python = python();
     let output = std::process::Command::new(&python)
-        .args(["-c", &script])
+        .args(args)
         .output()
         .unwrap_or_else(|e| {
             panic!(
@@ -339,7 +345,7 @@ pub fn pillow(code: &str) -> Vec<u8> {
         });
     assert!(
         output.status.success(),
-        "Pillow failed: {}",
+        "Python {args:?} failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     output.stdout

@@ -91,7 +91,16 @@ impl Gallery {
             self.retry_later(job);
             return Ok(None);
         }
-        let thumbnail = match self.variant(&found, VariantSize::THUMBNAIL).await {
+        self.make_placeholder(&found).await
+    }
+
+    /// Makes (or reads the kept) thumbnail of a stored image and records its
+    /// placeholder; `None` when the image cannot be decoded. Also `pier images reprocess`.
+    pub(super) async fn make_placeholder(
+        &self,
+        found: &super::Found,
+    ) -> Result<Option<()>, GalleryError> {
+        let thumbnail = match self.variant(found, VariantSize::THUMBNAIL).await {
             Ok(thumbnail) => thumbnail,
             Err(GalleryError::Undecodable(_)) => return Ok(None),
             Err(other) => return Err(other),
@@ -102,7 +111,9 @@ impl Gallery {
         let Some(placeholder) = placeholder else {
             return Ok(None);
         };
-        self.metadata.set_placeholder(job.id, &placeholder).await?;
+        self.metadata
+            .set_placeholder(found.record.id, &placeholder)
+            .await?;
         Ok(Some(()))
     }
 

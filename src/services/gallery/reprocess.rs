@@ -90,22 +90,10 @@ impl Gallery {
         for size in VariantSize::ladder() {
             self.blobs.delete(&Blobs::variant_key(id, size)).await?;
         }
-        let thumbnail = match self.variant(&found, VariantSize::THUMBNAIL).await {
-            Ok(thumbnail) => thumbnail,
-            Err(GalleryError::Undecodable(_)) => return Ok(Outcome::Undecodable),
-            Err(other) => return Err(other),
-        };
-        let placeholder =
-            tokio::task::spawn_blocking(move || super::made_ahead::placeholder_of(&thumbnail))
-                .await
-                .map_err(|e| GalleryError::Undecodable(e.to_string()))?;
-        match placeholder {
-            Some(placeholder) => {
-                self.metadata.set_placeholder(id, &placeholder).await?;
-                Ok(Outcome::Updated)
-            }
-            None => Ok(Outcome::Undecodable),
-        }
+        Ok(match self.make_placeholder(&found).await? {
+            Some(()) => Outcome::Updated,
+            None => Outcome::Undecodable,
+        })
     }
 }
 
