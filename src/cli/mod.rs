@@ -65,6 +65,9 @@ pub enum ImagesCommand {
     /// Bring images stored by an earlier pier up to date: displayed size from the EXIF
     /// orientation, upright thumbnail, placeholder (resumable, safe on a live system).
     Reprocess,
+    /// Move images stored under their id (by an earlier pier) to content-addressed
+    /// objects, shared by images with the same bytes (resumable, safe on a live system).
+    MigrateObjects,
 }
 
 /// Runs one subcommand to its end; the exit code says how it went.
@@ -101,6 +104,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Healthcheck { url } => Ok(healthcheck::run(&cli.settings, url).await),
+        Command::Images {
+            action: ImagesCommand::MigrateObjects,
+        } => {
+            telemetry::init_logging(cli.settings.telemetry.log_format);
+            let mut settings = cli.settings.clone();
+            settings.addr = "127.0.0.1:0".parse()?;
+            let app = Application::build(&settings).await?;
+            let gallery = &app.context().gallery;
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} images {elapsed_precise}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let summary = crate::store::objects::migrate(
+                gallery.metadata().as_ref(),
+                gallery.blobs(),
+                |done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                },
+            )
+            .await?;
+            bar.finish();
+            println!(
+                "moved {} images to content-addressed objects ({} already there; {} references counted)",
+                summary.promoted, summary.already, summary.counted
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Images {
             action: ImagesCommand::Reprocess,
         } => {

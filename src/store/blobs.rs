@@ -150,6 +150,13 @@ impl Blobs {
         Path::from(format!("images/{}/{id}", Self::shard(id)))
     }
 
+    /// Key of a content-addressed object: `objects/AB/SHA256`, AB being the digest's
+    /// first two hex digits. Images with the same bytes share it.
+    pub fn object_key(sha256: &str) -> Path {
+        let shard = sha256.get(..2).unwrap_or("00");
+        Path::from(format!("objects/{shard}/{sha256}"))
+    }
+
     /// Key of an image's thumbnail: `thumbnails/XY/ID.jpg`.
     pub fn thumbnail_key(id: ImageId) -> Path {
         Path::from(format!("thumbnails/{}/{id}.jpg", Self::shard(id)))
@@ -282,7 +289,7 @@ impl Blobs {
     /// uploads are not objects and are not listed).
     pub async fn list_objects(&self) -> Result<Vec<(Path, u64)>, StoreError> {
         let mut objects = Vec::new();
-        for prefix in ["images", "thumbnails"] {
+        for prefix in ["images", "objects", "thumbnails"] {
             let mut listing = self.store.list(Some(&Path::from(prefix)));
             while let Some(entry) = listing.next().await {
                 let entry = entry.map_err(storage_error)?;
@@ -312,6 +319,34 @@ impl Blobs {
         }
     }
 
+    /// Copies `from` to `to` durably: a hard link and fsync'd directory on the local
+    /// backend (the bytes were fsync'd when written), the store's own copy elsewhere (a
+    /// server-side copy on S3).
+    pub async fn copy(&self, from: &Path, to: &Path) -> Result<(), StoreError> {
+        let Some(root) = &self.local_root else {
+            return self.store.copy(from, to).await.map_err(storage_error);
+        };
+        let (source, target) = (root.join(from.as_ref()), root.join(to.as_ref()));
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let dir = target.parent().unwrap_or(std::path::Path::new("."));
+            std::fs::create_dir_all(dir)?;
+            match std::fs::hard_link(&source, &target) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+            std::fs::File::open(dir)?.sync_all()
+        })
+        .await
+        .map_err(|e| StoreError::Other(e.into()))?
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                StoreError::Corrupt(format!("cannot copy {from} to {to}: {from} is missing"))
+            }
+            _ => StoreError::Unavailable(format!("cannot copy {from} to {to}: {e}")),
+        })
+    }
+
     /// Readiness probe: a metadata request that succeeds (or finds nothing) proves the
     /// store answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
@@ -333,20 +368,49 @@ impl Blobs {
     ) -> Result<usize, StoreError> {
         let cutoff = chrono_cutoff(grace);
         let mut removed = 0;
-        for prefix in ["images", "thumbnails"] {
+        // Deletions a crash cut short (the object is dead: nothing references it).
+        for sha256 in meta.dead_objects(1000).await? {
+            super::objects::finish_deletion(meta, self, &sha256).await?;
+            removed += 1;
+        }
+        for prefix in ["images", "thumbnails", "objects"] {
             let mut listing = self.store.list(Some(&Path::from(prefix)));
             while let Some(entry) = listing.next().await {
                 let entry = entry.map_err(storage_error)?;
                 if entry.last_modified.timestamp() > cutoff {
                     continue;
                 }
-                // `ID`, `ID.jpg`, `ID-512.jpg`, `ID.failed`: named by their image's id.
                 let name = entry.location.filename().unwrap_or_default();
+                if prefix == "objects" {
+                    // Content-addressed: kept while an image references it.
+                    match meta.object_references(name).await? {
+                        Some((refs, false)) if refs > 0 => {}
+                        Some(_) => {
+                            super::objects::finish_deletion(meta, self, name).await?;
+                            removed += 1;
+                        }
+                        None => {
+                            self.delete(&entry.location).await?;
+                            removed += 1;
+                        }
+                    }
+                    continue;
+                }
+                // `ID`, `ID.jpg`, `ID-512.jpg`, `ID.failed`: named by their image's id.
                 let id = name.get(..36).unwrap_or(name);
                 let orphan = match ImageId::parse(id) {
                     // A spooled upload being replayed has its objects before its record.
                     Some(id) if spooled(id) => false,
-                    Some(id) => meta.get(id).await?.is_none(),
+                    Some(id) => match meta.get(id).await? {
+                        // An upload's bytes still at their id key: committed but not
+                        // promoted (a crash, or stored before content addressing).
+                        Some(record) if prefix == "images" && name.len() == 36 => {
+                            super::objects::promote(self, &record).await?;
+                            false
+                        }
+                        Some(_) => false,
+                        None => true,
+                    },
                     None => true,
                 };
                 if orphan {

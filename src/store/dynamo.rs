@@ -11,6 +11,14 @@
 //!   service sees; a fleet that needs more would shard `feed` by month.
 //! - Other attributes: `filename`, `content_type`, `sha256`, `location` (S); `size`,
 //!   `width`, `height`, `created_ns` (N, nanoseconds since the epoch: exact).
+//! - Object items, in the same table: `id` = `object#<sha256>`, `refs` (N, the images
+//!   referencing it), `dead` (BOOL, while its deletion runs). No `feed`, so the index
+//!   never lists them. An image insert is one `TransactWriteItems` with its object's
+//!   `ADD refs` (condition: not dead), and marks the record `counted` (records stored
+//!   before reference counting have no such mark until `pier images migrate-objects`
+//!   counts them, so a delete never decrements a count that never included them). A
+//!   delete decrements in the same transaction; at zero a conditional
+//!   `SET dead WHERE refs = 0 AND NOT dead` elects the one caller that deletes the object.
 //! - Billing: on demand (`PAY_PER_REQUEST`), no capacity to tune.
 //!
 //! Writes are conditional (`attribute_not_exists(id)`), so nothing is ever overwritten;
@@ -28,12 +36,12 @@ use aws_sdk_dynamodb::{
     types::{
         AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
         KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TableStatus,
-        TransactWriteItem,
+        TransactWriteItem, Update,
     },
 };
 use time::OffsetDateTime;
 
-use super::{ImageMetaStore, ImageRecord};
+use super::{Deleted, ImageMetaStore, ImageRecord, OBJECT_BEING_DELETED};
 use crate::{config::AwsSettings, domain::ImageId, store::StoreError};
 
 /// Name of the newest-first index.
@@ -209,6 +217,8 @@ impl DynamoMeta {
             ("width".to_owned(), n(record.width.to_string())),
             ("height".to_owned(), n(record.height.to_string())),
             ("sha256".to_owned(), s(&record.sha256)),
+            // Its object's reference count includes it (see the module documentation).
+            ("counted".to_owned(), AttributeValue::Bool(true)),
             ("location".to_owned(), s(&record.location)),
             (
                 "created_ns".to_owned(),
@@ -256,6 +266,37 @@ impl DynamoMeta {
         })
     }
 
+    /// Applies `update` to the item `key` when `condition` holds; `false` when it does not.
+    async fn update_existing_when<const N: usize>(
+        &self,
+        key: &AttributeValue,
+        update: &str,
+        condition: &str,
+        values: [(&str, AttributeValue); N],
+    ) -> Result<bool, StoreError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", key.clone())
+            .update_expression(update)
+            .condition_expression(condition);
+        for (name, value) in values {
+            request = request.expression_attribute_values(name, value);
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(dynamo_error("UpdateItem", error)),
+        }
+    }
+
     /// Applies `update` to an existing item; `false` when there is none. Conditional:
     /// an update must never create an item a delete just removed.
     async fn update_existing<const N: usize, const M: usize>(
@@ -301,39 +342,76 @@ impl DynamoMeta {
     }
 }
 
+/// Where object items' ids start: `object#<sha256>`.
+const OBJECT_PREFIX: &str = "object#";
+
+/// The key of an object's item.
+fn object_key(sha256: &str) -> AttributeValue {
+    AttributeValue::S(format!("{OBJECT_PREFIX}{sha256}"))
+}
+
 #[async_trait]
 impl ImageMetaStore for DynamoMeta {
     async fn insert_all(&self, records: &[ImageRecord]) -> Result<(), StoreError> {
-        match records {
-            [] => Ok(()),
-            [record] => {
-                self.client
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(Some(Self::item(record)))
-                    .condition_expression("attribute_not_exists(id)")
-                    .send()
-                    .await
-                    .map_err(|e| dynamo_error("PutItem", e))?;
-                Ok(())
+        if records.is_empty() {
+            return Ok(());
+        }
+        // One update per object: a transaction may not touch an item twice.
+        let mut per_object: Vec<(&str, u64)> = Vec::new();
+        for record in records {
+            match per_object.iter_mut().find(|(sha, _)| *sha == record.sha256) {
+                Some((_, count)) => *count += 1,
+                None => per_object.push((&record.sha256, 1)),
             }
-            many => {
-                if many.len() > MAX_TRANSACTION_ITEMS {
-                    return Err(StoreError::Other(anyhow::anyhow!(
-                        "more than {MAX_TRANSACTION_ITEMS} records in one DynamoDB transaction"
-                    )));
+        }
+        if records.len() + per_object.len() > MAX_TRANSACTION_ITEMS {
+            return Err(StoreError::Other(anyhow::anyhow!(
+                "more than {MAX_TRANSACTION_ITEMS} items in one DynamoDB transaction"
+            )));
+        }
+        let mut items = records
+            .iter()
+            .map(|r| Ok(TransactWriteItem::builder().put(self.put(r)?).build()))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        for (sha256, count) in &per_object {
+            let update = Update::builder()
+                .table_name(&self.table)
+                .key("id", object_key(sha256))
+                .update_expression("ADD refs :n SET dead = if_not_exists(dead, :false)")
+                .condition_expression("attribute_not_exists(dead) OR dead = :false")
+                .expression_attribute_values(":n", AttributeValue::N(count.to_string()))
+                .expression_attribute_values(":false", AttributeValue::Bool(false))
+                .build()
+                .map_err(|e| StoreError::Other(e.into()))?;
+            items.push(TransactWriteItem::builder().update(update).build());
+        }
+        let written = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                // Which condition failed: a record's (its id exists) or an object's.
+                let object_refused = error
+                    .as_service_error()
+                    .and_then(|e| match e {
+                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(c),
+                        _ => None,
+                    })
+                    .is_some_and(|cancelled| {
+                        cancelled
+                            .cancellation_reasons()
+                            .iter()
+                            .skip(records.len())
+                            .any(|reason| reason.code() == Some("ConditionalCheckFailed"))
+                    });
+                if object_refused {
+                    return Err(StoreError::Conflict(OBJECT_BEING_DELETED.into()));
                 }
-                let items = many
-                    .iter()
-                    .map(|r| Ok(TransactWriteItem::builder().put(self.put(r)?).build()))
-                    .collect::<Result<Vec<_>, StoreError>>()?;
-                self.client
-                    .transact_write_items()
-                    .set_transact_items(Some(items))
-                    .send()
-                    .await
-                    .map_err(|e| dynamo_error("TransactWriteItems", e))?;
-                Ok(())
+                Err(dynamo_error("TransactWriteItems", error))
             }
         }
     }
@@ -376,17 +454,208 @@ impl ImageMetaStore for DynamoMeta {
         page.items().iter().map(Self::record).collect()
     }
 
-    async fn delete(&self, id: ImageId) -> Result<bool, StoreError> {
-        let deleted = self
+    async fn delete(&self, id: ImageId) -> Result<Deleted, StoreError> {
+        let Some(found) = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(id.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| dynamo_error("GetItem", e))?
+            .item
+        else {
+            return Ok(Deleted::default());
+        };
+        let sha256 = found.get("sha256").and_then(|v| v.as_s().ok()).cloned();
+        let counted = found.get("counted").and_then(|v| v.as_bool().ok()).copied() == Some(true);
+        let (Some(sha256), true) = (sha256, counted) else {
+            // Stored before reference counting: no count to decrement.
+            let deleted = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .key("id", AttributeValue::S(id.to_string()))
+                .return_values(ReturnValue::AllOld)
+                .send()
+                .await
+                .map_err(|e| dynamo_error("DeleteItem", e))?;
+            return Ok(Deleted {
+                existed: deleted.attributes().is_some_and(|a| !a.is_empty()),
+                unreferenced: None,
+            });
+        };
+        let delete = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(id.to_string()))
+            .condition_expression("attribute_exists(id)")
+            .build()
+            .map_err(|e| StoreError::Other(e.into()))?;
+        let decrement = Update::builder()
+            .table_name(&self.table)
+            .key("id", object_key(&sha256))
+            .update_expression("ADD refs :minus")
+            .condition_expression("refs > :zero")
+            .expression_attribute_values(":minus", AttributeValue::N("-1".into()))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .build()
+            .map_err(|e| StoreError::Other(e.into()))?;
+        let written = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(delete).build())
+            .transact_items(TransactWriteItem::builder().update(decrement).build())
+            .send()
+            .await;
+        if let Err(error) = written {
+            if error.code() == Some("TransactionCanceledException") {
+                // Deleted meanwhile by another caller: it decremented.
+                return Ok(Deleted::default());
+            }
+            return Err(dynamo_error("TransactWriteItems", error));
+        }
+        // At zero, one caller is elected to delete the object (an upload that added a
+        // reference meanwhile makes the condition fail: the object stays).
+        let elected = self
+            .update_existing_when(
+                &object_key(&sha256),
+                "SET dead = :true",
+                "refs = :zero AND dead = :false",
+                [
+                    (":true", AttributeValue::Bool(true)),
+                    (":false", AttributeValue::Bool(false)),
+                    (":zero", AttributeValue::N("0".into())),
+                ],
+            )
+            .await?;
+        Ok(Deleted {
+            existed: true,
+            unreferenced: elected.then_some(sha256),
+        })
+    }
+
+    async fn forget_object(&self, sha256: &str) -> Result<(), StoreError> {
+        let forgotten = self
             .client
             .delete_item()
             .table_name(&self.table)
-            .key("id", AttributeValue::S(id.to_string()))
-            .return_values(ReturnValue::AllOld)
+            .key("id", object_key(sha256))
+            .condition_expression("dead = :true")
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .send()
+            .await;
+        match forgotten {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(dynamo_error("DeleteItem", error)),
+        }
+    }
+
+    async fn dead_objects(&self, limit: u16) -> Result<Vec<String>, StoreError> {
+        // A scan: the sweep's, hourly. Objects left at zero by a delete cut short
+        // between its decrement and its election are elected here.
+        let scanned = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("begins_with(id, :object) AND (dead = :true OR refs = :zero)")
+            .expression_attribute_values(":object", AttributeValue::S(OBJECT_PREFIX.into()))
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
             .send()
             .await
-            .map_err(|e| dynamo_error("DeleteItem", e))?;
-        Ok(deleted.attributes().is_some_and(|a| !a.is_empty()))
+            .map_err(|e| dynamo_error("Scan", e))?;
+        let mut dead = Vec::new();
+        for item in scanned.items() {
+            let Some(key) = item.get("id").and_then(|v| v.as_s().ok()) else {
+                continue;
+            };
+            let Some(sha256) = key.strip_prefix(OBJECT_PREFIX) else {
+                continue;
+            };
+            let is_dead = item.get("dead").and_then(|v| v.as_bool().ok()).copied() == Some(true);
+            let elected = is_dead
+                || self
+                    .update_existing_when(
+                        &object_key(sha256),
+                        "SET dead = :true",
+                        "refs = :zero AND dead = :false",
+                        [
+                            (":true", AttributeValue::Bool(true)),
+                            (":false", AttributeValue::Bool(false)),
+                            (":zero", AttributeValue::N("0".into())),
+                        ],
+                    )
+                    .await?;
+            if elected {
+                dead.push(sha256.to_owned());
+            }
+            if dead.len() >= usize::from(limit) {
+                break;
+            }
+        }
+        Ok(dead)
+    }
+
+    async fn count_legacy_reference(&self, record: &ImageRecord) -> Result<bool, StoreError> {
+        let mark = Update::builder()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(record.id.to_string()))
+            .update_expression("SET counted = :true")
+            .condition_expression("attribute_exists(id) AND attribute_not_exists(counted)")
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .build()
+            .map_err(|e| StoreError::Other(e.into()))?;
+        let reference = Update::builder()
+            .table_name(&self.table)
+            .key("id", object_key(&record.sha256))
+            .update_expression("ADD refs :one SET dead = if_not_exists(dead, :false)")
+            .condition_expression("attribute_not_exists(dead) OR dead = :false")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .build()
+            .map_err(|e| StoreError::Other(e.into()))?;
+        let written = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(mark).build())
+            .transact_items(TransactWriteItem::builder().update(reference).build())
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(true),
+            // Counted already (or deleted meanwhile).
+            Err(error) if error.code() == Some("TransactionCanceledException") => Ok(false),
+            Err(error) => Err(dynamo_error("TransactWriteItems", error)),
+        }
+    }
+
+    async fn object_references(&self, sha256: &str) -> Result<Option<(u64, bool)>, StoreError> {
+        let found = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", object_key(sha256))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| dynamo_error("GetItem", e))?;
+        Ok(found.item().map(|item| {
+            let refs = item
+                .get("refs")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            let dead = item.get("dead").and_then(|v| v.as_bool().ok()).copied() == Some(true);
+            (refs, dead)
+        }))
     }
 
     async fn set_placeholder(&self, id: ImageId, placeholder: &str) -> Result<bool, StoreError> {

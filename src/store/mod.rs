@@ -5,6 +5,7 @@ pub mod blobs;
 #[cfg(feature = "aws")]
 pub mod dynamo;
 mod error;
+pub mod objects;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod spool;
@@ -89,10 +90,27 @@ pub trait ItemStore: Send + Sync {
     async fn delete(&self, id: ItemId) -> Result<bool, StoreError>;
 }
 
-/// Image metadata. A row exists only for an image whose bytes are durable.
+/// What deleting an image's record left to do.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Deleted {
+    /// There was such a record.
+    pub existed: bool,
+    /// The SHA-256 of an object whose last reference this was: it is now marked dead,
+    /// and the caller deletes the object, then calls [`ImageMetaStore::forget_object`].
+    pub unreferenced: Option<String>,
+}
+
+/// The message of [`StoreError::Conflict`] when an image would reference an object
+/// that is being deleted: the caller waits for the deletion to finish and tries again.
+pub const OBJECT_BEING_DELETED: &str = "the image's object is being deleted; try again";
+
+/// Image metadata, and the reference count of each content-addressed object. A row
+/// exists only for an image whose bytes are durable.
 #[async_trait]
 pub trait ImageMetaStore: Send + Sync {
-    /// Stores several records all-or-nothing.
+    /// Stores several records all-or-nothing, each adding a reference to the object of
+    /// its SHA-256 in the same transaction; a [`StoreError::Conflict`] with
+    /// [`OBJECT_BEING_DELETED`] when one of those objects is being deleted.
     async fn insert_all(&self, records: &[ImageRecord]) -> Result<(), StoreError>;
     /// One record by id.
     async fn get(&self, id: ImageId) -> Result<Option<ImageRecord>, StoreError>;
@@ -102,8 +120,22 @@ pub trait ImageMetaStore: Send + Sync {
         before: Option<ImageId>,
         limit: u16,
     ) -> Result<Vec<ImageRecord>, StoreError>;
-    /// Deletes a record; `false` when it did not exist.
-    async fn delete(&self, id: ImageId) -> Result<bool, StoreError>;
+    /// Deletes a record and, in the same transaction, its reference to its object.
+    async fn delete(&self, id: ImageId) -> Result<Deleted, StoreError>;
+    /// Forgets a dead object once it has been deleted from storage.
+    async fn forget_object(&self, sha256: &str) -> Result<(), StoreError>;
+    /// Up to `limit` objects marked dead (a deletion a crash cut short: the sweep
+    /// finishes it).
+    async fn dead_objects(&self, limit: u16) -> Result<Vec<String>, StoreError>;
+    /// Adds the reference of a record stored before reference counting, once (`pier
+    /// images migrate-objects`); `false` when it was counted already. The SQL stores
+    /// counted every record in their migration.
+    async fn count_legacy_reference(&self, record: &ImageRecord) -> Result<bool, StoreError> {
+        let _ = record;
+        Ok(false)
+    }
+    /// An object's reference count and whether it is dead; `None` when unknown.
+    async fn object_references(&self, sha256: &str) -> Result<Option<(u64, bool)>, StoreError>;
     /// Records an image's placeholder; `false` when there is no such record (deleted,
     /// or still in the spool).
     async fn set_placeholder(&self, id: ImageId, placeholder: &str) -> Result<bool, StoreError>;

@@ -20,7 +20,9 @@ use sqlx::{
 };
 use time::OffsetDateTime;
 
-use super::{Database, ImageMetaStore, ImageRecord, Item, ItemStore};
+use super::{
+    Database, Deleted, ImageMetaStore, ImageRecord, Item, ItemStore, OBJECT_BEING_DELETED,
+};
 use crate::{
     domain::{ImageId, ItemId, NewItem, Price},
     store::StoreError,
@@ -255,6 +257,17 @@ impl ImageMetaStore for PgDatabase {
             .execute(&mut *tx)
             .await
             .map_err(pg_error)?;
+            let referenced = sqlx::query(
+                "INSERT INTO objects (sha256, refs) VALUES ($1, 1) \
+                 ON CONFLICT (sha256) DO UPDATE SET refs = objects.refs + 1 WHERE NOT objects.dead",
+            )
+            .bind(&r.sha256)
+            .execute(&mut *tx)
+            .await
+            .map_err(pg_error)?;
+            if referenced.rows_affected() == 0 {
+                return Err(StoreError::Conflict(OBJECT_BEING_DELETED.into()));
+            }
         }
         tx.commit().await.map_err(pg_error)
     }
@@ -288,13 +301,57 @@ impl ImageMetaStore for PgDatabase {
         decode_all(rows, image_from_row)
     }
 
-    async fn delete(&self, id: ImageId) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM images WHERE id = $1")
-            .bind(id.as_uuid())
+    async fn delete(&self, id: ImageId) -> Result<Deleted, StoreError> {
+        let mut tx = self.pool()?.begin().await.map_err(pg_error)?;
+        let sha256: Option<String> =
+            sqlx::query_scalar("DELETE FROM images WHERE id = $1 RETURNING sha256")
+                .bind(id.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(pg_error)?;
+        let Some(sha256) = sha256 else {
+            return Ok(Deleted::default());
+        };
+        let dead: Option<bool> = sqlx::query_scalar(
+            "UPDATE objects SET refs = refs - 1, dead = (refs = 1) \
+             WHERE sha256 = $1 AND refs > 0 RETURNING dead",
+        )
+        .bind(&sha256)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(pg_error)?;
+        tx.commit().await.map_err(pg_error)?;
+        Ok(Deleted {
+            existed: true,
+            unreferenced: dead.unwrap_or(false).then_some(sha256),
+        })
+    }
+
+    async fn forget_object(&self, sha256: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM objects WHERE sha256 = $1 AND dead")
+            .bind(sha256)
             .execute(self.pool()?)
             .await
             .map_err(pg_error)?;
-        Ok(done.rows_affected() > 0)
+        Ok(())
+    }
+
+    async fn dead_objects(&self, limit: u16) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar("SELECT sha256 FROM objects WHERE dead LIMIT $1")
+            .bind(i64::from(limit))
+            .fetch_all(self.pool()?)
+            .await
+            .map_err(pg_error)
+    }
+
+    async fn object_references(&self, sha256: &str) -> Result<Option<(u64, bool)>, StoreError> {
+        let row: Option<(i64, bool)> =
+            sqlx::query_as("SELECT refs, dead FROM objects WHERE sha256 = $1")
+                .bind(sha256)
+                .fetch_optional(self.pool()?)
+                .await
+                .map_err(pg_error)?;
+        Ok(row.map(|(refs, dead)| (u64::try_from(refs).unwrap_or(0), dead)))
     }
 
     async fn set_displayed_size(

@@ -169,8 +169,8 @@ async fn writes_are_conditional_and_all_or_nothing() {
             .as_deref(),
         Some("1QcSHQRnh493V4dIh4eXh1h4kJUI")
     );
-    assert!(meta.delete(original.id).await.unwrap());
-    assert!(!meta.delete(original.id).await.unwrap());
+    assert!(meta.delete(original.id).await.unwrap().existed);
+    assert!(!meta.delete(original.id).await.unwrap().existed);
     assert_eq!(meta.get(original.id).await.unwrap(), None);
     // A placeholder made for an image deleted meanwhile does not bring its item back.
     assert!(!meta.set_placeholder(original.id, "late").await.unwrap());

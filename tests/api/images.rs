@@ -391,13 +391,14 @@ async fn file_names_cannot_traverse_paths() {
         html["images"][0]["filename"], "<img src=x onerror=alert(1)>.png",
         "kept as text, never interpreted"
     );
+    // Both uploads were the same 5×5 PNG: one content-addressed object.
     let objects = app.stored_objects().await;
-    assert_eq!(objects.len(), 2, "{objects:?}");
+    assert_eq!(objects.len(), 1, "{objects:?}");
     for key in objects {
         let name = key.rsplit('/').next().unwrap();
         assert!(
-            ImageId::parse(name).is_some(),
-            "objects are named by id only: {key}"
+            name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()),
+            "objects are named by their SHA-256 only: {key}"
         );
     }
 }
@@ -504,8 +505,17 @@ async fn orphans_from_a_crash_are_swept_and_live_objects_kept() {
     assert_eq!(sweep(Duration::from_secs(3600)).await.unwrap(), 0);
     assert_eq!(sweep(Duration::ZERO).await.unwrap(), 2);
     let left: Vec<String> = app.stored_objects().await;
-    assert_eq!(left.len(), 2, "the live image and its thumbnail: {left:?}");
-    assert!(left.iter().all(|key| key.contains(&live)));
+    assert_eq!(
+        left.len(),
+        2,
+        "the live image's object and thumbnail: {left:?}"
+    );
+    let page: Value = app.get("/images").await.json().await.unwrap();
+    let live_sha = page["images"][0]["sha256"].as_str().unwrap().to_owned();
+    assert!(
+        left.iter()
+            .all(|key| key.contains(&live) || key.contains(&live_sha))
+    );
     assert_eq!(app.get(&format!("/image/{live}")).await.status(), 200);
     assert_eq!(
         app.get(&format!("/image/{live}/thumbnail")).await.status(),
@@ -614,7 +624,7 @@ async fn small_images_are_served_from_the_cache_until_deleted() {
         bytes.as_slice()
     );
     // Take the object away behind pier's back: the cached copy still answers, ranges too.
-    app.remove_object_behind_pier(&Blobs::image_key(ImageId::parse(&id).unwrap()))
+    app.remove_object_behind_pier(&Blobs::object_key(&hex::encode(Sha256::digest(&bytes))))
         .await;
     assert_eq!(
         app.get(&path).await.bytes().await.unwrap().as_ref(),
@@ -674,9 +684,10 @@ async fn sizes_come_from_the_ladder_each_made_once_kept_and_deleted_with_the_ima
     pier::startup::sweep_orphans_once(&app.context, Duration::ZERO)
         .await
         .unwrap();
+    // The original is at its content key now, not its id key.
     for key in Blobs::keys_of_image(image_id)
         .into_iter()
-        .filter(|k| !k.as_ref().ends_with(".failed"))
+        .filter(|k| !k.as_ref().ends_with(".failed") && *k != Blobs::image_key(image_id))
     {
         assert!(
             blobs.size_of(&key).await.unwrap().is_some(),
@@ -819,4 +830,104 @@ async fn app_upload(app: &TestApp) -> String {
     app.upload_ok(&[("rb.png", red_left_blue_right())])
         .await
         .remove(0)
+}
+
+/// The content-addressed objects in the store.
+async fn content_objects(app: &TestApp) -> Vec<String> {
+    app.context
+        .gallery
+        .blobs()
+        .list_objects()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(key, _)| key.to_string())
+        .filter(|key| key.starts_with("objects/"))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_same_bytes_are_stored_once_and_go_with_their_last_image() {
+    let app = spawn_app().await;
+    let bytes = noisy_png(60, 40, 5);
+    let first = app.round_trip("a.png", &bytes).await;
+    let second = app.round_trip("b.png", &bytes).await;
+    assert_ne!(first, second, "two images");
+    let objects = content_objects(&app).await;
+    let sha = hex::encode(Sha256::digest(&bytes));
+    assert_eq!(objects.len(), 1, "{objects:?}");
+    assert!(objects[0].ends_with(&sha));
+    let meta = app.context.gallery.metadata();
+    assert_eq!(
+        meta.object_references(&sha).await.unwrap(),
+        Some((2, false))
+    );
+    assert_eq!(app.delete(&format!("/image/{first}")).await.status(), 204);
+    assert_eq!(content_objects(&app).await.len(), 1, "still referenced");
+    let left = app
+        .get(&format!("/image/{second}"))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(left.as_ref(), bytes.as_slice());
+    assert_eq!(app.delete(&format!("/image/{second}")).await.status(), 204);
+    assert!(
+        content_objects(&app).await.is_empty(),
+        "the last image took it"
+    );
+    assert_eq!(meta.object_references(&sha).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn concurrent_uploads_and_deletes_of_the_same_bytes_lose_nothing_and_leak_nothing() {
+    let app = std::sync::Arc::new(spawn_app().await);
+    let bytes = noisy_png(50, 50, 11);
+    let sha = hex::encode(Sha256::digest(&bytes));
+    // Kept throughout: an image with the same bytes, uploaded first.
+    let kept = app.round_trip("kept.png", &bytes).await;
+    let mut tasks = Vec::new();
+    for task in 0..8 {
+        let (app, bytes) = (app.clone(), bytes.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut survivors = Vec::new();
+            for round in 0..6 {
+                let id = app
+                    .upload_ok(&[("same.png", bytes.clone())])
+                    .await
+                    .remove(0);
+                if (task + round) % 3 == 0 {
+                    survivors.push(id);
+                } else {
+                    assert_eq!(app.delete(&format!("/image/{id}")).await.status(), 204);
+                }
+            }
+            survivors
+        }));
+    }
+    let mut survivors = vec![kept.clone()];
+    for task in tasks {
+        survivors.extend(task.await.unwrap());
+    }
+    for id in &survivors {
+        let got = app
+            .get(&format!("/image/{id}"))
+            .await
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(Sha256::digest(&got), Sha256::digest(&bytes), "{id}");
+    }
+    let meta = app.context.gallery.metadata();
+    assert_eq!(
+        meta.object_references(&sha).await.unwrap(),
+        Some((survivors.len() as u64, false)),
+        "one reference per surviving image"
+    );
+    assert_eq!(content_objects(&app).await.len(), 1);
+    for id in &survivors {
+        assert_eq!(app.delete(&format!("/image/{id}")).await.status(), 204);
+    }
+    assert!(content_objects(&app).await.is_empty(), "no object leaked");
+    assert_eq!(meta.object_references(&sha).await.unwrap(), None);
 }

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use super::{Gallery, thumbnails::ThumbnailError};
 use crate::{
     domain::{ImageId, image::VariantSize},
-    store::Blobs,
+    store::{Blobs, ImageRecord},
 };
 
 impl Gallery {
@@ -45,9 +45,11 @@ impl Gallery {
     /// many ask at the same time — a decode whose result (thumbnail or failure) is kept.
     pub(super) async fn stored_thumbnail(
         &self,
-        id: ImageId,
+        record: &ImageRecord,
         variant: VariantSize,
     ) -> Result<Bytes, ThumbnailError> {
+        let id = record.id;
+        let record = record.clone();
         let key = Blobs::variant_key(id, variant);
         if let Some(bytes) = self.blobs.get_bytes(&key).await? {
             return Ok(bytes);
@@ -64,15 +66,11 @@ impl Gallery {
             if let Some(reason) = gallery.remembered_failure(id).await? {
                 return Err(ThumbnailError::Undecodable(reason));
             }
-            let original = gallery
-                .blobs
-                .get_bytes(&Blobs::image_key(id))
-                .await?
-                .ok_or_else(|| {
-                    ThumbnailError::Internal(format!(
-                        "image {id} has metadata but no object in storage"
-                    ))
-                })?;
+            let original = gallery.original(&record).await?.ok_or_else(|| {
+                ThumbnailError::Internal(format!(
+                    "image {id} has metadata but no object in storage"
+                ))
+            })?;
             match gallery.thumbnails.make(original, variant).await {
                 Ok(thumbnail) => {
                     gallery.blobs.put_bytes(&key, thumbnail.clone()).await?;

@@ -229,14 +229,27 @@ impl Gallery {
         }
         let missing =
             || StoreError::Corrupt(format!("image {id} has metadata but no object in storage"));
-        let key = Blobs::image_key(id);
+        // The content key; the id key for an image stored before content addressing
+        // or not yet promoted.
+        let key = Blobs::object_key(&found.record.sha256);
+        let staged = Blobs::image_key(id);
         if length <= INLINE_READ_LIMIT {
-            let bytes = self.blobs.read(&key, found.record.size, span).await?;
+            let bytes = match self
+                .blobs
+                .read(&key, found.record.size, span.clone())
+                .await?
+            {
+                Some(bytes) => Some(bytes),
+                None => self.blobs.read(&staged, found.record.size, span).await?,
+            };
             return Ok(ImageBytes::Whole(bytes.ok_or_else(missing)?));
         }
         let whole = span.start == 0 && span.end == found.record.size;
         let range = (!whole).then_some(span);
-        let object = self.blobs.get(&key, range).await?.ok_or_else(missing)?;
+        let object = match self.blobs.get(&key, range.clone()).await? {
+            Some(object) => object,
+            None => self.blobs.get(&staged, range).await?.ok_or_else(missing)?,
+        };
         Ok(ImageBytes::Stream(object_stream(object)))
     }
 
@@ -257,7 +270,20 @@ impl Gallery {
         {
             return Ok(bytes);
         }
-        Ok(self.stored_thumbnail(id, size).await?)
+        Ok(self.stored_thumbnail(&found.record, size).await?)
+    }
+
+    /// A stored image's bytes, whole: its content key, else its id key (stored before
+    /// content addressing, or not yet promoted); `None` when neither is there.
+    pub(super) async fn original(&self, record: &ImageRecord) -> Result<Option<Bytes>, StoreError> {
+        match self
+            .blobs
+            .get_bytes(&Blobs::object_key(&record.sha256))
+            .await?
+        {
+            Some(bytes) => Ok(Some(bytes)),
+            None => self.blobs.get_bytes(&Blobs::image_key(record.id)).await,
+        }
     }
 
     /// Deletes an image and its thumbnail; `false` when there was no such image.
@@ -279,7 +305,7 @@ impl Gallery {
         // done once the spool forgot it (a tombstone left behind is swept with its
         // remote copy, if any, by the replay task).
         let remote = match self.metadata.delete(id).await {
-            Ok(remote) => remote,
+            Ok(deleted) => deleted,
             Err(error) if spooled => {
                 // A replay cut short by a crash may have left a remote copy: the
                 // tombstone has the replay task delete it once the remote side answers.
@@ -287,17 +313,26 @@ impl Gallery {
                     spool.leave_tombstone(id).await?;
                 }
                 tracing::warn!(%error, %id, "deleted a spooled image while the remote side was down; a tombstone remains for it");
-                false
+                crate::store::Deleted::default()
             }
             Err(error) => return Err(error.into()),
         };
-        if !remote && !spooled {
+        if !remote.existed && !spooled {
             return Ok(false);
         }
         for key in Blobs::keys_of_image(id) {
             if let Err(error) = self.blobs.delete(&key).await {
                 tracing::warn!(%error, %id, "could not delete an object; the orphan sweep will");
             }
+        }
+        // The last image with these bytes: the object goes too (elected by the store,
+        // so exactly one delete does it; a failure here is finished by the sweep).
+        if let Some(sha256) = &remote.unreferenced
+            && let Err(error) =
+                crate::store::objects::finish_deletion(self.metadata.as_ref(), &self.blobs, sha256)
+                    .await
+        {
+            tracing::warn!(%error, %id, "could not delete an unreferenced object; the orphan sweep will");
         }
         Ok(true)
     }

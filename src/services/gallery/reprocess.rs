@@ -72,7 +72,7 @@ impl Gallery {
         if found.spooled || found.record.placeholder.is_some() {
             return Ok(Outcome::Skipped);
         }
-        let Some(original) = self.blobs.get_bytes(&Blobs::image_key(id)).await? else {
+        let Some(original) = self.original(&found.record).await? else {
             return Ok(Outcome::Skipped);
         };
         let mut inspector = ImageInspector::new(u64::MAX, u64::MAX);

@@ -162,11 +162,26 @@ impl<'g> Upload<'g> {
         }
         let gallery = self.gallery;
         let committed = match &gallery.spool {
-            None => gallery
-                .metadata
-                .insert_all(&self.stored)
-                .await
-                .map(|()| std::mem::take(&mut self.stored)),
+            None => {
+                let committed = crate::store::objects::insert_referencing(
+                    gallery.metadata.as_ref(),
+                    &gallery.blobs,
+                    &self.stored,
+                )
+                .await;
+                if committed.is_ok() {
+                    // Committed: a promotion that fails is finished by the orphan sweep
+                    // (reads fall back on the id key meanwhile).
+                    for record in &self.stored {
+                        if let Err(error) =
+                            crate::store::objects::promote(&gallery.blobs, record).await
+                        {
+                            tracing::warn!(%error, id = %record.id, "could not move an upload to its content key; the sweep will");
+                        }
+                    }
+                }
+                committed.map(|()| std::mem::take(&mut self.stored))
+            }
             // The spool owns the files from here, and cleans up after itself.
             Some(spool) => {
                 let records = std::mem::take(&mut self.stored);

@@ -481,10 +481,7 @@ pub(super) async fn delete_remotely(
     meta: &dyn crate::store::ImageMetaStore,
     id: ImageId,
 ) -> Result<(), StoreError> {
-    meta.delete(id).await?;
-    for key in crate::store::Blobs::keys_of_image(id) {
-        blobs.delete(&key).await?;
-    }
+    crate::store::objects::delete_image(meta, blobs, id).await?;
     Ok(())
 }
 

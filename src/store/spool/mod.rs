@@ -391,7 +391,13 @@ impl Spool {
                 missing.push(record.clone());
             }
         }
-        meta.insert_all(&missing).await?;
+        crate::store::objects::insert_referencing(meta, blobs, &missing).await?;
+        // Committed: a promotion that fails is finished by the orphan sweep.
+        for record in &stored {
+            if let Err(error) = crate::store::objects::promote(blobs, record).await {
+                tracing::warn!(%error, id = %record.id, "could not move a replayed image to its content key; the sweep will");
+            }
+        }
         Ok(stored)
     }
 

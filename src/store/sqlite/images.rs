@@ -6,7 +6,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use super::{SqliteDatabase, from_micros};
 use crate::{
     domain::ImageId,
-    store::{ImageMetaStore, ImageRecord, StoreError},
+    store::{Deleted, ImageMetaStore, ImageRecord, OBJECT_BEING_DELETED, StoreError},
 };
 
 /// Columns of an image row, in the order `image_from_row` reads them.
@@ -43,6 +43,10 @@ impl ImageMetaStore for SqliteDatabase {
                 image_columns!(),
                 ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
             ))?;
+            let mut reference = conn.prepare_cached(
+                "INSERT INTO objects (sha256, refs) VALUES (?1, 1) \
+                 ON CONFLICT (sha256) DO UPDATE SET refs = refs + 1 WHERE dead = 0",
+            )?;
             for r in &records {
                 insert.execute(params![
                     r.id.to_string(),
@@ -56,6 +60,9 @@ impl ImageMetaStore for SqliteDatabase {
                     (r.created_at.unix_timestamp_nanos() / 1000) as i64,
                     r.placeholder
                 ])?;
+                if reference.execute([&r.sha256])? == 0 {
+                    return Err(being_deleted());
+                }
             }
             Ok(())
         })
@@ -118,17 +125,71 @@ impl ImageMetaStore for SqliteDatabase {
         .await
     }
 
-    async fn delete(&self, id: ImageId) -> Result<bool, StoreError> {
+    async fn delete(&self, id: ImageId) -> Result<Deleted, StoreError> {
         self.write(move |conn| {
-            Ok(conn
-                .prepare_cached("DELETE FROM images WHERE id = ?1")?
-                .execute([id.to_string()])?
-                > 0)
+            let sha256: Option<String> = conn
+                .prepare_cached("DELETE FROM images WHERE id = ?1 RETURNING sha256")?
+                .query_row([id.to_string()], |row| row.get(0))
+                .optional()?;
+            let Some(sha256) = sha256 else {
+                return Ok(Deleted::default());
+            };
+            let dead: Option<bool> = conn
+                .prepare_cached(
+                    "UPDATE objects SET refs = refs - 1, dead = (refs = 1) \
+                     WHERE sha256 = ?1 AND refs > 0 RETURNING dead",
+                )?
+                .query_row([&sha256], |row| row.get(0))
+                .optional()?;
+            Ok(Deleted {
+                existed: true,
+                unreferenced: dead.unwrap_or(false).then_some(sha256),
+            })
         })
         .await
+    }
+
+    async fn forget_object(&self, sha256: &str) -> Result<(), StoreError> {
+        let sha256 = sha256.to_owned();
+        self.write(move |conn| {
+            conn.prepare_cached("DELETE FROM objects WHERE sha256 = ?1 AND dead = 1")?
+                .execute([sha256])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn dead_objects(&self, limit: u16) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT sha256 FROM objects WHERE dead = 1 LIMIT ?1")?
+                .query_map([limit], |row| row.get(0))?
+                .collect()
+        })
+    }
+
+    async fn object_references(&self, sha256: &str) -> Result<Option<(u64, bool)>, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT refs, dead FROM objects WHERE sha256 = ?1")?
+                .query_row([sha256], |row| {
+                    Ok((
+                        u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
+                        row.get(1)?,
+                    ))
+                })
+                .optional()
+        })
     }
 
     async fn reachable(&self) -> Result<(), StoreError> {
         self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
     }
+}
+
+/// The error that rolls an insert back when its object is being deleted; `db_error`
+/// turns it into [`StoreError::Conflict`] with [`OBJECT_BEING_DELETED`].
+fn being_deleted() -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
+        Some(OBJECT_BEING_DELETED.to_owned()),
+    )
 }

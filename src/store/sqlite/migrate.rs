@@ -18,6 +18,11 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "image_placeholders",
         include_str!("../../../migrations/sqlite/0002_image_placeholders.sql"),
     ),
+    (
+        3,
+        "objects",
+        include_str!("../../../migrations/sqlite/0003_objects.sql"),
+    ),
 ];
 
 /// Applies what is pending; refuses a database a newer pier migrated further.

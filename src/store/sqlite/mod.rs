@@ -206,6 +206,11 @@ fn failure_of(error: &rusqlite::Error) -> (bool, String) {
 
 /// Maps SQLite failures onto the API: a database that cannot answer now is a 503.
 fn db_error(error: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(_, Some(message)) = &error
+        && message == crate::store::OBJECT_BEING_DELETED
+    {
+        return StoreError::Conflict(message.clone());
+    }
     if is_unavailable(&error) {
         StoreError::Unavailable(format!("the database is unavailable: {error}"))
     } else {

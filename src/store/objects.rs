@@ -1,0 +1,147 @@
+//! Content-addressed objects: an image's bytes are stored once per distinct content, at
+//! `objects/AB/<sha256>`, and shared by every image with those bytes; the object is
+//! deleted when its last image is.
+//!
+//! The rules, which every path that writes or deletes images goes through (uploads, the
+//! spool's replay, deletes, the sweep, `pier images migrate-objects`):
+//! - An upload streams to its id key (the digest is known only at the end), commits its
+//!   record — which adds a reference to the object in the same transaction — and only
+//!   then **promotes**: copies the id key to the content key unless it is there, and
+//!   drops the id key. A crash in between leaves the id key, which reads fall back on and
+//!   the sweep promotes.
+//! - A delete removes the record and its reference in one transaction; the store elects
+//!   the one caller whose delete took the count to zero and marks the object dead; that
+//!   caller deletes the object, then forgets it.
+//! - An insert meeting a dead object is refused (`OBJECT_BEING_DELETED`); the inserter
+//!   finishes the deletion itself (deleting a dead object is always right: nothing can
+//!   reference it any more) and tries again. So no object is deleted under a live
+//!   reference, and no reference is added to an object about to go.
+
+use std::time::Duration;
+
+use super::{Blobs, ImageMetaStore, ImageRecord, OBJECT_BEING_DELETED, StoreError};
+use crate::domain::ImageId;
+
+/// Attempts at an insert whose objects are being deleted (each attempt finishes those
+/// deletions first, so a second one normally succeeds).
+const INSERT_ATTEMPTS: u32 = 5;
+
+/// Commits `records` (and their references), then promotes each one's bytes.
+pub async fn commit(
+    meta: &dyn ImageMetaStore,
+    blobs: &Blobs,
+    records: &[ImageRecord],
+) -> Result<(), StoreError> {
+    insert_referencing(meta, blobs, records).await?;
+    for record in records {
+        promote(blobs, record).await?;
+    }
+    Ok(())
+}
+
+/// Inserts `records`, finishing the deletion of any of their objects that is under way.
+pub async fn insert_referencing(
+    meta: &dyn ImageMetaStore,
+    blobs: &Blobs,
+    records: &[ImageRecord],
+) -> Result<(), StoreError> {
+    let mut attempt = 0;
+    loop {
+        match meta.insert_all(records).await {
+            Err(StoreError::Conflict(message))
+                if message == OBJECT_BEING_DELETED && attempt + 1 < INSERT_ATTEMPTS =>
+            {
+                attempt += 1;
+                for record in records {
+                    if let Some((_, true)) = meta.object_references(&record.sha256).await? {
+                        finish_deletion(meta, blobs, &record.sha256).await?;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Moves a committed image's bytes from its id key to its content key (unless they are
+/// there already) and drops the id key. Repeatable.
+pub async fn promote(blobs: &Blobs, record: &ImageRecord) -> Result<(), StoreError> {
+    let content = Blobs::object_key(&record.sha256);
+    let staged = Blobs::image_key(record.id);
+    if blobs.size_of(&content).await?.is_none() {
+        blobs.copy(&staged, &content).await?;
+    }
+    blobs.delete(&staged).await
+}
+
+/// Deletes a dead object and forgets it.
+pub async fn finish_deletion(
+    meta: &dyn ImageMetaStore,
+    blobs: &Blobs,
+    sha256: &str,
+) -> Result<(), StoreError> {
+    blobs.delete(&Blobs::object_key(sha256)).await?;
+    meta.forget_object(sha256).await
+}
+
+/// Deletes an image's record, its own objects (id key, sizes, failure) and, when it was
+/// the last image with its bytes, its object; `false` when there was no such record.
+pub async fn delete_image(
+    meta: &dyn ImageMetaStore,
+    blobs: &Blobs,
+    id: ImageId,
+) -> Result<bool, StoreError> {
+    let deleted = meta.delete(id).await?;
+    for key in Blobs::keys_of_image(id) {
+        blobs.delete(&key).await?;
+    }
+    if let Some(sha256) = &deleted.unreferenced {
+        finish_deletion(meta, blobs, sha256).await?;
+    }
+    Ok(deleted.existed)
+}
+
+/// What `pier images migrate-objects` did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct MigrationSummary {
+    /// Images whose bytes moved to their content key.
+    pub promoted: u64,
+    /// Images already there.
+    pub already: u64,
+    /// References counted for records stored before reference counting (DynamoDB).
+    pub counted: u64,
+}
+
+/// Moves every image stored under its id to its content key (and, on DynamoDB, counts
+/// its reference first). Resumable: every step is skipped once done.
+pub async fn migrate(
+    meta: &dyn ImageMetaStore,
+    blobs: &Blobs,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<MigrationSummary, StoreError> {
+    let mut records = Vec::new();
+    let mut before = None;
+    loop {
+        let page = meta.list(before, 500).await?;
+        let Some(last) = page.last() else { break };
+        before = Some(last.id);
+        records.extend(page);
+    }
+    let total = records.len() as u64;
+    let mut summary = MigrationSummary::default();
+    progress(0, total);
+    for (done, record) in records.iter().enumerate() {
+        if meta.count_legacy_reference(record).await? {
+            summary.counted += 1;
+        }
+        if blobs.size_of(&Blobs::image_key(record.id)).await?.is_some() {
+            promote(blobs, record).await?;
+            summary.promoted += 1;
+        } else {
+            summary.already += 1;
+        }
+        progress(done as u64 + 1, total);
+    }
+    Ok(summary)
+}
