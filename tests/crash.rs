@@ -499,7 +499,7 @@ async fn sigkill_while_uploads_go_to_the_spool_loses_nothing() {
             .expect("the record is in DynamoDB");
         assert_eq!(&record.sha256, sha);
         let size = bucket
-            .size_of(&pier::store::Blobs::image_key(id))
+            .size_of(&pier::store::Blobs::object_key(sha))
             .await
             .unwrap();
         assert_eq!(size, Some(record.size), "the object is in S3");

@@ -931,3 +931,131 @@ async fn concurrent_uploads_and_deletes_of_the_same_bytes_lose_nothing_and_leak_
     assert!(content_objects(&app).await.is_empty(), "no object leaked");
     assert_eq!(meta.object_references(&sha).await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn images_stored_under_their_id_move_to_content_keys_resumably() {
+    use pier::store::{ImageRecord, objects};
+    let app = spawn_app().await;
+    let gallery = &app.context.gallery;
+    // What an earlier pier stored: bytes at the id key, a record (two images with the
+    // same bytes, and one other).
+    let same = noisy_png(30, 30, 1);
+    let other = noisy_png(31, 30, 2);
+    let mut ids = Vec::new();
+    for bytes in [&same, &same, &other] {
+        let id = ImageId::generate();
+        gallery
+            .blobs()
+            .put_bytes(&Blobs::image_key(id), bytes.clone().into())
+            .await
+            .unwrap();
+        let record = ImageRecord {
+            id,
+            filename: "old.png".into(),
+            content_type: "image/png".into(),
+            size: bytes.len() as u64,
+            width: 30,
+            height: 30,
+            sha256: hex::encode(Sha256::digest(bytes)),
+            location: gallery.blobs().location().to_owned(),
+            created_at: time::OffsetDateTime::now_utc(),
+            placeholder: None,
+        };
+        gallery.metadata().insert_all(&[record]).await.unwrap();
+        ids.push(id);
+    }
+    // Readable before the migration (the id key), and after it.
+    for id in &ids {
+        assert_eq!(app.get(&format!("/image/{id}")).await.status(), 200);
+    }
+    let mut seen = Vec::new();
+    let summary = objects::migrate(gallery.metadata().as_ref(), gallery.blobs(), |d, t| {
+        seen.push((d, t))
+    })
+    .await
+    .unwrap();
+    assert_eq!(summary.promoted, 3, "{summary:?}");
+    assert_eq!(seen.last(), Some(&(3, 3)));
+    let objects = content_objects(&app).await;
+    assert_eq!(objects.len(), 2, "the same bytes once: {objects:?}");
+    for id in &ids {
+        assert!(
+            gallery
+                .blobs()
+                .size_of(&Blobs::image_key(*id))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let got = app
+            .get(&format!("/image/{id}"))
+            .await
+            .bytes()
+            .await
+            .unwrap();
+        assert!(got.as_ref() == same.as_slice() || got.as_ref() == other.as_slice());
+    }
+    let again = objects::migrate(gallery.metadata().as_ref(), gallery.blobs(), |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!((again.promoted, again.already), (0, 3), "resumable");
+}
+
+#[tokio::test]
+async fn the_sweep_finishes_promotions_and_deletions_a_crash_cut_short() {
+    let app = spawn_app().await;
+    let gallery = &app.context.gallery;
+    let bytes = noisy_png(20, 20, 3);
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let id = app.round_trip("a.png", &bytes).await;
+    let image_id = ImageId::parse(&id).unwrap();
+    // A crash after the commit, before the promotion: the bytes at the id key only.
+    let object = Blobs::object_key(&sha);
+    gallery
+        .blobs()
+        .copy(&object, &Blobs::image_key(image_id))
+        .await
+        .unwrap();
+    gallery.blobs().delete(&object).await.unwrap();
+    assert_eq!(
+        app.get(&format!("/image/{id}")).await.status(),
+        200,
+        "read from the id key"
+    );
+    pier::startup::sweep_orphans_once(&app.context, Duration::ZERO)
+        .await
+        .unwrap();
+    assert!(
+        gallery.blobs().size_of(&object).await.unwrap().is_some(),
+        "promoted"
+    );
+    assert!(
+        gallery
+            .blobs()
+            .size_of(&Blobs::image_key(image_id))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A crash after the last reference went, before the object was deleted: dead.
+    let meta = gallery.metadata();
+    let deleted = meta.delete(image_id).await.unwrap();
+    assert_eq!(deleted.unreferenced.as_deref(), Some(sha.as_str()));
+    assert_eq!(meta.object_references(&sha).await.unwrap(), Some((0, true)));
+    // An upload of the same bytes meanwhile finishes that deletion and succeeds.
+    let again = app.round_trip("again.png", &bytes).await;
+    assert_eq!(
+        meta.object_references(&sha).await.unwrap(),
+        Some((1, false))
+    );
+    assert_eq!(app.delete(&format!("/image/{again}")).await.status(), 204);
+    // And a dead object nobody re-uploads is finished by the sweep.
+    let third = app.round_trip("third.png", &bytes).await;
+    let deleted = meta.delete(ImageId::parse(&third).unwrap()).await.unwrap();
+    assert!(deleted.unreferenced.is_some());
+    pier::startup::sweep_orphans_once(&app.context, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(meta.object_references(&sha).await.unwrap(), None);
+    assert!(content_objects(&app).await.is_empty());
+}

@@ -114,6 +114,7 @@ async fn assert_all_remote(moto: &Moto, name: &str, acknowledged: &[Acknowledged
     remote(&mut settings, &moto.endpoint(), name);
     let table = DynamoMeta::connect(name, &settings.aws).await;
     for ack in acknowledged {
+        let id = ImageId::parse(&ack.id).unwrap();
         // Replayed images live at their content key.
         let stored = bucket
             .get(&Blobs::object_key(&ack.sha256))

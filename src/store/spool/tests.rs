@@ -175,8 +175,19 @@ async fn replay_moves_a_batch_and_a_repeated_replay_duplicates_nothing() {
     for record in &records {
         let stored = meta.get(record.id).await.unwrap().unwrap();
         assert_eq!(stored.location, "memory");
-        let bytes = blobs.get_bytes(&Blobs::image_key(record.id)).await.unwrap();
+        // Promoted to the content key once its record was committed.
+        let bytes = blobs
+            .get_bytes(&Blobs::object_key(&record.sha256))
+            .await
+            .unwrap();
         assert_eq!(bytes.unwrap().as_ref(), b"bytes");
+        assert!(
+            blobs
+                .get_bytes(&Blobs::image_key(record.id))
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
     let spool_dir = dir.path().join("spool");
     assert_eq!(files_in(&spool_dir, "data").len(), 0);
@@ -474,13 +485,12 @@ async fn an_image_deleted_through_another_replica_is_never_replayed() {
         meta.get(deleted.id).await.unwrap().is_none(),
         "not resurrected"
     );
-    assert!(
-        blobs
-            .get_bytes(&Blobs::image_key(deleted.id))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    for key in [
+        Blobs::image_key(deleted.id),
+        Blobs::object_key(&deleted.sha256),
+    ] {
+        assert!(blobs.get_bytes(&key).await.unwrap().is_none(), "{key}");
+    }
     assert!(meta.get(kept.id).await.unwrap().is_some());
     assert!(
         std::fs::read_dir(root.join("tombstones"))
@@ -514,13 +524,9 @@ async fn a_delete_that_lands_during_a_replay_is_carried_out_remotely() {
     owner.leave_tombstone(image.id).await.unwrap();
     owner.replay_one(&blobs, &meta, None).await.unwrap();
     assert!(meta.get(image.id).await.unwrap().is_none());
-    assert!(
-        blobs
-            .get_bytes(&Blobs::image_key(image.id))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    for key in [Blobs::image_key(image.id), Blobs::object_key(&image.sha256)] {
+        assert!(blobs.get_bytes(&key).await.unwrap().is_none(), "{key}");
+    }
 }
 
 #[tokio::test]
