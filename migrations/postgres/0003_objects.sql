@@ -6,7 +6,10 @@
 CREATE TABLE objects (
     sha256 TEXT    PRIMARY KEY,
     refs   BIGINT  NOT NULL CHECK (refs >= 0),
-    dead   BOOLEAN NOT NULL DEFAULT false
+    dead   BOOLEAN NOT NULL DEFAULT false,
+    -- When it was marked dead: only its elected deleter finishes a fresh deletion; one
+    -- older than the sweep's grace was cut short.
+    dead_since TIMESTAMPTZ
 );
 
 -- The images stored before: each already references its object.

@@ -6,7 +6,10 @@
 CREATE TABLE objects (
     sha256 TEXT    PRIMARY KEY NOT NULL,
     refs   INTEGER NOT NULL CHECK (refs >= 0),
-    dead   INTEGER NOT NULL DEFAULT 0 CHECK (dead IN (0, 1))
+    dead   INTEGER NOT NULL DEFAULT 0 CHECK (dead IN (0, 1)),
+    -- When it was marked dead (microseconds since the epoch): only its elected deleter
+    -- finishes a fresh deletion; one older than the sweep's grace was cut short.
+    dead_since INTEGER
 ) WITHOUT ROWID;
 
 -- The images stored before: each already references its object.

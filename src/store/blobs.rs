@@ -369,7 +369,7 @@ impl Blobs {
         let cutoff = chrono_cutoff(grace);
         let mut removed = 0;
         // Deletions a crash cut short (the object is dead: nothing references it).
-        for sha256 in meta.dead_objects(1000).await? {
+        for sha256 in meta.dead_objects(1000, grace).await? {
             super::objects::finish_deletion(meta, self, &sha256).await?;
             removed += 1;
         }
@@ -384,11 +384,9 @@ impl Blobs {
                 if prefix == "objects" {
                     // Content-addressed: kept while an image references it.
                     match meta.object_references(name).await? {
-                        Some((refs, false)) if refs > 0 => {}
-                        Some(_) => {
-                            super::objects::finish_deletion(meta, self, name).await?;
-                            removed += 1;
-                        }
+                        // Referenced, or dead (finished above once older than the grace).
+                        Some((refs, dead)) if refs > 0 || dead => {}
+                        Some(_) => {}
                         None => {
                             self.delete(&entry.location).await?;
                             removed += 1;

@@ -342,6 +342,11 @@ impl DynamoMeta {
     }
 }
 
+/// Nanoseconds since the epoch, for `dead_since`.
+fn now_ns() -> i128 {
+    OffsetDateTime::now_utc().unix_timestamp_nanos()
+}
+
 /// Where object items' ids start: `object#<sha256>`.
 const OBJECT_PREFIX: &str = "object#";
 
@@ -520,12 +525,13 @@ impl ImageMetaStore for DynamoMeta {
         let elected = self
             .update_existing_when(
                 &object_key(&sha256),
-                "SET dead = :true",
+                "SET dead = :true, dead_since = :now",
                 "refs = :zero AND dead = :false",
                 [
                     (":true", AttributeValue::Bool(true)),
                     (":false", AttributeValue::Bool(false)),
                     (":zero", AttributeValue::N("0".into())),
+                    (":now", AttributeValue::N(now_ns().to_string())),
                 ],
             )
             .await?;
@@ -558,7 +564,12 @@ impl ImageMetaStore for DynamoMeta {
         }
     }
 
-    async fn dead_objects(&self, limit: u16) -> Result<Vec<String>, StoreError> {
+    async fn dead_objects(
+        &self,
+        limit: u16,
+        older_than: Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        let cutoff = now_ns().saturating_sub(older_than.as_nanos() as i128);
         // A scan: the sweep's, hourly. Objects left at zero by a delete cut short
         // between its decrement and its election are elected here.
         let scanned = self
@@ -581,16 +592,26 @@ impl ImageMetaStore for DynamoMeta {
                 continue;
             };
             let is_dead = item.get("dead").and_then(|v| v.as_bool().ok()).copied() == Some(true);
+            let dead_since: i128 = item
+                .get("dead_since")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            if is_dead && dead_since > cutoff {
+                // Fresh: its elected deleter is at work.
+                continue;
+            }
             let elected = is_dead
                 || self
                     .update_existing_when(
                         &object_key(sha256),
-                        "SET dead = :true",
+                        "SET dead = :true, dead_since = :now",
                         "refs = :zero AND dead = :false",
                         [
                             (":true", AttributeValue::Bool(true)),
                             (":false", AttributeValue::Bool(false)),
                             (":zero", AttributeValue::N("0".into())),
+                            (":now", AttributeValue::N(now_ns().to_string())),
                         ],
                     )
                     .await?;

@@ -124,9 +124,15 @@ pub trait ImageMetaStore: Send + Sync {
     async fn delete(&self, id: ImageId) -> Result<Deleted, StoreError>;
     /// Forgets a dead object once it has been deleted from storage.
     async fn forget_object(&self, sha256: &str) -> Result<(), StoreError>;
-    /// Up to `limit` objects marked dead (a deletion a crash cut short: the sweep
-    /// finishes it).
-    async fn dead_objects(&self, limit: u16) -> Result<Vec<String>, StoreError>;
+    /// Up to `limit` objects marked dead longer than `older_than` ago: deletions a crash
+    /// cut short, which the sweep finishes. A fresher one is left to its elected
+    /// deleter: if another caller finished it and an upload then stored the same bytes
+    /// again, that deleter's late object delete would remove the new upload's object.
+    async fn dead_objects(
+        &self,
+        limit: u16,
+        older_than: std::time::Duration,
+    ) -> Result<Vec<String>, StoreError>;
     /// Adds the reference of a record stored before reference counting, once (`pier
     /// images migrate-objects`); `false` when it was counted already. The SQL stores
     /// counted every record in their migration.

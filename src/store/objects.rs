@@ -12,9 +12,13 @@
 //! - A delete removes the record and its reference in one transaction; the store elects
 //!   the one caller whose delete took the count to zero and marks the object dead; that
 //!   caller deletes the object, then forgets it.
-//! - An insert meeting a dead object is refused (`OBJECT_BEING_DELETED`); the inserter
-//!   finishes the deletion itself (deleting a dead object is always right: nothing can
-//!   reference it any more) and tries again. So no object is deleted under a live
+//! - An insert meeting a dead object is refused (`OBJECT_BEING_DELETED`) and tried again
+//!   a moment later (the elected deleter finishes in milliseconds); it never finishes
+//!   the deletion itself, since the elected deleter's object delete could then land
+//!   after the new upload's promotion. A deletion whose deleter crashed is finished by
+//!   the sweep once older than its grace — the same time-bound assumption as the
+//!   spool's lease (a deleter paused longer than that between its election and its
+//!   delete could remove a new upload's object). So no object is deleted under a live
 //!   reference, and no reference is added to an object about to go.
 
 use std::time::Duration;
@@ -22,9 +26,9 @@ use std::time::Duration;
 use super::{Blobs, ImageMetaStore, ImageRecord, OBJECT_BEING_DELETED, StoreError};
 use crate::domain::ImageId;
 
-/// Attempts at an insert whose objects are being deleted (each attempt finishes those
-/// deletions first, so a second one normally succeeds).
-const INSERT_ATTEMPTS: u32 = 5;
+/// Attempts at an insert whose objects are being deleted, 10 ms to ~2.5 s apart (about
+/// 5 s in all); then the upload is refused as unavailable, to be tried again.
+const INSERT_ATTEMPTS: u32 = 9;
 
 /// Commits `records` (and their references), then promotes each one's bytes.
 pub async fn commit(
@@ -45,17 +49,16 @@ pub async fn insert_referencing(
     blobs: &Blobs,
     records: &[ImageRecord],
 ) -> Result<(), StoreError> {
+    let _ = blobs;
     let mut attempt = 0;
     loop {
         match meta.insert_all(records).await {
-            Err(StoreError::Conflict(message))
-                if message == OBJECT_BEING_DELETED && attempt + 1 < INSERT_ATTEMPTS =>
-            {
+            Err(StoreError::Conflict(message)) if message == OBJECT_BEING_DELETED => {
                 attempt += 1;
-                for record in records {
-                    if let Some((_, true)) = meta.object_references(&record.sha256).await? {
-                        finish_deletion(meta, blobs, &record.sha256).await?;
-                    }
+                if attempt >= INSERT_ATTEMPTS {
+                    return Err(StoreError::Unavailable(
+                        "an image with the same bytes is being deleted; try again".into(),
+                    ));
                 }
                 tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
             }

@@ -313,7 +313,8 @@ impl ImageMetaStore for PgDatabase {
             return Ok(Deleted::default());
         };
         let dead: Option<bool> = sqlx::query_scalar(
-            "UPDATE objects SET refs = refs - 1, dead = (refs = 1) \
+            "UPDATE objects SET refs = refs - 1, dead = (refs = 1), \
+             dead_since = CASE WHEN refs = 1 THEN now() END \
              WHERE sha256 = $1 AND refs > 0 RETURNING dead",
         )
         .bind(&sha256)
@@ -336,12 +337,20 @@ impl ImageMetaStore for PgDatabase {
         Ok(())
     }
 
-    async fn dead_objects(&self, limit: u16) -> Result<Vec<String>, StoreError> {
-        sqlx::query_scalar("SELECT sha256 FROM objects WHERE dead LIMIT $1")
-            .bind(i64::from(limit))
-            .fetch_all(self.pool()?)
-            .await
-            .map_err(pg_error)
+    async fn dead_objects(
+        &self,
+        limit: u16,
+        older_than: std::time::Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT sha256 FROM objects \
+             WHERE dead AND dead_since <= now() - make_interval(secs => $2) LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .bind(older_than.as_secs_f64())
+        .fetch_all(self.pool()?)
+        .await
+        .map_err(pg_error)
     }
 
     async fn object_references(&self, sha256: &str) -> Result<Option<(u64, bool)>, StoreError> {

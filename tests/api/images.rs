@@ -1042,11 +1042,27 @@ async fn the_sweep_finishes_promotions_and_deletions_a_crash_cut_short() {
     let deleted = meta.delete(image_id).await.unwrap();
     assert_eq!(deleted.unreferenced.as_deref(), Some(sha.as_str()));
     assert_eq!(meta.object_references(&sha).await.unwrap(), Some((0, true)));
-    // An upload of the same bytes meanwhile finishes that deletion and succeeds.
+    // An upload of the same bytes meanwhile waits for the elected deleter (here: 300 ms
+    // late), then references a fresh object.
+    let deleter = {
+        let (meta, blobs, sha) = (meta.clone(), gallery.blobs().clone(), sha.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            pier::store::objects::finish_deletion(meta.as_ref(), &blobs, &sha)
+                .await
+                .unwrap();
+        })
+    };
     let again = app.round_trip("again.png", &bytes).await;
+    deleter.await.unwrap();
     assert_eq!(
         meta.object_references(&sha).await.unwrap(),
         Some((1, false))
+    );
+    assert_eq!(
+        content_objects(&app).await.len(),
+        1,
+        "the new upload's object survived"
     );
     assert_eq!(app.delete(&format!("/image/{again}")).await.status(), 204);
     // And a dead object nobody re-uploads is finished by the sweep.

@@ -136,10 +136,11 @@ impl ImageMetaStore for SqliteDatabase {
             };
             let dead: Option<bool> = conn
                 .prepare_cached(
-                    "UPDATE objects SET refs = refs - 1, dead = (refs = 1) \
+                    "UPDATE objects SET refs = refs - 1, dead = (refs = 1), \
+                     dead_since = CASE WHEN refs = 1 THEN ?2 END \
                      WHERE sha256 = ?1 AND refs > 0 RETURNING dead",
                 )?
-                .query_row([&sha256], |row| row.get(0))
+                .query_row(params![&sha256, super::now_micros()], |row| row.get(0))
                 .optional()?;
             Ok(Deleted {
                 existed: true,
@@ -159,11 +160,19 @@ impl ImageMetaStore for SqliteDatabase {
         .await
     }
 
-    async fn dead_objects(&self, limit: u16) -> Result<Vec<String>, StoreError> {
+    async fn dead_objects(
+        &self,
+        limit: u16,
+        older_than: std::time::Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        let cutoff = super::now_micros()
+            .saturating_sub(i64::try_from(older_than.as_micros()).unwrap_or(i64::MAX));
         self.read(|conn| {
-            conn.prepare_cached("SELECT sha256 FROM objects WHERE dead = 1 LIMIT ?1")?
-                .query_map([limit], |row| row.get(0))?
-                .collect()
+            conn.prepare_cached(
+                "SELECT sha256 FROM objects WHERE dead = 1 AND dead_since <= ?2 LIMIT ?1",
+            )?
+            .query_map(params![limit, cutoff], |row| row.get(0))?
+            .collect()
         })
     }
 
