@@ -370,3 +370,65 @@ async fn the_orphan_sweep_keeps_what_the_spool_is_replaying() {
     wait_until_drained(&app).await;
     assert_all_remote(&moto, "sweep", &[spooled]).await;
 }
+
+/// Stored once through the spool: the same bytes uploaded once before an outage and
+/// twice during it (spooled) end as one object in the bucket with three references
+/// once replayed; the object goes with the last of the three images.
+#[tokio::test]
+async fn the_same_bytes_spooled_and_replayed_are_stored_once() {
+    use futures::TryStreamExt;
+    use object_store::ObjectStore as _;
+    let moto = Moto::start();
+    let mut gate = Gate::open_to(moto.port()).await;
+    create_backends(&moto, "once").await;
+    let app = spawn_local_app_with(|s| remote(s, &gate.endpoint(), "once")).await;
+    let bytes = noisy_png(40, 30, 99);
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let mut ids = vec![app.round_trip("before.png", &bytes).await];
+    gate.close().await;
+    for name in ["during-1.png", "during-2.png"] {
+        let response = app.upload(&[(name, bytes.clone())]).await;
+        assert_eq!(response.status(), 201);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["images"][0]["location"], "spool");
+        ids.push(body["images"][0]["id"].as_str().unwrap().to_owned());
+    }
+    gate.open().await;
+    wait_until_drained(&app).await;
+    let bucket = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(moto.endpoint())
+        .with_allow_http(true)
+        .with_bucket_name("once")
+        .with_region("us-east-1")
+        .with_access_key_id("testing")
+        .with_secret_access_key("testing")
+        .build()
+        .unwrap();
+    let images_in_bucket = || async {
+        bucket
+            .list(None)
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|meta| meta.location.to_string())
+            .filter(|key| !key.contains("thumbnails/"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        images_in_bucket().await,
+        vec![Blobs::object_key(&sha).to_string()],
+        "one object, at its content key, and no id key left"
+    );
+    let meta = app.context.gallery.metadata();
+    assert_eq!(
+        meta.object_references(&sha).await.unwrap(),
+        Some((3, false))
+    );
+    for (n, id) in ids.iter().enumerate() {
+        assert_eq!(app.delete(&format!("/image/{id}")).await.status(), 204);
+        let left = images_in_bucket().await;
+        assert_eq!(left.len(), usize::from(n < 2), "after {} deletes: {left:?}", n + 1);
+    }
+    assert_eq!(meta.object_references(&sha).await.unwrap(), None);
+}

@@ -198,17 +198,12 @@ async fn migrate_store_copies_local_images_into_the_bucket() {
     let moto = Moto::start();
     moto.create_bucket("moved").await;
     let local = crate::helpers::spawn_local_app_with(|_| {}).await;
-    let ids = [
-        local
-            .round_trip("a.png", &encode(Format::Png, 30, 30))
-            .await,
-        local
-            .round_trip("b.gif", &encode(Format::Gif, 30, 30))
-            .await,
-    ];
+    let contents = [encode(Format::Png, 30, 30), encode(Format::Gif, 30, 30)];
+    let first_id = local.round_trip("a.png", &contents[0]).await;
+    local.round_trip("b.gif", &contents[1]).await;
     assert_eq!(
         local
-            .get(&format!("/image/{}/thumbnail", ids[0]))
+            .get(&format!("/image/{first_id}/thumbnail"))
             .await
             .status(),
         200
@@ -234,9 +229,8 @@ async fn migrate_store_copies_local_images_into_the_bucket() {
         (0, 3),
         "resumable: nothing copied twice"
     );
-    for bytes in [encode(Format::Png, 30, 30), encode(Format::Gif, 30, 30)] {
-        let key = Blobs::object_key(&hex::encode(Sha256::digest(&bytes)));
+    for bytes in &contents {
+        let key = Blobs::object_key(&hex::encode(Sha256::digest(bytes)));
         assert!(bucket.size_of(&key).await.unwrap().is_some());
     }
-    let _ = ids;
 }
