@@ -62,8 +62,10 @@ pub enum Command {
 /// `pier images …`.
 #[derive(Debug, Subcommand)]
 pub enum ImagesCommand {
-    /// Bring images stored by an earlier pier up to date: displayed size from the EXIF
-    /// orientation, upright thumbnail, placeholder (resumable, safe on a live system).
+    /// Bring images stored by an earlier pier up to date: the metadata policy
+    /// (PIER_IMAGE_METADATA) applied to their bytes, displayed size from the EXIF
+    /// orientation, upright thumbnail, placeholder (resumable, safe on a live system;
+    /// run `pier images migrate-objects` first).
     Reprocess,
     /// Move images stored under their id (by an earlier pier) to content-addressed
     /// objects, shared by images with the same bytes (resumable, safe on a live system).
@@ -160,9 +162,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await?;
             bar.finish();
             println!(
-                "reprocessed {} images; {} already up to date or gone, {} undecodable",
-                summary.updated, summary.skipped, summary.undecodable
+                "reprocessed {} images, applied the metadata policy to {}; {} already up to date or gone, {} undecodable",
+                summary.updated, summary.stripped, summary.skipped, summary.undecodable
             );
+            if summary.not_content_addressed > 0 {
+                println!(
+                    "{} images are still stored under their id: run `pier images migrate-objects`, then reprocess again to apply the metadata policy to them",
+                    summary.not_content_addressed
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::MigrateStore { from, to } => {

@@ -190,6 +190,7 @@ impl From<crate::services::gallery::GalleryError> for ApiError {
                 }
             }
             GalleryError::Undecodable(_) => Self::field("file", error.to_string()),
+            GalleryError::Moved => crate::store::StoreError::Unavailable(error.to_string()).into(),
         }
     }
 }

@@ -26,7 +26,7 @@ use crate::{
         extract::QueryParams,
         response::JsonResponse,
     },
-    services::gallery::{FileFailure, Found, ImageBytes, Upload},
+    services::gallery::{FileFailure, Found, GalleryError, ImageBytes, Upload},
     store::ImageRecord,
 };
 
@@ -245,15 +245,33 @@ pub async fn get(
     headers: HeaderMap,
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
-    let found = find(&ctx, &raw).await?;
+    // Once more when the bytes moved under the read (`pier images reprocess` switched
+    // the image to new bytes, or it was deleted): found again, it names its bytes now,
+    // or is a 404.
+    for _ in 0..2 {
+        if let Some(response) = serve_image(&ctx, &method, &headers, &raw).await? {
+            return Ok(response);
+        }
+    }
+    Err(GalleryError::Moved.into())
+}
+
+/// The image's response; `None` when its bytes moved while it was read.
+async fn serve_image(
+    ctx: &ApiContext,
+    method: &Method,
+    headers: &HeaderMap,
+    raw: &str,
+) -> Result<Option<Response>, ApiError> {
+    let found = find(ctx, raw).await?;
     let record = &found.record;
     let etag = format!("\"{}\"", record.sha256);
-    if not_modified(&headers, &etag) {
-        return Ok(cached_headers(StatusCode::NOT_MODIFIED, &etag, None));
+    if not_modified(headers, &etag) {
+        return Ok(Some(cached_headers(StatusCode::NOT_MODIFIED, &etag, None)));
     }
     let size = record.size;
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
-        Some(spec) if if_range_allows(&headers, &etag) => match parse_range(spec, size) {
+        Some(spec) if if_range_allows(headers, &etag) => match parse_range(spec, size) {
             RangeRequest::Whole => None,
             RangeRequest::Part(range) => Some(range),
             RangeRequest::Unsatisfiable => return Err(ApiError::RangeNotSatisfiable { size }),
@@ -276,13 +294,15 @@ pub async fn get(
         );
     }
     if method == Method::HEAD {
-        return Ok(response);
+        return Ok(Some(response));
     }
-    let body = match ctx.gallery.read(&found, range.unwrap_or(0..size)).await? {
-        ImageBytes::Whole(bytes) => Body::from(bytes),
-        ImageBytes::Stream(chunks) => Body::from_stream(chunks),
+    let body = match ctx.gallery.read(&found, range.unwrap_or(0..size)).await {
+        Ok(ImageBytes::Whole(bytes)) => Body::from(bytes),
+        Ok(ImageBytes::Stream(chunks)) => Body::from_stream(chunks),
+        Err(GalleryError::Moved) => return Ok(None),
+        Err(error) => return Err(error.into()),
     };
-    Ok(response.map(|_| body))
+    Ok(Some(response.map(|_| body)))
 }
 
 /// The ladder as the OpenAPI document states it (documentation only: requests are

@@ -41,7 +41,7 @@ use aws_sdk_dynamodb::{
 };
 use time::OffsetDateTime;
 
-use super::{Deleted, ImageMetaStore, ImageRecord, OBJECT_BEING_DELETED};
+use super::{Deleted, ImageMetaStore, ImageRecord, OBJECT_BEING_DELETED, Switched};
 use crate::{config::AwsSettings, domain::ImageId, store::StoreError};
 
 /// Name of the newest-first index.
@@ -332,6 +332,26 @@ impl DynamoMeta {
         }
     }
 
+    /// After a reference was removed: at zero, one caller is elected to delete the
+    /// object (an upload that added a reference meanwhile makes the condition fail: the
+    /// object stays). Returns the SHA-256 when this caller was elected.
+    async fn elect_deleter(&self, sha256: String) -> Result<Option<String>, StoreError> {
+        let elected = self
+            .update_existing_when(
+                &object_key(&sha256),
+                "SET dead = :true, dead_since = :now",
+                "refs = :zero AND dead = :false",
+                [
+                    (":true", AttributeValue::Bool(true)),
+                    (":false", AttributeValue::Bool(false)),
+                    (":zero", AttributeValue::N("0".into())),
+                    (":now", AttributeValue::N(now_ns().to_string())),
+                ],
+            )
+            .await?;
+        Ok(elected.then_some(sha256))
+    }
+
     fn put(&self, record: &ImageRecord) -> Result<Put, StoreError> {
         Put::builder()
             .table_name(&self.table)
@@ -339,6 +359,25 @@ impl DynamoMeta {
             .condition_expression("attribute_not_exists(id)")
             .build()
             .map_err(|e| StoreError::Other(e.into()))
+    }
+}
+
+/// For each item of a cancelled transaction, whether its condition failed (empty when
+/// the error is not a cancellation).
+fn failed_conditions<R>(
+    error: &aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        R,
+    >,
+) -> Vec<bool> {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
+            .cancellation_reasons()
+            .iter()
+            .map(|reason| reason.code() == Some("ConditionalCheckFailed"))
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -400,19 +439,10 @@ impl ImageMetaStore for DynamoMeta {
             Ok(_) => Ok(()),
             Err(error) => {
                 // Which condition failed: a record's (its id exists) or an object's.
-                let object_refused = error
-                    .as_service_error()
-                    .and_then(|e| match e {
-                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(c),
-                        _ => None,
-                    })
-                    .is_some_and(|cancelled| {
-                        cancelled
-                            .cancellation_reasons()
-                            .iter()
-                            .skip(records.len())
-                            .any(|reason| reason.code() == Some("ConditionalCheckFailed"))
-                    });
+                let object_refused = failed_conditions(&error)
+                    .into_iter()
+                    .skip(records.len())
+                    .any(|failed| failed);
                 if object_refused {
                     return Err(StoreError::Conflict(OBJECT_BEING_DELETED.into()));
                 }
@@ -520,24 +550,74 @@ impl ImageMetaStore for DynamoMeta {
             }
             return Err(dynamo_error("TransactWriteItems", error));
         }
-        // At zero, one caller is elected to delete the object (an upload that added a
-        // reference meanwhile makes the condition fail: the object stays).
-        let elected = self
-            .update_existing_when(
-                &object_key(&sha256),
-                "SET dead = :true, dead_since = :now",
-                "refs = :zero AND dead = :false",
-                [
-                    (":true", AttributeValue::Bool(true)),
-                    (":false", AttributeValue::Bool(false)),
-                    (":zero", AttributeValue::N("0".into())),
-                    (":now", AttributeValue::N(now_ns().to_string())),
-                ],
-            )
-            .await?;
         Ok(Deleted {
             existed: true,
-            unreferenced: elected.then_some(sha256),
+            unreferenced: self.elect_deleter(sha256).await?,
+        })
+    }
+
+    async fn switch_object(
+        &self,
+        id: ImageId,
+        from: &str,
+        to: &str,
+        size: u64,
+    ) -> Result<Switched, StoreError> {
+        let built = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Other(e.into());
+        // Only a counted record (`pier images migrate-objects` counts older ones) holds a
+        // reference to move.
+        let record = Update::builder()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(id.to_string()))
+            .update_expression("SET sha256 = :to, #size = :size")
+            .condition_expression("sha256 = :from AND counted = :true")
+            .expression_attribute_names("#size", "size")
+            .expression_attribute_values(":from", AttributeValue::S(from.to_owned()))
+            .expression_attribute_values(":to", AttributeValue::S(to.to_owned()))
+            .expression_attribute_values(":size", AttributeValue::N(size.to_string()))
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .build()
+            .map_err(built)?;
+        let increment = Update::builder()
+            .table_name(&self.table)
+            .key("id", object_key(to))
+            .update_expression("ADD refs :one SET dead = if_not_exists(dead, :false)")
+            .condition_expression("attribute_not_exists(dead) OR dead = :false")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .build()
+            .map_err(built)?;
+        let decrement = Update::builder()
+            .table_name(&self.table)
+            .key("id", object_key(from))
+            .update_expression("ADD refs :minus")
+            .condition_expression("refs > :zero")
+            .expression_attribute_values(":minus", AttributeValue::N("-1".into()))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .build()
+            .map_err(built)?;
+        let written = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(record).build())
+            .transact_items(TransactWriteItem::builder().update(increment).build())
+            .transact_items(TransactWriteItem::builder().update(decrement).build())
+            .send()
+            .await;
+        if let Err(error) = written {
+            let failed = failed_conditions(&error);
+            if failed.get(1) == Some(&true) {
+                return Err(StoreError::Conflict(OBJECT_BEING_DELETED.into()));
+            }
+            if failed.first() == Some(&true) {
+                // Deleted, switched already, or not counted: nothing changed.
+                return Ok(Switched::default());
+            }
+            return Err(dynamo_error("TransactWriteItems", error));
+        }
+        Ok(Switched {
+            switched: true,
+            unreferenced: self.elect_deleter(from.to_owned()).await?,
         })
     }
 

@@ -100,6 +100,17 @@ pub struct Deleted {
     pub unreferenced: Option<String>,
 }
 
+/// What switching an image to other bytes left to do
+/// ([`ImageMetaStore::switch_object`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Switched {
+    /// The record had the old SHA-256 and now has the new one.
+    pub switched: bool,
+    /// As in [`Deleted`]: the old object lost its last reference, is marked dead, and
+    /// the caller deletes it, then forgets it.
+    pub unreferenced: Option<String>,
+}
+
 /// The message of [`StoreError::Conflict`] when an image would reference an object
 /// that is being deleted: the caller waits for the deletion to finish and tries again.
 pub const OBJECT_BEING_DELETED: &str = "the image's object is being deleted; try again";
@@ -122,6 +133,19 @@ pub trait ImageMetaStore: Send + Sync {
     ) -> Result<Vec<ImageRecord>, StoreError>;
     /// Deletes a record and, in the same transaction, its reference to its object.
     async fn delete(&self, id: ImageId) -> Result<Deleted, StoreError>;
+    /// Points an image at other bytes (`pier images reprocess` applying the metadata
+    /// policy): its SHA-256 and size change, the new object gains a reference and the
+    /// old one loses it, all in one transaction, and only while the record still has
+    /// `from` (otherwise nothing changes and `switched` is false). A
+    /// [`StoreError::Conflict`] with [`OBJECT_BEING_DELETED`] when the new object is
+    /// being deleted, as for an insert.
+    async fn switch_object(
+        &self,
+        id: ImageId,
+        from: &str,
+        to: &str,
+        size: u64,
+    ) -> Result<Switched, StoreError>;
     /// Forgets a dead object once it has been deleted from storage.
     async fn forget_object(&self, sha256: &str) -> Result<(), StoreError>;
     /// Up to `limit` objects marked dead longer than `older_than` ago: deletions a crash

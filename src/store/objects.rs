@@ -36,23 +36,87 @@ pub async fn commit(
     blobs: &Blobs,
     records: &[ImageRecord],
 ) -> Result<(), StoreError> {
-    insert_referencing(meta, blobs, records).await?;
+    insert_referencing(meta, records).await?;
     for record in records {
         promote(blobs, record).await?;
     }
     Ok(())
 }
 
-/// Inserts `records`, finishing the deletion of any of their objects that is under way.
+/// Inserts `records`, waiting while one of their objects is being deleted.
 pub async fn insert_referencing(
     meta: &dyn ImageMetaStore,
-    blobs: &Blobs,
     records: &[ImageRecord],
 ) -> Result<(), StoreError> {
-    let _ = blobs;
+    retry_while_being_deleted(|| meta.insert_all(records)).await
+}
+
+/// Moves a committed image's bytes from its id key to its content key (unless they are
+/// there already) and drops the id key. Repeatable.
+pub async fn promote(blobs: &Blobs, record: &ImageRecord) -> Result<(), StoreError> {
+    let content = Blobs::object_key(&record.sha256);
+    let staged = Blobs::image_key(record.id);
+    if blobs.size_of(&content).await?.is_none() {
+        blobs.copy(&staged, &content).await?;
+    }
+    blobs.delete(&staged).await
+}
+
+/// Points an image at other bytes (`pier images reprocess` applying the metadata
+/// policy); `false` when the record changed meanwhile (deleted, or switched by another
+/// run) and nothing was switched.
+///
+/// The bytes are staged at the image's id key, where readers fall back while the new
+/// content key does not exist yet; then the record and both references switch in one
+/// transaction; then the staged bytes are promoted, and the old object goes if this was
+/// its last image. The image's current bytes must be at their content key: the sweep,
+/// meeting the staged bytes before the switch, then only drops them (it promotes an id
+/// key to the record's content key, which is there). When nothing was switched the
+/// staged bytes are left to the sweep: another run may be promoting the same key.
+/// Two runs with different policies at once are not supported (one's staged bytes
+/// could be promoted under the other's digest); runs with the same policy stage the
+/// same bytes.
+pub async fn switch(
+    meta: &dyn ImageMetaStore,
+    blobs: &Blobs,
+    record: &ImageRecord,
+    bytes: bytes::Bytes,
+) -> Result<bool, StoreError> {
+    use sha2::{Digest, Sha256};
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    if sha256 == record.sha256 {
+        return Ok(false);
+    }
+    let size = bytes.len() as u64;
+    blobs.put_bytes(&Blobs::image_key(record.id), bytes).await?;
+    let switched =
+        retry_while_being_deleted(|| meta.switch_object(record.id, &record.sha256, &sha256, size))
+            .await?;
+    if !switched.switched {
+        return Ok(false);
+    }
+    let now = ImageRecord {
+        sha256,
+        size,
+        ..record.clone()
+    };
+    promote(blobs, &now).await?;
+    if let Some(old) = &switched.unreferenced {
+        finish_deletion(meta, blobs, old).await?;
+    }
+    Ok(true)
+}
+
+/// Runs `write` again, a moment later each time, while it is refused because an
+/// object it references is being deleted (the elected deleter finishes in
+/// milliseconds); after [`INSERT_ATTEMPTS`] the caller is told to try again later.
+async fn retry_while_being_deleted<T, F>(mut write: impl FnMut() -> F) -> Result<T, StoreError>
+where
+    F: std::future::Future<Output = Result<T, StoreError>>,
+{
     let mut attempt = 0;
     loop {
-        match meta.insert_all(records).await {
+        match write().await {
             Err(StoreError::Conflict(message)) if message == OBJECT_BEING_DELETED => {
                 attempt += 1;
                 if attempt >= INSERT_ATTEMPTS {
@@ -65,17 +129,6 @@ pub async fn insert_referencing(
             other => return other,
         }
     }
-}
-
-/// Moves a committed image's bytes from its id key to its content key (unless they are
-/// there already) and drops the id key. Repeatable.
-pub async fn promote(blobs: &Blobs, record: &ImageRecord) -> Result<(), StoreError> {
-    let content = Blobs::object_key(&record.sha256);
-    let staged = Blobs::image_key(record.id);
-    if blobs.size_of(&content).await?.is_none() {
-        blobs.copy(&staged, &content).await?;
-    }
-    blobs.delete(&staged).await
 }
 
 /// Deletes a dead object and forgets it.

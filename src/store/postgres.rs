@@ -21,7 +21,7 @@ use sqlx::{
 use time::OffsetDateTime;
 
 use super::{
-    Database, Deleted, ImageMetaStore, ImageRecord, Item, ItemStore, OBJECT_BEING_DELETED,
+    Database, Deleted, ImageMetaStore, ImageRecord, Item, ItemStore, OBJECT_BEING_DELETED, Switched,
 };
 use crate::{
     domain::{ImageId, ItemId, NewItem, Price},
@@ -257,17 +257,7 @@ impl ImageMetaStore for PgDatabase {
             .execute(&mut *tx)
             .await
             .map_err(pg_error)?;
-            let referenced = sqlx::query(
-                "INSERT INTO objects (sha256, refs) VALUES ($1, 1) \
-                 ON CONFLICT (sha256) DO UPDATE SET refs = objects.refs + 1 WHERE NOT objects.dead",
-            )
-            .bind(&r.sha256)
-            .execute(&mut *tx)
-            .await
-            .map_err(pg_error)?;
-            if referenced.rows_affected() == 0 {
-                return Err(StoreError::Conflict(OBJECT_BEING_DELETED.into()));
-            }
+            reference(&mut tx, &r.sha256).await?;
         }
         tx.commit().await.map_err(pg_error)
     }
@@ -312,19 +302,40 @@ impl ImageMetaStore for PgDatabase {
         let Some(sha256) = sha256 else {
             return Ok(Deleted::default());
         };
-        let dead: Option<bool> = sqlx::query_scalar(
-            "UPDATE objects SET refs = refs - 1, dead = (refs = 1), \
-             dead_since = CASE WHEN refs = 1 THEN now() END \
-             WHERE sha256 = $1 AND refs > 0 RETURNING dead",
-        )
-        .bind(&sha256)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(pg_error)?;
+        let unreferenced = dereference(&mut tx, sha256).await?;
         tx.commit().await.map_err(pg_error)?;
         Ok(Deleted {
             existed: true,
-            unreferenced: dead.unwrap_or(false).then_some(sha256),
+            unreferenced,
+        })
+    }
+
+    async fn switch_object(
+        &self,
+        id: ImageId,
+        from: &str,
+        to: &str,
+        size: u64,
+    ) -> Result<Switched, StoreError> {
+        let mut tx = self.pool()?.begin().await.map_err(pg_error)?;
+        let changed =
+            sqlx::query("UPDATE images SET sha256 = $3, size = $4 WHERE id = $1 AND sha256 = $2")
+                .bind(id.as_uuid())
+                .bind(from)
+                .bind(to)
+                .bind(i64::try_from(size).unwrap_or(i64::MAX))
+                .execute(&mut *tx)
+                .await
+                .map_err(pg_error)?;
+        if changed.rows_affected() == 0 {
+            return Ok(Switched::default());
+        }
+        reference(&mut tx, to).await?;
+        let unreferenced = dereference(&mut tx, from.to_owned()).await?;
+        tx.commit().await.map_err(pg_error)?;
+        Ok(Switched {
+            switched: true,
+            unreferenced,
         })
     }
 
@@ -412,4 +423,41 @@ impl Database for PgDatabase {
     async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Adds a reference to an object (creating its row); refused when it is being deleted.
+async fn reference(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    sha256: &str,
+) -> Result<(), StoreError> {
+    let referenced = sqlx::query(
+        "INSERT INTO objects (sha256, refs) VALUES ($1, 1) \
+         ON CONFLICT (sha256) DO UPDATE SET refs = objects.refs + 1 WHERE NOT objects.dead",
+    )
+    .bind(sha256)
+    .execute(&mut **tx)
+    .await
+    .map_err(pg_error)?;
+    if referenced.rows_affected() == 0 {
+        return Err(StoreError::Conflict(OBJECT_BEING_DELETED.into()));
+    }
+    Ok(())
+}
+
+/// Removes a reference from an object; at zero it is marked dead and its SHA-256
+/// returned, for the caller to delete.
+async fn dereference(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    sha256: String,
+) -> Result<Option<String>, StoreError> {
+    let dead: Option<bool> = sqlx::query_scalar(
+        "UPDATE objects SET refs = refs - 1, dead = (refs = 1), \
+         dead_since = CASE WHEN refs = 1 THEN now() END \
+         WHERE sha256 = $1 AND refs > 0 RETURNING dead",
+    )
+    .bind(&sha256)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(pg_error)?;
+    Ok(dead.unwrap_or(false).then_some(sha256))
 }

@@ -220,7 +220,191 @@ async fn images_stored_by_an_earlier_pier_are_reprocessed_resumably() {
     assert!(meta["placeholder"].is_string(), "{meta}");
     assert_upright_thumbnail(&app, &id.to_string(), "reprocessed").await;
 
-    // Resumable: what is done is not done again.
+    // Resumable: what is done is not done again. (Stored under its id, the policy
+    // waits for `pier images migrate-objects`.)
+    assert_eq!(summary.not_content_addressed, 1, "{summary:?}");
     let again = gallery.reprocess_all(|_, _| {}).await.unwrap();
-    assert_eq!(again, pier::services::gallery::ReprocessSummary::default());
+    assert_eq!(
+        again,
+        pier::services::gallery::ReprocessSummary {
+            skipped: 1,
+            not_content_addressed: 1,
+            ..Default::default()
+        }
+    );
+}
+
+/// `pier images reprocess` applies the metadata policy to images stored with their
+/// metadata (by a pier before the policy, or under `keep`): two images with the same
+/// phone photo switch to one new, stripped object and the old one goes; an image with
+/// nothing to strip is left alone; and a reader fetching the image all along gets, on
+/// every request, whole bytes whose SHA-256 is the ETag it was given — the old bytes or
+/// the new, never a mix or an error.
+#[tokio::test]
+async fn reprocess_applies_the_policy_to_stored_bytes_under_live_readers() {
+    use pier::store::{Blobs, ImageRecord};
+    use sha2::{Digest, Sha256};
+    let app = std::sync::Arc::new(spawn_app().await);
+    let gallery = &app.context.gallery;
+    let meta = gallery.metadata();
+    let photo = phone("jpeg", 6);
+    let clean = pier::test_support::noisy_png(40, 30, 3);
+    let old_sha = hex::encode(Sha256::digest(&photo));
+    // What a pier before the policy stored: the photo at its content key, two records
+    // referencing it, and a PNG with nothing to strip.
+    let mut ids = Vec::new();
+    for (bytes, name, kind) in [
+        (&photo, "a.jpg", "image/jpeg"),
+        (&photo, "b.jpg", "image/jpeg"),
+        (&clean, "c.png", "image/png"),
+    ] {
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        gallery
+            .blobs()
+            .put_bytes(&Blobs::object_key(&sha256), bytes.clone().into())
+            .await
+            .unwrap();
+        let id = pier::domain::ImageId::generate();
+        let record = ImageRecord {
+            id,
+            filename: name.into(),
+            content_type: kind.into(),
+            size: bytes.len() as u64,
+            width: 1,
+            height: 1,
+            sha256,
+            location: gallery.blobs().location().to_owned(),
+            created_at: time::OffsetDateTime::now_utc(),
+            placeholder: None,
+        };
+        meta.insert_all(&[record]).await.unwrap();
+        ids.push(id.to_string());
+    }
+    assert_eq!(
+        meta.object_references(&old_sha).await.unwrap(),
+        Some((2, false))
+    );
+    assert_eq!(
+        meta.switch_object(
+            pier::domain::ImageId::parse(&ids[0]).unwrap(),
+            "not-its-sha",
+            "x",
+            1
+        )
+        .await
+        .unwrap(),
+        pier::store::Switched::default(),
+        "a record that does not have `from` is left alone"
+    );
+
+    // A reader fetching the first image in a loop (bounded) while reprocess runs.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (app, stop, id) = (app.clone(), stop.clone(), ids[0].clone());
+        tokio::spawn(async move {
+            let mut seen = std::collections::BTreeSet::new();
+            let started = std::time::Instant::now();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed)
+                && started.elapsed() < std::time::Duration::from_secs(30)
+            {
+                let response = app.get(&format!("/image/{id}")).await;
+                assert_eq!(response.status(), 200, "the image is served throughout");
+                let etag = response.headers()["etag"]
+                    .to_str()
+                    .unwrap()
+                    .trim_matches('"')
+                    .to_owned();
+                let body = response.bytes().await.unwrap();
+                assert_eq!(
+                    hex::encode(Sha256::digest(&body)),
+                    etag,
+                    "whole bytes of its ETag"
+                );
+                seen.insert(etag);
+            }
+            seen
+        })
+    };
+    // And a read caught between finding the image and reading its bytes.
+    let first_id = pier::domain::ImageId::parse(&ids[0]).unwrap();
+    let stale = gallery.find(first_id).await.unwrap().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let summary = gallery.reprocess_all(|_, _| {}).await.unwrap();
+    assert!(
+        matches!(
+            gallery.read(&stale, 0..stale.record.size).await,
+            Err(pier::services::gallery::GalleryError::Moved)
+        ),
+        "its bytes moved: the route finds the image again (not a 500 for lost bytes)"
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = reader.await.unwrap();
+    assert_eq!(summary.stripped, 2, "{summary:?}");
+    assert_eq!(summary.updated, 3, "{summary:?}");
+
+    // Served: what the policy keeps (read by Pillow), the same pixels, the record's
+    // SHA-256 and size; one object for both images, the old one gone.
+    let served_first = served(&app, &ids[0]).await;
+    let report = pillow_report(&photo, &served_first);
+    assert_eq!(report["gps"], 0, "{report}");
+    assert_eq!(report["private_bytes"], false, "{report}");
+    assert_eq!(report["pixels_equal"], true, "{report}");
+    assert_eq!(report["orientation"], 6, "{report}");
+    let new_sha = hex::encode(Sha256::digest(&served_first));
+    assert_ne!(new_sha, old_sha);
+    assert!(
+        seen.contains(&new_sha),
+        "the reader saw the new bytes: {seen:?}"
+    );
+    assert_eq!(served(&app, &ids[1]).await, served_first);
+    for id in &ids[..2] {
+        let listed = described(&app, id).await;
+        assert_eq!(listed["sha256"], new_sha.as_str());
+        assert_eq!(listed["size"], served_first.len());
+        assert_eq!(
+            (&listed["width"], &listed["height"]),
+            (&Value::from(64), &Value::from(32)),
+            "{listed}"
+        );
+    }
+    assert_eq!(
+        meta.object_references(&new_sha).await.unwrap(),
+        Some((2, false))
+    );
+    assert_eq!(meta.object_references(&old_sha).await.unwrap(), None);
+    assert!(
+        gallery
+            .blobs()
+            .size_of(&Blobs::object_key(&old_sha))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    for id in &ids {
+        let id = pier::domain::ImageId::parse(id).unwrap();
+        assert!(
+            gallery
+                .blobs()
+                .size_of(&Blobs::image_key(id))
+                .await
+                .unwrap()
+                .is_none(),
+            "nothing left staged"
+        );
+    }
+    assert_eq!(
+        served(&app, &ids[2]).await,
+        clean,
+        "nothing to strip: untouched"
+    );
+
+    // Resumable: a second run reads every image and writes nothing.
+    let again = gallery.reprocess_all(|_, _| {}).await.unwrap();
+    assert_eq!(
+        again,
+        pier::services::gallery::ReprocessSummary {
+            skipped: 3,
+            ..Default::default()
+        }
+    );
 }

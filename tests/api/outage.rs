@@ -428,7 +428,12 @@ async fn the_same_bytes_spooled_and_replayed_are_stored_once() {
     for (n, id) in ids.iter().enumerate() {
         assert_eq!(app.delete(&format!("/image/{id}")).await.status(), 204);
         let left = images_in_bucket().await;
-        assert_eq!(left.len(), usize::from(n < 2), "after {} deletes: {left:?}", n + 1);
+        assert_eq!(
+            left.len(),
+            usize::from(n < 2),
+            "after {} deletes: {left:?}",
+            n + 1
+        );
     }
     assert_eq!(meta.object_references(&sha).await.unwrap(), None);
 }

@@ -58,6 +58,11 @@ pub enum GalleryError {
     /// The stored image cannot be decoded for a thumbnail within the decode limits.
     #[error("the stored image cannot be decoded for a thumbnail: {0}")]
     Undecodable(String),
+    /// The image's bytes moved while it was read: `pier images reprocess` switched it
+    /// to new bytes (and the old ones went), or it was deleted. Found again, it names
+    /// its bytes now, or is gone.
+    #[error("the image changed while it was read; try again")]
+    Moved,
     /// A backend failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -227,8 +232,6 @@ impl Gallery {
                 return Ok(bytes);
             }
         }
-        let missing =
-            || StoreError::Corrupt(format!("image {id} has metadata but no object in storage"));
         // The content key; the id key for an image stored before content addressing
         // or not yet promoted.
         let key = Blobs::object_key(&found.record.sha256);
@@ -242,15 +245,36 @@ impl Gallery {
                 Some(bytes) => Some(bytes),
                 None => self.blobs.read(&staged, found.record.size, span).await?,
             };
-            return Ok(ImageBytes::Whole(bytes.ok_or_else(missing)?));
+            return match bytes {
+                Some(bytes) => Ok(ImageBytes::Whole(bytes)),
+                None => Err(self.missing(&found.record).await),
+            };
         }
         let whole = span.start == 0 && span.end == found.record.size;
         let range = (!whole).then_some(span);
         let object = match self.blobs.get(&key, range.clone()).await? {
             Some(object) => object,
-            None => self.blobs.get(&staged, range).await?.ok_or_else(missing)?,
+            None => match self.blobs.get(&staged, range).await? {
+                Some(object) => object,
+                None => return Err(self.missing(&found.record).await),
+            },
         };
         Ok(ImageBytes::Stream(object_stream(object)))
+    }
+
+    /// Why a found image's bytes are not in storage: they moved since it was found
+    /// (switched to new bytes, or deleted), or they are lost.
+    async fn missing(&self, found: &ImageRecord) -> GalleryError {
+        match self.metadata.get(found.id).await {
+            Ok(Some(now)) if now.sha256 == found.sha256 => {
+                GalleryError::Store(StoreError::Corrupt(format!(
+                    "image {} has metadata but no object in storage",
+                    found.id
+                )))
+            }
+            Ok(_) => GalleryError::Moved,
+            Err(error) => error.into(),
+        }
     }
 
     /// A found image's JPEG of `size` (at most that on its longest side, upright).

@@ -1,33 +1,38 @@
-//! `pier images reprocess`: brings images stored before orientation was read and
-//! placeholders were made up to date — their displayed size, an upright thumbnail (a
+//! `pier images reprocess`: brings images stored by an earlier pier up to date — the
+//! metadata policy applied to their bytes, their displayed size, an upright thumbnail (a
 //! kept one was made sideways, so every kept size is dropped and the thumbnail made
 //! again) and their placeholder.
 //!
-//! Resumable and safe on a live system: an image is done when it has a placeholder, so a
-//! second run skips what the first finished, and every step is one a serving replica
-//! may take too (it makes variants the same way; a record update touches only derived
-//! fields). What it does not do yet is apply the metadata policy to stored bytes: that
-//! changes an image's bytes and SHA-256 under readers, which needs content-addressed
-//! objects (a new object, then the record switched to it) — see README.
+//! Resumable and safe on a live system. An image with a placeholder has its size and
+//! thumbnail done; the policy is deterministic and idempotent, so an image whose bytes
+//! it leaves unchanged is done (a second run reads every image again, but writes
+//! nothing). New bytes are a new content-addressed object that the record switches to
+//! in one transaction with both references ([`objects::switch`]): a reader sees the old
+//! bytes with the old record or the new bytes with the new one, never a mix.
 
 use super::{Gallery, GalleryError};
 use crate::{
     domain::{
         ImageId, ImageInspector,
-        image::{VariantSize, metadata},
+        image::{MetadataPolicy, VariantSize, metadata},
     },
-    store::Blobs,
+    store::{Blobs, ImageRecord, objects},
 };
 
 /// What a run did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ReprocessSummary {
-    /// Images brought up to date.
+    /// Images whose displayed size, thumbnail and placeholder were brought up to date.
     pub updated: u64,
-    /// Images already up to date (a placeholder), deleted meanwhile, or still spooled.
+    /// Images whose bytes the metadata policy changed (now a new object).
+    pub stripped: u64,
+    /// Images with nothing to do, deleted meanwhile, or still spooled.
     pub skipped: u64,
     /// Images that cannot be decoded (their failure is kept, as on first view).
     pub undecodable: u64,
+    /// Images still stored under their id: `pier images migrate-objects` first, then
+    /// reprocess again applies the policy to them.
+    pub not_content_addressed: u64,
 }
 
 /// Images read per page while listing.
@@ -45,40 +50,109 @@ impl Gallery {
             let page = self.metadata.list(before, PAGE).await?;
             let Some(last) = page.last() else { break };
             before = Some(last.id);
-            ids.extend(
-                page.iter()
-                    .filter(|r| r.placeholder.is_none())
-                    .map(|r| r.id),
-            );
+            ids.extend(page.iter().map(|r| r.id));
         }
         let total = ids.len() as u64;
         let mut summary = ReprocessSummary::default();
         progress(0, total);
         for (done, id) in ids.into_iter().enumerate() {
-            match self.reprocess(id).await? {
-                Outcome::Updated => summary.updated += 1,
-                Outcome::Skipped => summary.skipped += 1,
-                Outcome::Undecodable => summary.undecodable += 1,
-            }
+            self.reprocess(id, &mut summary).await?;
             progress(done as u64 + 1, total);
         }
         Ok(summary)
     }
 
-    async fn reprocess(&self, id: ImageId) -> Result<Outcome, GalleryError> {
-        let Some(found) = self.find(id).await? else {
-            return Ok(Outcome::Skipped);
+    async fn reprocess(
+        &self,
+        id: ImageId,
+        summary: &mut ReprocessSummary,
+    ) -> Result<(), GalleryError> {
+        let mut found = match self.find(id).await? {
+            Some(found) if !found.spooled => found,
+            _ => {
+                summary.skipped += 1;
+                return Ok(());
+            }
         };
-        if found.spooled || found.record.placeholder.is_some() {
-            return Ok(Outcome::Skipped);
+        let policy = self.images.metadata_policy;
+        let mut changed = false;
+        if policy != MetadataPolicy::Keep {
+            match self.apply_policy(&found.record, policy).await? {
+                Policy::Applied => {
+                    summary.stripped += 1;
+                    changed = true;
+                    // The record now names the new bytes.
+                    match self.find(id).await? {
+                        Some(now) => found = now,
+                        None => return Ok(()),
+                    }
+                }
+                Policy::Unchanged => {}
+                Policy::NotContentAddressed => summary.not_content_addressed += 1,
+                Policy::Undecodable => {
+                    summary.undecodable += 1;
+                    return Ok(());
+                }
+            }
         }
+        if found.record.placeholder.is_none() {
+            match self.bring_up_to_date(&found).await? {
+                UpToDate::Brought => {
+                    summary.updated += 1;
+                    changed = true;
+                }
+                UpToDate::Gone => {}
+                UpToDate::Undecodable => {
+                    summary.undecodable += 1;
+                    return Ok(());
+                }
+            }
+        }
+        if !changed {
+            summary.skipped += 1;
+        }
+        Ok(())
+    }
+
+    /// Applies the metadata policy to an image's stored bytes.
+    async fn apply_policy(
+        &self,
+        record: &ImageRecord,
+        policy: MetadataPolicy,
+    ) -> Result<Policy, GalleryError> {
+        let Some(stored) = self
+            .blobs
+            .get_bytes(&Blobs::object_key(&record.sha256))
+            .await?
+        else {
+            return Ok(Policy::NotContentAddressed);
+        };
+        let Ok(kept) = metadata::strip_stored(stored.clone(), policy) else {
+            return Ok(Policy::Undecodable);
+        };
+        if kept == stored {
+            return Ok(Policy::Unchanged);
+        }
+        Ok(
+            match objects::switch(self.metadata.as_ref(), &self.blobs, record, kept).await? {
+                true => Policy::Applied,
+                // Deleted or switched meanwhile: the next run sees what it is now.
+                false => Policy::Unchanged,
+            },
+        )
+    }
+
+    /// Records the displayed size, drops kept sizes and makes the thumbnail and the
+    /// placeholder again.
+    async fn bring_up_to_date(&self, found: &super::Found) -> Result<UpToDate, GalleryError> {
+        let id = found.record.id;
         let Some(original) = self.original(&found.record).await? else {
-            return Ok(Outcome::Skipped);
+            return Ok(UpToDate::Gone);
         };
         let mut inspector = ImageInspector::new(u64::MAX, u64::MAX);
         let stored = match inspector.feed(&original).and_then(|()| inspector.finish()) {
             Ok(inspected) => inspected.dimensions,
-            Err(_) => return Ok(Outcome::Undecodable),
+            Err(_) => return Ok(UpToDate::Undecodable),
         };
         let displayed = metadata::orientation_of(original).displayed(stored);
         if (displayed.width, displayed.height) != (found.record.width, found.record.height) {
@@ -90,15 +164,25 @@ impl Gallery {
         for size in VariantSize::ladder() {
             self.blobs.delete(&Blobs::variant_key(id, size)).await?;
         }
-        Ok(match self.make_placeholder(&found).await? {
-            Some(()) => Outcome::Updated,
-            None => Outcome::Undecodable,
+        Ok(match self.make_placeholder(found).await? {
+            Some(()) => UpToDate::Brought,
+            None => UpToDate::Undecodable,
         })
     }
 }
 
-enum Outcome {
-    Updated,
-    Skipped,
+/// What applying the policy to one image did.
+enum Policy {
+    Applied,
+    Unchanged,
+    NotContentAddressed,
+    Undecodable,
+}
+
+/// What bringing one image's size, thumbnail and placeholder up to date did.
+enum UpToDate {
+    Brought,
+    /// Its bytes are gone (deleted meanwhile).
+    Gone,
     Undecodable,
 }

@@ -165,7 +165,6 @@ impl<'g> Upload<'g> {
             None => {
                 let committed = crate::store::objects::insert_referencing(
                     gallery.metadata.as_ref(),
-                    &gallery.blobs,
                     &self.stored,
                 )
                 .await;

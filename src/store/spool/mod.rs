@@ -391,7 +391,7 @@ impl Spool {
                 missing.push(record.clone());
             }
         }
-        crate::store::objects::insert_referencing(meta, blobs, &missing).await?;
+        crate::store::objects::insert_referencing(meta, &missing).await?;
         // Committed: a promotion that fails is finished by the orphan sweep.
         for record in &stored {
             if let Err(error) = crate::store::objects::promote(blobs, record).await {

@@ -6,7 +6,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use super::{SqliteDatabase, from_micros};
 use crate::{
     domain::ImageId,
-    store::{Deleted, ImageMetaStore, ImageRecord, OBJECT_BEING_DELETED, StoreError},
+    store::{Deleted, ImageMetaStore, ImageRecord, OBJECT_BEING_DELETED, StoreError, Switched},
 };
 
 /// Columns of an image row, in the order `image_from_row` reads them.
@@ -43,10 +43,6 @@ impl ImageMetaStore for SqliteDatabase {
                 image_columns!(),
                 ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
             ))?;
-            let mut reference = conn.prepare_cached(
-                "INSERT INTO objects (sha256, refs) VALUES (?1, 1) \
-                 ON CONFLICT (sha256) DO UPDATE SET refs = refs + 1 WHERE dead = 0",
-            )?;
             for r in &records {
                 insert.execute(params![
                     r.id.to_string(),
@@ -60,7 +56,7 @@ impl ImageMetaStore for SqliteDatabase {
                     (r.created_at.unix_timestamp_nanos() / 1000) as i64,
                     r.placeholder
                 ])?;
-                if reference.execute([&r.sha256])? == 0 {
+                if reference(conn, &r.sha256)? == 0 {
                     return Err(being_deleted());
                 }
             }
@@ -134,17 +130,42 @@ impl ImageMetaStore for SqliteDatabase {
             let Some(sha256) = sha256 else {
                 return Ok(Deleted::default());
             };
-            let dead: Option<bool> = conn
-                .prepare_cached(
-                    "UPDATE objects SET refs = refs - 1, dead = (refs = 1), \
-                     dead_since = CASE WHEN refs = 1 THEN ?2 END \
-                     WHERE sha256 = ?1 AND refs > 0 RETURNING dead",
-                )?
-                .query_row(params![&sha256, super::now_micros()], |row| row.get(0))
-                .optional()?;
             Ok(Deleted {
                 existed: true,
-                unreferenced: dead.unwrap_or(false).then_some(sha256),
+                unreferenced: dereference(conn, sha256)?,
+            })
+        })
+        .await
+    }
+
+    async fn switch_object(
+        &self,
+        id: ImageId,
+        from: &str,
+        to: &str,
+        size: u64,
+    ) -> Result<Switched, StoreError> {
+        let (from, to) = (from.to_owned(), to.to_owned());
+        self.write(move |conn| {
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE images SET sha256 = ?3, size = ?4 WHERE id = ?1 AND sha256 = ?2",
+                )?
+                .execute(params![
+                    id.to_string(),
+                    &from,
+                    &to,
+                    i64::try_from(size).unwrap_or(i64::MAX)
+                ])?;
+            if changed == 0 {
+                return Ok(Switched::default());
+            }
+            if reference(conn, &to)? == 0 {
+                return Err(being_deleted());
+            }
+            Ok(Switched {
+                switched: true,
+                unreferenced: dereference(conn, from)?,
             })
         })
         .await
@@ -196,6 +217,29 @@ impl ImageMetaStore for SqliteDatabase {
 
 /// The error that rolls an insert back when its object is being deleted; `db_error`
 /// turns it into [`StoreError::Conflict`] with [`OBJECT_BEING_DELETED`].
+/// Adds a reference to an object (creating its row); 0 rows when it is being deleted.
+fn reference(conn: &rusqlite::Connection, sha256: &str) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "INSERT INTO objects (sha256, refs) VALUES (?1, 1) \
+         ON CONFLICT (sha256) DO UPDATE SET refs = refs + 1 WHERE dead = 0",
+    )?
+    .execute([sha256])
+}
+
+/// Removes a reference from an object; at zero it is marked dead and its SHA-256
+/// returned, for the caller to delete.
+fn dereference(conn: &rusqlite::Connection, sha256: String) -> rusqlite::Result<Option<String>> {
+    let dead: Option<bool> = conn
+        .prepare_cached(
+            "UPDATE objects SET refs = refs - 1, dead = (refs = 1), \
+             dead_since = CASE WHEN refs = 1 THEN ?2 END \
+             WHERE sha256 = ?1 AND refs > 0 RETURNING dead",
+        )?
+        .query_row(params![&sha256, super::now_micros()], |row| row.get(0))
+        .optional()?;
+    Ok(dead.unwrap_or(false).then_some(sha256))
+}
+
 fn being_deleted() -> rusqlite::Error {
     rusqlite::Error::SqliteFailure(
         rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),

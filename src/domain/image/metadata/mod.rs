@@ -449,6 +449,19 @@ pub fn strip(bytes: &[u8], policy: MetadataPolicy) -> (Vec<u8>, Orientation) {
     (kept, stripper.orientation())
 }
 
+/// Applies `policy` to a stored file (`pier images reprocess`); refused, as an upload
+/// of those bytes would be, when they cannot be framed (the output would be cut short).
+pub fn strip_stored(bytes: Bytes, policy: MetadataPolicy) -> Result<Bytes, ImageRejection> {
+    let mut stripper = MetadataStripper::new(policy);
+    let mut out = Output::default();
+    stripper.feed(bytes, &mut out);
+    stripper.finish(&mut out);
+    match stripper.failure() {
+        Some(rejection) => Err(rejection),
+        None => Ok(Bytes::from(out.take().concat())),
+    }
+}
+
 /// The EXIF orientation of a whole stored file (upright when it has none), read by the
 /// same framing as uploads, so a thumbnail is turned as the upload's size was reported.
 pub fn orientation_of(bytes: Bytes) -> Orientation {
