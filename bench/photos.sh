@@ -37,11 +37,7 @@ echo "==> building the release binary"
 PIER="$ROOT/target/release/pier"
 BASELINE=""
 if [ -n "${BASELINE_REF:-}" ]; then
-  echo "==> building the baseline $BASELINE_REF (a worktree, its own target directory)"
-  git -C "$ROOT" worktree add --detach -f "$WORK/baseline-src" "$BASELINE_REF" >/dev/null
-  (cd "$WORK/baseline-src" && CARGO_TARGET_DIR="$ROOT/target/baseline" cargo build --release --locked --bin pier)
-  git -C "$ROOT" worktree remove --force "$WORK/baseline-src"
-  BASELINE="$ROOT/target/baseline/release/pier"
+  BASELINE="$(cd "$ROOT" && build_baseline "$BASELINE_REF" "$WORK" | tail -n 1)"
 fi
 
 "$VENV/bin/python" "$ROOT/tests/metadata/phone.py" noise 262144 >"$WORK/phone.jpg"

@@ -39,11 +39,7 @@ echo "==> building release binaries"
 PIER="$ROOT/target/release/pier"
 CEILING="$ROOT/target/release/examples/ceiling"
 if [ -n "${BASELINE_REF:-}" ]; then
-  echo "==> building the baseline $BASELINE_REF (a worktree, its own target directory)"
-  git -C "$ROOT" worktree add --detach -f "$WORK/baseline-src" "$BASELINE_REF" >/dev/null
-  (cd "$WORK/baseline-src" && CARGO_TARGET_DIR="$ROOT/target/baseline" cargo build --release --locked --bin pier)
-  git -C "$ROOT" worktree remove --force "$WORK/baseline-src"
-  BASELINE="$ROOT/target/baseline/release/pier"
+  BASELINE="$(cd "$ROOT" && build_baseline "$BASELINE_REF" "$WORK" | tail -n 1)"
 fi
 
 wait_up() { wait_until 10 pier_answers "$PIER" "http://127.0.0.1:$1/health" || { echo "server on $1 did not start" >&2; return 1; }; }

@@ -51,6 +51,20 @@ pier_answers() { # binary url
   "$1" healthcheck --url "$2"
 }
 
+# Builds the pier of an earlier commit for a side-by-side benchmark: a detached
+# worktree under the scratch directory, its own target directory (target/baseline, kept between runs
+# so a second run only rebuilds what changed), the worktree removed after. Prints the
+# binary's path on its last line.
+build_baseline() { # ref scratch_dir
+  local ref="$1" scratch="$2" root
+  root="$(git rev-parse --show-toplevel)"
+  echo "==> building the baseline $ref (a worktree, its own target directory)" >&2
+  git -C "$root" worktree add --detach -f "$scratch/baseline-src" "$ref" >/dev/null
+  (cd "$scratch/baseline-src" && CARGO_TARGET_DIR="$root/target/baseline" cargo build --release --locked --bin pier) >&2
+  git -C "$root" worktree remove --force "$scratch/baseline-src"
+  echo "$root/target/baseline/release/pier"
+}
+
 # A TCP port on 127.0.0.1 that nothing listens on now.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'

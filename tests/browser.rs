@@ -176,18 +176,23 @@ async fn save_screenshot(client: &Client, name: &str) {
     std::fs::write(dir.join(name), png).unwrap();
 }
 
+/// Starts pier on SQLite and local files under `dir` (test settings changed by
+/// `configure`), serving until the test ends; returns its base URL.
+async fn start_app(dir: &Path, configure: impl FnOnce(&mut Settings)) -> String {
+    let mut settings =
+        Settings::for_tests(dir.join("pier.db"), StorageUrl::File(dir.join("images")));
+    configure(&mut settings);
+    let app = Application::build(&settings).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until(std::future::pending()));
+    base
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_does_everything_in_a_real_browser() {
     // The app, with a small upload limit so that an over-size file is easy to make.
     let dir = tempfile::tempdir().unwrap();
-    let mut settings = Settings::for_tests(
-        dir.path().join("pier.db"),
-        StorageUrl::File(dir.path().join("images")),
-    );
-    settings.uploads.max_upload_bytes = UPLOAD_LIMIT;
-    let app = Application::build(&settings).await.unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until(std::future::pending()));
+    let base = start_app(dir.path(), |s| s.uploads.max_upload_bytes = UPLOAD_LIMIT).await;
     let api = reqwest::Client::new();
 
     let files = dir.path().join("files");
@@ -501,14 +506,7 @@ async fn the_page_does_everything_in_a_real_browser() {
 #[tokio::test]
 async fn the_gallery_shows_placeholders_ladder_sizes_and_upright_phone_photos() {
     let dir = tempfile::tempdir().unwrap();
-    let mut settings = Settings::for_tests(
-        dir.path().join("pier.db"),
-        StorageUrl::File(dir.path().join("images")),
-    );
-    settings.images.make_ahead_queue = 16;
-    let app = Application::build(&settings).await.unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until(std::future::pending()));
+    let base = start_app(dir.path(), |s| s.images.make_ahead_queue = 16).await;
     let api = reqwest::Client::new();
 
     // A portrait photo as a phone held upright writes it: landscape pixels, EXIF 6.
