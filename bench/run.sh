@@ -8,6 +8,7 @@
 #   BASELINE_REF=c8ea6af bench/run.sh   # also an earlier commit's pier, same scenarios,
 #                           # same run, with a before/after column (built in a worktree)
 #   BASELINE=/path/to/pier bench/run.sh # the same with a binary already built
+#   PHOTOS=1 bench/run.sh   # then bench/photos.sh (metadata stripping, first views)
 #
 # The per-request floor targets (issue 17) are checked at the end, each against its
 # reference measured in this run: /health >= 90 % of the ceiling's /health, one
@@ -207,3 +208,10 @@ fi
 echo
 echo "==> results ($(nproc) cores, wrk on the same machine)"
 python3 "$BENCH_DIR/helpers.py" table "$RESULTS" "$WORK/rss" "$COLD_MS" "$DISK" "$WORK/big_rss"
+
+# The photos benchmark (issue 20): what metadata stripping costs an upload, and the
+# first view of a thumbnail made on demand against made ahead; same BASELINE_REF.
+if [ "${PHOTOS:-0}" = 1 ]; then
+  echo
+  "$BENCH_DIR/photos.sh"
+fi

@@ -122,8 +122,8 @@ impl Blobs {
     }
 
     /// Keeps recently read small objects (≤ [`CACHEABLE_OBJECT`]) in memory, up to
-    /// `bytes` in total; 0 turns the cache off. Objects are immutable (a key is an id,
-    /// never rewritten), so a cached copy is never stale; deletion goes through the
+    /// `bytes` in total; 0 turns the cache off. Cached keys are never rewritten (content
+    /// keys and thumbnails; id keys are not cached), so a cached copy is never stale; deletion goes through the
     /// metadata, which every read consults first, so other replicas' caches cannot
     /// serve a deleted image either.
     pub fn with_cache(mut self, bytes: u64) -> Self {
@@ -226,7 +226,7 @@ impl Blobs {
         size: u64,
         range: Range<u64>,
     ) -> Result<Option<Bytes>, StoreError> {
-        let cacheable = self.cache.is_some() && size <= CACHEABLE_OBJECT;
+        let cacheable = self.cache.is_some() && size <= CACHEABLE_OBJECT && cacheable_key(key);
         if let Some(cached) = self
             .cache
             .as_ref()
@@ -269,7 +269,7 @@ impl Blobs {
         if let Some(cache) = self
             .cache
             .as_ref()
-            .filter(|_| bytes.len() as u64 <= CACHEABLE_OBJECT)
+            .filter(|_| bytes.len() as u64 <= CACHEABLE_OBJECT && cacheable_key(key))
         {
             cache.insert(key.as_ref().to_owned(), bytes.clone());
         }
@@ -319,32 +319,60 @@ impl Blobs {
         }
     }
 
-    /// Copies `from` to `to` durably: a hard link and fsync'd directory on the local
-    /// backend (the bytes were fsync'd when written), the store's own copy elsewhere (a
-    /// server-side copy on S3).
-    pub async fn copy(&self, from: &Path, to: &Path) -> Result<(), StoreError> {
+    /// Moves an upload's bytes from `from` (its id key) to `to` (its content key),
+    /// durably; repeatable; a `to` already there is kept and `from` dropped. Locally
+    /// one rename and an fsync'd directory (the bytes were fsync'd when written). S3
+    /// has no rename: a server-side copy, then `from` is deleted.
+    pub async fn promote(&self, from: &Path, to: &Path) -> Result<(), StoreError> {
+        if let Some(cache) = &self.cache {
+            cache.remove(from.as_ref());
+        }
         let Some(root) = &self.local_root else {
-            return self.store.copy(from, to).await.map_err(storage_error);
+            if self.size_of(to).await?.is_none() {
+                self.store.copy(from, to).await.map_err(storage_error)?;
+            }
+            return self.delete(from).await;
         };
         let (source, target) = (root.join(from.as_ref()), root.join(to.as_ref()));
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let moved = tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
             let dir = target.parent().unwrap_or(std::path::Path::new("."));
-            std::fs::create_dir_all(dir)?;
-            match std::fs::hard_link(&source, &target) {
+            if target.exists() {
+                // Never replaced: the id key may hold other bytes (`pier images
+                // reprocess` staged them, then crashed before switching the record).
+                match std::fs::remove_file(&source) {
+                    Ok(()) => return Ok(true),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+                    Err(e) => return Err(e),
+                }
+            }
+            // Nothing there, or an upload of the same bytes promoting at this moment:
+            // replacing those is harmless.
+            let renamed = match std::fs::rename(&source, &target) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !dir.exists() => {
+                    std::fs::create_dir_all(dir)?;
+                    std::fs::rename(&source, &target)
+                }
+                other => other,
+            };
+            match renamed {
                 Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                // Promoted already (by the sweep, or a run before a crash).
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(target.exists()),
                 Err(e) => return Err(e),
             }
-            std::fs::File::open(dir)?.sync_all()
+            std::fs::File::open(dir)?.sync_all()?;
+            Ok(true)
         })
         .await
         .map_err(|e| StoreError::Other(e.into()))?
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                StoreError::Corrupt(format!("cannot copy {from} to {to}: {from} is missing"))
-            }
-            _ => StoreError::Unavailable(format!("cannot copy {from} to {to}: {e}")),
-        })
+        .map_err(|e| StoreError::Unavailable(format!("cannot move {from} to {to}: {e}")))?;
+        if moved {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt(format!(
+                "cannot move {from} to {to}: neither is there"
+            )))
+        }
     }
 
     /// Readiness probe: a metadata request that succeeds (or finds nothing) proves the
@@ -422,6 +450,13 @@ impl Blobs {
         }
         Ok(removed)
     }
+}
+
+/// Whether a key's bytes may be cached: not an id key (`images/…`), where an upload
+/// waits for its promotion and `pier images reprocess` stages new bytes, so the same
+/// key can name other bytes later; content keys and thumbnails never change.
+fn cacheable_key(key: &Path) -> bool {
+    !key.as_ref().starts_with("images/")
 }
 
 /// Seconds since the epoch before which an unreferenced object counts as an orphan.

@@ -54,12 +54,12 @@ pub async fn insert_referencing(
 /// Moves a committed image's bytes from its id key to its content key (unless they are
 /// there already) and drops the id key. Repeatable.
 pub async fn promote(blobs: &Blobs, record: &ImageRecord) -> Result<(), StoreError> {
-    let content = Blobs::object_key(&record.sha256);
-    let staged = Blobs::image_key(record.id);
-    if blobs.size_of(&content).await?.is_none() {
-        blobs.copy(&staged, &content).await?;
-    }
-    blobs.delete(&staged).await
+    blobs
+        .promote(
+            &Blobs::image_key(record.id),
+            &Blobs::object_key(&record.sha256),
+        )
+        .await
 }
 
 /// Points an image at other bytes (`pier images reprocess` applying the metadata

@@ -1013,7 +1013,7 @@ async fn the_sweep_finishes_promotions_and_deletions_a_crash_cut_short() {
     let object = Blobs::object_key(&sha);
     gallery
         .blobs()
-        .copy(&object, &Blobs::image_key(image_id))
+        .put_bytes(&Blobs::image_key(image_id), bytes.clone().into())
         .await
         .unwrap();
     gallery.blobs().delete(&object).await.unwrap();
@@ -1028,6 +1028,31 @@ async fn the_sweep_finishes_promotions_and_deletions_a_crash_cut_short() {
     assert!(
         gallery.blobs().size_of(&object).await.unwrap().is_some(),
         "promoted"
+    );
+    assert!(
+        gallery
+            .blobs()
+            .size_of(&Blobs::image_key(image_id))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A crash of `pier images reprocess` after it staged new bytes at the id key and
+    // before it switched the record: the sweep drops them and never puts them at the
+    // record's content key.
+    gallery
+        .blobs()
+        .put_bytes(&Blobs::image_key(image_id), noisy_png(20, 20, 4).into())
+        .await
+        .unwrap();
+    pier::startup::sweep_orphans_once(&app.context, Duration::ZERO)
+        .await
+        .unwrap();
+    let kept = gallery.blobs().get_bytes(&object).await.unwrap().unwrap();
+    assert_eq!(
+        hex::encode(Sha256::digest(&kept)),
+        sha,
+        "the object keeps its bytes"
     );
     assert!(
         gallery
