@@ -55,6 +55,10 @@ start() { # dir name env... ; sets PORT and PID (runs $BINARY)
 }
 stop() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
 
+distinct_rate() { # policy|before [binary] -> the same, every upload's bytes distinct
+  DISTINCT=1 upload_rate "$@"
+}
+
 upload_rate() { # policy|before [binary] -> req/s of a fresh pier on tmpfs
   BINARY="${2:-$PIER}"
   # The baseline runs with its own default policy (before the policy existed: none).
@@ -66,24 +70,25 @@ upload_rate() { # policy|before [binary] -> req/s of a fresh pier on tmpfs
   rm -rf "${SHM:?}/$1"
 }
 
-rate() { # port -> requests/s
+rate() { # port -> requests/s (DISTINCT=1: every upload's bytes differ)
   wrk -t2 -c"$CONNECTIONS" -d"$DURATION" -s "$BENCH_DIR/wrk/upload.lua" "http://127.0.0.1:$1" \
     | awk '/^Requests\/sec/ {print $2}'
 }
 
 echo "==> uploads of a 256 KiB phone JPEG: keep vs strip-private, $ROUNDS rounds of $DURATION"
-keep_rates=(); strip_rates=(); before_rates=()
+keep_rates=(); strip_rates=(); before_rates=(); distinct_rates=(); distinct_before_rates=()
 for round in $(seq "$ROUNDS"); do
-  b=""
+  b=""; db=""
   if [ $((round % 2)) = 1 ]; then
-    [ -z "$BASELINE" ] || b=$(upload_rate before "$BASELINE")
-    k=$(upload_rate keep); s=$(upload_rate strip-private)
+    [ -z "$BASELINE" ] || { b=$(upload_rate before "$BASELINE"); db=$(distinct_rate before "$BASELINE"); }
+    k=$(upload_rate keep); s=$(upload_rate strip-private); d=$(distinct_rate strip-private)
   else
-    s=$(upload_rate strip-private); k=$(upload_rate keep)
-    [ -z "$BASELINE" ] || b=$(upload_rate before "$BASELINE")
+    d=$(distinct_rate strip-private); s=$(upload_rate strip-private); k=$(upload_rate keep)
+    [ -z "$BASELINE" ] || { db=$(distinct_rate before "$BASELINE"); b=$(upload_rate before "$BASELINE"); }
   fi
-  echo "   round $round: keep $k req/s, strip-private $s req/s${b:+, before ($BASELINE_REF) $b req/s}"
+  echo "   round $round: keep $k req/s, strip-private $s req/s, distinct bytes $d req/s${b:+, before ($BASELINE_REF) $b req/s, distinct $db req/s}"
   keep_rates+=("$k"); strip_rates+=("$s"); before_rates+=("${b:-0}")
+  distinct_rates+=("$d"); distinct_before_rates+=("${db:-0}")
 done
 
 echo "==> first view of a thumbnail: on demand vs made ahead, $COUNT images"
@@ -92,18 +97,23 @@ start "$WORK" ahead; AHEAD=$PORT
 on_demand=$(python3 "$BENCH_DIR/photos.py" first-view "$DEMAND" "$WORK/big.jpg" "$COUNT" on-demand)
 ahead=$(python3 "$BENCH_DIR/photos.py" first-view "$AHEAD" "$WORK/big.jpg" "$COUNT" ahead)
 
-python3 - "${keep_rates[*]}" "${strip_rates[*]}" "$on_demand" "$ahead" "${before_rates[*]}" "${BASELINE_REF:-}" <<'PY'
+python3 - "${keep_rates[*]}" "${strip_rates[*]}" "$on_demand" "$ahead" "${before_rates[*]}" "${BASELINE_REF:-}" \
+  "${distinct_rates[*]}" "${distinct_before_rates[*]}" <<'PY'
 import statistics, sys
 keep = [float(x) for x in sys.argv[1].split()]
 strip = [float(x) for x in sys.argv[2].split()]
 on_demand, ahead = float(sys.argv[3]), float(sys.argv[4])
 before = [float(x) for x in sys.argv[5].split()]
+distinct = [float(x) for x in sys.argv[7].split()]
+distinct_before = [float(x) for x in sys.argv[8].split()]
 k, s, b = statistics.median(keep), statistics.median(strip), statistics.median(before)
+d, db = statistics.median(distinct), statistics.median(distinct_before)
 print()
 print("| measure | before | after | ratio |")
 print("|---|---:|---:|---:|")
 if b:
-    print(f"| POST /upload 256 KiB phone JPEG (req/s, median) | {b:,.0f} ({sys.argv[6]}, its default policy) | {s:,.0f} (strip-private) | {s / b:.2f}x |")
+    print(f"| POST /upload 256 KiB phone JPEG, the same bytes each time (req/s, median) | {b:,.0f} ({sys.argv[6]}, its default policy) | {s:,.0f} (strip-private) | {s / b:.2f}x |")
+    print(f"| POST /upload 256 KiB phone JPEG, distinct bytes each time (req/s, median) | {db:,.0f} ({sys.argv[6]}, its default policy) | {d:,.0f} (strip-private) | {d / db:.2f}x |")
 print(f"| POST /upload 256 KiB phone JPEG (req/s, median) | {k:,.0f} (keep) | {s:,.0f} (strip-private) | {s / k:.2f}x |")
 print(f"| first view of a thumbnail (ms, median) | {on_demand:.1f} (on demand) | {ahead:.1f} (made ahead) | {on_demand / ahead:.0f}x faster |")
 print()

@@ -320,9 +320,9 @@ impl Blobs {
     }
 
     /// Moves an upload's bytes from `from` (its id key) to `to` (its content key),
-    /// durably; repeatable; a `to` already there is kept and `from` dropped. Locally
-    /// one rename and an fsync'd directory (the bytes were fsync'd when written). S3
-    /// has no rename: a server-side copy, then `from` is deleted.
+    /// repeatable; a `to` already there is kept and `from` dropped. Locally one rename
+    /// (the bytes were fsync'd when written). S3 has no rename: a server-side copy,
+    /// then `from` is deleted.
     pub async fn promote(&self, from: &Path, to: &Path) -> Result<(), StoreError> {
         if let Some(cache) = &self.cache {
             cache.remove(from.as_ref());
@@ -355,13 +355,15 @@ impl Blobs {
                 other => other,
             };
             match renamed {
-                Ok(()) => {}
+                // Not fsync'd: a rename is atomic in the journal, so after a crash either
+                // the content key or the id key is there, and both are readable (the
+                // sweep promotes an id key again); a later delete of the object is
+                // journaled after it.
+                Ok(()) => Ok(true),
                 // Promoted already (by the sweep, or a run before a crash).
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(target.exists()),
-                Err(e) => return Err(e),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(target.exists()),
+                Err(e) => Err(e),
             }
-            std::fs::File::open(dir)?.sync_all()?;
-            Ok(true)
         })
         .await
         .map_err(|e| StoreError::Other(e.into()))?
