@@ -33,6 +33,7 @@ Talks only to AWS_ENDPOINT_URL (moto on 127.0.0.1), with boto3 from moto's venv.
 
 import json
 import sys
+from pathlib import Path
 
 import boto3
 
@@ -151,6 +152,11 @@ def check_stack(outputs_path):
     resources = [r for st in doc["Statement"] for r in ([st["Resource"]] if isinstance(st["Resource"], str) else st["Resource"])]
     expect(all(bucket in r or table in r for r in resources), f"task role reaches other resources: {resources}")
     expect("*" not in resources, "task role has a wildcard resource")
+    # ...and allows every DynamoDB call pier makes (moto does not enforce IAM, so a
+    # missing action would only show as AccessDenied on AWS).
+    actions = {a for st in doc["Statement"] for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
+    needed = dynamodb_actions_pier_calls()
+    expect(needed <= actions, f"task role lacks DynamoDB actions pier calls: {sorted(needed - actions)}")
 
     # CloudWatch: logs kept 30 days; the four alarms.
     logs = boto3.client("logs")
@@ -166,6 +172,27 @@ def check_stack(outputs_path):
     subnets = ec2.describe_subnets(Filters=[{"Name": "tag:Stack", "Values": ["pier-test"]}])["Subnets"]
     expect(len({s["AvailabilityZone"] for s in subnets}) == 2 and len(subnets) == 4, f"{len(subnets)} subnets over {len({s['AvailabilityZone'] for s in subnets})} AZs")
     finish("stack")
+
+
+# The DynamoDB SDK calls in src/store/dynamo.rs and the IAM action each needs. A
+# transaction needs the action of each of its item operations (Put, Update, Delete,
+# ConditionCheck builders). `create_table` is left out: it runs in `pier migrate`
+# only when the table is missing, and Terraform makes the table.
+SDK_CALL_ACTIONS = {
+    ".get_item()": "dynamodb:GetItem", ".put_item()": "dynamodb:PutItem",
+    ".update_item()": "dynamodb:UpdateItem", ".delete_item()": "dynamodb:DeleteItem",
+    ".query()": "dynamodb:Query", ".scan()": "dynamodb:Scan",
+    ".describe_table()": "dynamodb:DescribeTable",
+    "Put::builder()": "dynamodb:PutItem", "Update::builder()": "dynamodb:UpdateItem",
+    "Delete::builder()": "dynamodb:DeleteItem", "ConditionCheck::builder()": "dynamodb:ConditionCheckItem",
+}
+
+
+def dynamodb_actions_pier_calls():
+    source = (Path(__file__).resolve().parent.parent / "src/store/dynamo.rs").read_text()
+    found = {action for call, action in SDK_CALL_ACTIONS.items() if call in source}
+    expect(len(found) >= 5, f"too few DynamoDB calls found in src/store/dynamo.rs: {found}")
+    return found
 
 
 def check_spool(task, container, env, outputs):
@@ -506,7 +533,9 @@ def check_outage_alarms(prefix, topic):
 
 def check_objects(bucket, table):
     keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=bucket).get("Contents", [])]
-    expect(any(k.startswith("images/") for k in keys), f"no image object in the bucket: {keys}")
+    # Content-addressed (objects/AB/<sha256>); the upload's id key is gone once promoted.
+    expect(any(k.startswith("objects/") for k in keys), f"no image object in the bucket: {keys}")
+    expect(not any(k.startswith("images/") for k in keys), f"an id key was left behind: {keys}")
     count = boto3.client("dynamodb").scan(TableName=table, Select="COUNT")["Count"]
     expect(count >= 1, "no metadata record in the table")
     finish(f"pier's writes ({len(keys)} objects, {count} records)")

@@ -352,6 +352,44 @@ impl DynamoMeta {
         Ok(elected.then_some(sha256))
     }
 
+    /// Of one page of object items, appends to `dead` those dead longer than the grace
+    /// (before `cutoff`) and those left at zero, which this caller is elected to
+    /// delete; `true` once `dead` holds `limit`.
+    async fn elect_dead(
+        &self,
+        items: &[std::collections::HashMap<String, AttributeValue>],
+        cutoff: i128,
+        limit: u16,
+        dead: &mut Vec<String>,
+    ) -> Result<bool, StoreError> {
+        for item in items {
+            let Some(key) = item.get("id").and_then(|v| v.as_s().ok()) else {
+                continue;
+            };
+            let Some(sha256) = key.strip_prefix(OBJECT_PREFIX) else {
+                continue;
+            };
+            let is_dead = item.get("dead").and_then(|v| v.as_bool().ok()).copied() == Some(true);
+            let dead_since: i128 = item
+                .get("dead_since")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            if is_dead && dead_since > cutoff {
+                // Fresh: its elected deleter is at work.
+                continue;
+            }
+            let elected = is_dead || self.elect_deleter(sha256.to_owned()).await?.is_some();
+            if elected {
+                dead.push(sha256.to_owned());
+            }
+            if dead.len() >= usize::from(limit) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     fn put(&self, record: &ImageRecord) -> Result<Put, StoreError> {
         Put::builder()
             .table_name(&self.table)
@@ -650,59 +688,35 @@ impl ImageMetaStore for DynamoMeta {
         older_than: Duration,
     ) -> Result<Vec<String>, StoreError> {
         let cutoff = now_ns().saturating_sub(older_than.as_nanos() as i128);
-        // A scan: the sweep's, hourly. Objects left at zero by a delete cut short
-        // between its decrement and its election are elected here.
-        let scanned = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .filter_expression("begins_with(id, :object) AND (dead = :true OR refs = :zero)")
-            .expression_attribute_values(":object", AttributeValue::S(OBJECT_PREFIX.into()))
-            .expression_attribute_values(":true", AttributeValue::Bool(true))
-            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
-            .send()
-            .await
-            .map_err(|e| dynamo_error("Scan", e))?;
+        // A scan: the sweep's, hourly, page after page (a page is at most 1 MB of the
+        // table) until `limit` are found or the table ends. Objects left at zero by a
+        // delete cut short between its decrement and its election are elected here.
         let mut dead = Vec::new();
-        for item in scanned.items() {
-            let Some(key) = item.get("id").and_then(|v| v.as_s().ok()) else {
-                continue;
-            };
-            let Some(sha256) = key.strip_prefix(OBJECT_PREFIX) else {
-                continue;
-            };
-            let is_dead = item.get("dead").and_then(|v| v.as_bool().ok()).copied() == Some(true);
-            let dead_since: i128 = item
-                .get("dead_since")
-                .and_then(|v| v.as_n().ok())
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0);
-            if is_dead && dead_since > cutoff {
-                // Fresh: its elected deleter is at work.
-                continue;
+        let mut start: Option<std::collections::HashMap<String, AttributeValue>> = None;
+        loop {
+            let scanned = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("begins_with(id, :object) AND (dead = :true OR refs = :zero)")
+                .expression_attribute_values(":object", AttributeValue::S(OBJECT_PREFIX.into()))
+                .expression_attribute_values(":true", AttributeValue::Bool(true))
+                .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| dynamo_error("Scan", e))?;
+            if self
+                .elect_dead(scanned.items(), cutoff, limit, &mut dead)
+                .await?
+            {
+                return Ok(dead);
             }
-            let elected = is_dead
-                || self
-                    .update_existing_when(
-                        &object_key(sha256),
-                        "SET dead = :true, dead_since = :now",
-                        "refs = :zero AND dead = :false",
-                        [
-                            (":true", AttributeValue::Bool(true)),
-                            (":false", AttributeValue::Bool(false)),
-                            (":zero", AttributeValue::N("0".into())),
-                            (":now", AttributeValue::N(now_ns().to_string())),
-                        ],
-                    )
-                    .await?;
-            if elected {
-                dead.push(sha256.to_owned());
-            }
-            if dead.len() >= usize::from(limit) {
-                break;
+            match scanned.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(dead),
             }
         }
-        Ok(dead)
     }
 
     async fn count_legacy_reference(&self, record: &ImageRecord) -> Result<bool, StoreError> {

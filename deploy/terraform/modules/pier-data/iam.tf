@@ -26,8 +26,10 @@ data "aws_iam_policy_document" "pier" {
       actions = [
         "dynamodb:GetItem",
         "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
         "dynamodb:Query",
+        "dynamodb:Scan",
         "dynamodb:DescribeTable",
         "dynamodb:ConditionCheckItem",
       ]
