@@ -40,6 +40,8 @@ STEP="setup"
 cleanup() {
   if [ -n "$APPLIED" ]; then
     echo "infra-test: destroying what the failed run applied" >&2
+    [ -z "${BUCKET:-}" ] || AWS_ENDPOINT_URL="$ENDPOINT" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+      AWS_DEFAULT_REGION=us-east-1 "$PYTHON" scripts/infra_check.py --empty-bucket "$BUCKET" >/dev/null 2>&1 || true
     terraform -chdir="$TF/aws-ecs" destroy -input=false -auto-approve -no-color \
       -var-file="$ROOT/deploy/terraform/test/moto.tfvars" >/dev/null 2>&1 || true
   fi
@@ -240,6 +242,10 @@ if want ecs; then
   scripts/deploy-drill.sh ecs
 
   step "terraform destroy"
+  # Emptied first, one version at a time: moto answers force_destroy's batched
+  # DeleteObjects with a 500 once the bucket holds delete markers (scripts/infra_check.py).
+  AWS_ENDPOINT_URL="$ENDPOINT" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 \
+    "$PYTHON" scripts/infra_check.py --empty-bucket "$BUCKET"
   START=$(date +%s)
   timeout 600 terraform -chdir="$TF/aws-ecs" destroy -auto-approve -no-color "${VARS[@]}" >"$WORK/destroy.log" 2>&1 \
     || { tail -60 "$WORK/destroy.log" >&2; fail "terraform destroy against moto failed"; }

@@ -531,6 +531,22 @@ def check_outage_alarms(prefix, topic):
     finish(f"outage alarms {prefix}*")
 
 
+def empty_bucket(bucket):
+    """Deletes every version and delete marker of the versioned bucket, one request
+    each. Terraform's force_destroy empties it with batched DeleteObjects, which moto
+    answers with a 500 once the bucket holds delete markers (pier leaves one per upload:
+    the id key it deletes after promoting the bytes to their content key)."""
+    s3 = boto3.client("s3")
+    removed = 0
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        for version in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+            removed += 1
+    left = s3.list_object_versions(Bucket=bucket)
+    expect(not left.get("Versions") and not left.get("DeleteMarkers"), "versions left in the bucket")
+    finish(f"bucket emptied ({removed} versions and delete markers)")
+
+
 def check_objects(bucket, table):
     keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=bucket).get("Contents", [])]
     # Content-addressed (objects/AB/<sha256>); the upload's id key is gone once promoted.
@@ -567,6 +583,8 @@ def check_gone(bucket, table):
 if __name__ == "__main__":
     if sys.argv[1] == "--tls-only":
         prove_tls_only_then_open(sys.argv[2])
+    elif sys.argv[1] == "--empty-bucket":
+        empty_bucket(sys.argv[2])
     elif sys.argv[1] == "--objects":
         check_objects(sys.argv[2], sys.argv[3])
     elif sys.argv[1] == "--alarms":
