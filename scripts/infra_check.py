@@ -534,9 +534,13 @@ def check_outage_alarms(prefix, topic):
 def empty_bucket(bucket):
     """Deletes every version and delete marker of the versioned bucket, one request
     each. Terraform's force_destroy empties it with batched DeleteObjects, which moto
-    answers with a 500 once the bucket holds delete markers (pier leaves one per upload:
-    the id key it deletes after promoting the bytes to their content key)."""
+    refused with an unparseable 500 (the TLS-only policy, over moto's plain HTTP) once
+    the bucket held delete markers (pier leaves one per upload: the id key it deletes
+    after promoting the bytes to their content key)."""
     s3 = boto3.client("s3")
+    # The TLS-only policy (put back by the second apply) refuses moto's plain HTTP, as
+    # it refused the batched deletes; lifted as for pier's run, and destroyed anyway.
+    s3.delete_bucket_policy(Bucket=bucket)
     removed = 0
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
         for version in page.get("Versions", []) + page.get("DeleteMarkers", []):
