@@ -267,12 +267,13 @@ impl DynamoMeta {
     }
 
     /// Applies `update` to the item `key` when `condition` holds; `false` when it does not.
-    async fn update_existing_when<const N: usize>(
+    async fn update_existing_when<const N: usize, const M: usize>(
         &self,
         key: &AttributeValue,
         update: &str,
         condition: &str,
-        values: [(&str, AttributeValue); N],
+        names: [(&str, &str); N],
+        values: [(&str, AttributeValue); M],
     ) -> Result<bool, StoreError> {
         let mut request = self
             .client
@@ -281,6 +282,9 @@ impl DynamoMeta {
             .key("id", key.clone())
             .update_expression(update)
             .condition_expression(condition);
+        for (placeholder, name) in names {
+            request = request.expression_attribute_names(placeholder, name);
+        }
         for (name, value) in values {
             request = request.expression_attribute_values(name, value);
         }
@@ -306,30 +310,9 @@ impl DynamoMeta {
         names: [(&str, &str); N],
         values: [(&str, AttributeValue); M],
     ) -> Result<bool, StoreError> {
-        let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("id", AttributeValue::S(id.to_string()))
-            .update_expression(update)
-            .condition_expression("attribute_exists(id)");
-        for (placeholder, name) in names {
-            request = request.expression_attribute_names(placeholder, name);
-        }
-        for (name, value) in values {
-            request = request.expression_attribute_values(name, value);
-        }
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(dynamo_error("UpdateItem", error)),
-        }
+        let key = AttributeValue::S(id.to_string());
+        self.update_existing_when(&key, update, "attribute_exists(id)", names, values)
+            .await
     }
 
     /// After a reference was removed: at zero, one caller is elected to delete the
@@ -341,6 +324,7 @@ impl DynamoMeta {
                 &object_key(&sha256),
                 "SET dead = :true, dead_since = :now",
                 "refs = :zero AND dead = :false",
+                [],
                 [
                     (":true", AttributeValue::Bool(true)),
                     (":false", AttributeValue::Bool(false)),
